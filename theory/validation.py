@@ -1,0 +1,123 @@
+"""Argument validation shared by every package.
+
+Each checker returns the validated (and normalised) value or raises a ``ValueError``
+whose message starts with the parameter's name, so that the CLIs can print it as
+their one-line error and the API user sees which argument was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "check_mu",
+    "check_eta",
+    "check_positive_float",
+    "check_nonnegative_int",
+    "check_positive_int",
+    "check_probability",
+    "check_eigenvalues",
+    "check_basis",
+]
+
+
+def _is_real_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def check_mu(mu, name: str = "mu") -> float:
+    """Momentum parameter of eq. (2)/(5): a real number in [0, 1)."""
+    if not _is_real_number(mu) or not math.isfinite(float(mu)):
+        raise ValueError(f"{name} must be a finite real number in [0, 1), got {mu!r}")
+    mu = float(mu)
+    if not 0.0 <= mu < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {mu!r}")
+    return mu
+
+
+def check_eta(eta, name: str = "eta") -> float:
+    """Step size of eq. (5): a finite real number > 0."""
+    return check_positive_float(eta, name)
+
+
+def check_positive_float(x, name: str) -> float:
+    if not _is_real_number(x) or not math.isfinite(float(x)):
+        raise ValueError(f"{name} must be a finite real number > 0, got {x!r}")
+    x = float(x)
+    if x <= 0.0:
+        raise ValueError(f"{name} must be > 0, got {x!r}")
+    return x
+
+
+def check_probability(p, name: str, *, open_interval: bool = True) -> float:
+    """A probability-like parameter in (0, 1) (or [0, 1] if ``open_interval`` is False)."""
+    if not _is_real_number(p) or not math.isfinite(float(p)):
+        raise ValueError(f"{name} must be a finite real number in (0, 1), got {p!r}")
+    p = float(p)
+    if open_interval and not 0.0 < p < 1.0:
+        raise ValueError(f"{name} must lie in (0, 1), got {p!r}")
+    if not open_interval and not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {p!r}")
+    return p
+
+
+def check_nonnegative_int(n, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        if _is_real_number(n) and math.isfinite(float(n)) and float(n).is_integer():
+            n = int(n)
+        else:
+            raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    return n
+
+
+def check_positive_int(n, name: str) -> int:
+    n = check_nonnegative_int(n, name)
+    if n < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    return n
+
+
+def check_eigenvalues(eigenvalues: Sequence[float] | np.ndarray, name: str = "eigenvalues") -> np.ndarray:
+    """Spectrum of Sigma under Assumption 1: lambda_1 > lambda_2 >= ... >= lambda_d > 0.
+
+    Returns a float64 array of shape (d,), d >= 2.
+    """
+    try:
+        lam = np.asarray(eigenvalues, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of real numbers, got {eigenvalues!r}") from None
+    if lam.ndim != 1 or lam.size < 2:
+        raise ValueError(f"{name} must be a 1-d sequence of at least 2 numbers, got shape {lam.shape}")
+    if not np.all(np.isfinite(lam)):
+        raise ValueError(f"{name} must be finite, got {lam.tolist()}")
+    if np.any(lam <= 0):
+        raise ValueError(f"{name} must all be > 0 (Assumption 1: Sigma positive definite), got {lam.tolist()}")
+    if np.any(np.diff(lam) > 0):
+        raise ValueError(f"{name} must be sorted in non-increasing order, got {lam.tolist()}")
+    if not lam[0] > lam[1]:
+        raise ValueError(
+            f"{name} need an eigengap lambda_1 > lambda_2 (Assumption 1), got {lam.tolist()}"
+        )
+    return lam
+
+
+def check_basis(Q, d: int, name: str = "Q", atol: float = 1e-10) -> np.ndarray:
+    """An orthonormal eigenbasis: Q of shape (d, d) with Q^T Q = I to ``atol``."""
+    try:
+        Q = np.asarray(Q, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real (d, d) matrix") from None
+    if Q.shape != (d, d):
+        raise ValueError(f"{name} must have shape ({d}, {d}) to match the eigenvalues, got {Q.shape}")
+    if not np.all(np.isfinite(Q)):
+        raise ValueError(f"{name} must be finite")
+    err = np.max(np.abs(Q.T @ Q - np.eye(d)))
+    if err > atol:
+        raise ValueError(f"{name} must be orthonormal (max |Q^T Q - I| = {err:.3g} > {atol:g})")
+    return Q

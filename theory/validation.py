@@ -97,7 +97,7 @@ def check_eigenvalues(eigenvalues: Sequence[float] | np.ndarray, name: str = "ei
     if not np.all(np.isfinite(lam)):
         raise ValueError(f"{name} must be finite, got {lam.tolist()}")
     if np.any(lam <= 0):
-        raise ValueError(f"{name} must all be > 0 (Assumption 1: Sigma positive definite), got {lam.tolist()}")
+        raise ValueError(f"{name} must all be > 0 (Assumption 1), got {lam.tolist()}")
     if np.any(np.diff(lam) > 0):
         raise ValueError(f"{name} must be sorted in non-increasing order, got {lam.tolist()}")
     if not lam[0] > lam[1]:

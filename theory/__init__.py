@@ -1,20 +1,77 @@
 """theory: what the paper claims, as sympy derivations with fast numeric twins.
 
 Pure functions of a :class:`Problem` and the algorithm's parameters. Knows nothing about
-simulation.
+simulation. One module per result family of the paper:
+
+* :mod:`theory.ode`: eqs. (5)-(7), the closed form after Theorem 3;
+* :mod:`theory.sde`: eq. (8) (Theorem 5) and Theorem 9, the OU limits;
+* :mod:`theory.phases`: Propositions 6, 8, 10 and Remark 7 (printed and derived);
+* :mod:`theory.delays`: Lemma 1, Theorem 3, Lemma 4, Theorems 5 and 9 (delay conditions);
+* :mod:`theory.stability`: the exact linear-stability threshold (beyond the paper);
+* :mod:`theory.latex`: LaTeX of every result; ``python -m theory`` prints them all.
 """
 
+from .delays import (
+    GAMMA_DEFAULT,
+    delay_bound_symbolic,
+    delay_bounds,
+    tau_introduction,
+    tau_lemma1,
+    tau_ode,
+    tau_sde,
+)
 from .distributions import Constants, Distribution, Gaussian, Rademacher, UserSampler, get_distribution
+from .latex import latex_results
+from .ode import (
+    closed_form_H,
+    closed_form_lambdified,
+    closed_form_symbolic,
+    mean_increment_symbolic,
+    momentum_factor_symbolic,
+    ode_drift,
+    ode_drift_lambdified,
+    ode_drift_symbolic,
+    ode_from_update_symbolic,
+    traverse_time,
+    verify_closed_form,
+)
+from .phases import (
+    NU_DEFAULT,
+    T1_derived,
+    T1_paper,
+    T2_derived,
+    T2_paper,
+    T3_derived,
+    T3_paper,
+    default_delta,
+    default_epsilon,
+    iteration_counts,
+    phase_derivations,
+    phase_expressions,
+    phase_lambdified,
+    phase_times,
+    phi_effective,
+)
 from .problem import PAPER_EIGENVALUES, Problem
 from .sde import (
     OUCoefficients,
+    gradient_noise_covariance_symbolic,
     ou_coefficients,
+    ou_diffusion_symbolic,
+    ou_linearisation_symbolic,
+    ou_lyapunov_solution,
     ou_stationary_variance,
+    ou_transition_lambdified,
     ou_transition_mean,
+    ou_transition_symbolic,
     ou_transition_variance,
+    verify_lyapunov_symbolic,
+    verify_ou_transition,
 )
+from .stability import StabilityResult, asymptotic_threshold, stability_threshold
 
 __all__ = [
+    # problem and data
     "Constants",
     "Distribution",
     "Gaussian",
@@ -23,9 +80,60 @@ __all__ = [
     "get_distribution",
     "PAPER_EIGENVALUES",
     "Problem",
+    # ODE (5)-(7), Theorem 3
+    "mean_increment_symbolic",
+    "momentum_factor_symbolic",
+    "ode_drift_symbolic",
+    "ode_from_update_symbolic",
+    "closed_form_symbolic",
+    "verify_closed_form",
+    "ode_drift",
+    "ode_drift_lambdified",
+    "closed_form_H",
+    "closed_form_lambdified",
+    "traverse_time",
+    # OU limits, eq. (8), Theorem 9
     "OUCoefficients",
     "ou_coefficients",
     "ou_stationary_variance",
     "ou_transition_mean",
     "ou_transition_variance",
+    "ou_linearisation_symbolic",
+    "gradient_noise_covariance_symbolic",
+    "ou_diffusion_symbolic",
+    "ou_transition_symbolic",
+    "verify_ou_transition",
+    "verify_lyapunov_symbolic",
+    "ou_transition_lambdified",
+    "ou_lyapunov_solution",
+    # phases, Propositions 6, 8, 10, Remark 7
+    "NU_DEFAULT",
+    "default_delta",
+    "default_epsilon",
+    "phi_effective",
+    "phase_expressions",
+    "phase_derivations",
+    "phase_lambdified",
+    "T1_paper",
+    "T1_derived",
+    "T2_paper",
+    "T2_derived",
+    "T3_paper",
+    "T3_derived",
+    "phase_times",
+    "iteration_counts",
+    # delay conditions
+    "GAMMA_DEFAULT",
+    "delay_bound_symbolic",
+    "tau_lemma1",
+    "tau_ode",
+    "tau_sde",
+    "tau_introduction",
+    "delay_bounds",
+    # stability (beyond the paper)
+    "StabilityResult",
+    "stability_threshold",
+    "asymptotic_threshold",
+    # LaTeX
+    "latex_results",
 ]

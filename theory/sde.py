@@ -20,15 +20,33 @@ diffusion coefficient, the exact transition law over a time t is Gaussian with
 
 and for a < 0 the stationary variance is :math:`b^2 / (-2a)`.
 
-This module holds the numeric coefficient functions every other package uses.
+This module holds the numeric coefficient functions every other package uses, and the
+sympy derivations behind them:
+
+* :func:`ou_linearisation_symbolic`: the drift, by expanding the drift of ODE (7) at
+  :math:`h = e_j + \sqrt{\eta}\, u` to first order in :math:`\sqrt{\eta}`;
+* :func:`gradient_noise_covariance_symbolic`: the diffusion, from the covariance of the
+  gradient noise :math:`(I - ww^\top)XX^\top w` at :math:`w = e_j` (coordinate i is
+  :math:`Y_i Y_j`, variance :math:`E[Y_i^2 Y_j^2] = \alpha_{ij}^2`), amplified by the
+  momentum factor :math:`1/(1-\mu)` of eq. (6);
+* :func:`ou_transition_symbolic`: the exact transition mean/variance, proven to solve the
+  moment equations, and the stationary variance;
+* :func:`verify_lyapunov_symbolic` and :func:`ou_lyapunov_solution`: the stationary
+  covariance solves :math:`A P + P A^\top + B B^\top = 0`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+import sympy as sp
+from scipy.linalg import solve_continuous_lyapunov
 
+from . import symbolic as S
+from .distributions import Distribution, get_distribution
+from .ode import momentum_factor_symbolic, ode_drift_symbolic
 from .problem import Problem
 from .validation import check_mu
 
@@ -38,6 +56,14 @@ __all__ = [
     "ou_transition_mean",
     "ou_transition_variance",
     "ou_stationary_variance",
+    "ou_linearisation_symbolic",
+    "gradient_noise_covariance_symbolic",
+    "ou_diffusion_symbolic",
+    "ou_transition_symbolic",
+    "verify_ou_transition",
+    "verify_lyapunov_symbolic",
+    "ou_transition_lambdified",
+    "ou_lyapunov_solution",
 ]
 
 
@@ -106,3 +132,243 @@ def ou_stationary_variance(a, b):
     b = np.asarray(b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(a < 0.0, b**2 / (-2.0 * a), np.nan)
+
+
+# -- sympy derivations -------------------------------------------------------------------------
+def _check_j(j, d: int) -> int:
+    if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 1 <= j <= d:
+        raise ValueError(f"j must be an integer in 1..{d}, got {j!r}")
+    return int(j)
+
+
+#: sqrt(eta), the small parameter of the rescaling u = (h - e_j)/sqrt(eta).
+_s = sp.Symbol("s", positive=True)
+
+
+@cache
+def ou_linearisation_symbolic(d: int, j: int = 1) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
+    r"""Drift matrix of the OU limit at :math:`e_j`, from ODE (7) under the sqrt(eta) rescaling.
+
+    With :math:`h = e_j + \sqrt{\eta}\, u` and time :math:`t = k\eta`, the mean motion of u
+    is :math:`M(h)/\sqrt{\eta}` (M the drift of (7)); as :math:`\eta \to 0` this tends to
+    :math:`A u` with A returned here. Result: :math:`A_{ii} = (\lambda_i - \lambda_j)/(1-\mu)`
+    for :math:`i \ne j` (eq. (8) at j = 1, Theorem 9 at j >= 2), :math:`A_{jj} =
+    -2\lambda_j/(1-\mu)` (the radial direction, absent on the sphere), off-diagonal 0.
+
+    Returns
+    -------
+    A : sympy.Matrix, shape (d, d)
+        The Jacobian of the limiting drift in u.
+    u : tuple of sympy.Symbol
+        The u symbols.
+    """
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+        raise ValueError(f"d must be an integer >= 2, got {d!r}")
+    j = _check_j(j, d)
+    drift, H = ode_drift_symbolic(d)
+    u = S.u_symbols(d)
+    h = [(1 if i == j - 1 else 0) + _s * u[i] for i in range(d)]
+    scaled = (drift.subs({H[i]: h[i] for i in range(d)}, simultaneous=True) / _s).applyfunc(sp.cancel)
+    limit = scaled.subs(_s, 0)
+    return sp.simplify(limit.jacobian(list(u))), u
+
+
+def _fourth_moment_oracle(m4: sp.Matrix, idx: tuple[int, ...]) -> sp.Expr:
+    """E[Y_a Y_b Y_c Y_e] for coordinates that are sign-symmetric and independent in pairs.
+
+    Non-zero only when every index appears an even number of times; then it is
+    E[Y_i^2 Y_k^2] = m4[i, k] (including i = k: E[Y_i^4] = m4[i, i]).
+    """
+    counts = {a: idx.count(a) for a in set(idx)}
+    if any(c % 2 for c in counts.values()):
+        return sp.S.Zero
+    keys = sorted(counts)
+    if len(keys) == 1:
+        return m4[keys[0], keys[0]]
+    return m4[keys[0], keys[1]]
+
+
+@cache
+def gradient_noise_covariance_symbolic(
+    d: int, j: int = 1, dist: str | Distribution = "gaussian"
+) -> sp.Matrix:
+    r"""Covariance of the gradient noise :math:`(I - ww^\top) Y Y^\top w` at :math:`w = e_j`.
+
+    In eigen-coordinates the noise at :math:`w = e_j` has coordinates :math:`Y_i Y_j`
+    (:math:`i \ne j`) and 0 (:math:`i = j`); its mean :math:`E[Y_i Y_j] = \Lambda_{ij} = 0`.
+    The covariance entries :math:`E[Y_i Y_j Y_k Y_j]` are taken from the distribution's
+    ``fourth_moments_symbolic`` (:math:`E[Y_i^2 Y_j^2]`), the odd mixed moments being zero.
+
+    Parameters
+    ----------
+    d : int
+    j : int
+        1-based eigenvector index.
+    dist : str or Distribution
+        Must provide ``fourth_moments_symbolic``.
+
+    Returns
+    -------
+    sympy.Matrix, shape (d, d)
+        Diagonal with :math:`\alpha_{ij}^2 = E[Y_i^2 Y_j^2]` at (i, i), i != j, and 0 at (j, j).
+
+    Notes
+    -----
+    The zero odd moments (:math:`E[Y_i Y_k Y_j^2] = 0`, :math:`i \ne k`) hold for the
+    built-in Gaussian and Rademacher distributions, whose eigen-coordinates are
+    independent and sign-symmetric; a user distribution without that symmetry can have
+    off-diagonal noise covariance, which eq. (8) ignores.
+    """
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+        raise ValueError(f"d must be an integer >= 2, got {d!r}")
+    j = _check_j(j, d)
+    dist = get_distribution(dist)
+    m4 = dist.fourth_moments_symbolic(S.lambdas(d))
+    if m4 is None:
+        raise ValueError(f"dist {dist!r} has no symbolic fourth moments")
+    y = sp.Matrix(sp.symbols(f"Y_1:{d + 1}", real=True))
+    e_j = sp.Matrix([1 if i == j - 1 else 0 for i in range(d)])
+    noise = ((sp.eye(d) - e_j * e_j.T) * y * y.T * e_j).applyfunc(sp.expand)
+
+    def expect(expr):
+        poly = sp.Poly(sp.expand(expr), *y)
+        total = sp.S.Zero
+        for monom, coeff in poly.terms():
+            idx = tuple(a for a, p in enumerate(monom) for _ in range(p))
+            if len(idx) == 2:
+                total += coeff * (S.lambdas(d)[idx[0]] if idx[0] == idx[1] else 0)
+            elif len(idx) == 4:
+                total += coeff * _fourth_moment_oracle(m4, idx)
+            elif len(idx):
+                raise AssertionError("unexpected moment order in the gradient noise")
+            else:
+                total += coeff
+        return total
+
+    mean = noise.applyfunc(expect)
+    second = (noise * noise.T).applyfunc(expect)
+    return sp.simplify(second - mean * mean.T)
+
+
+@cache
+def ou_diffusion_symbolic(d: int, j: int = 1, dist: str | Distribution = "gaussian") -> sp.Matrix:
+    r"""Diffusion covariance :math:`B B^\top` of the OU limit at :math:`e_j` (eq. (8), Theorem 9).
+
+    The u-noise per step is :math:`\eta\, \xi_k / \sqrt{\eta} = \sqrt{\eta}\, \xi_k`, so
+    over a unit of time (:math:`1/\eta` steps) it accumulates covariance
+    :math:`\mathrm{Cov}(\xi)`; the momentum filter of eq. (6) multiplies each impulse's
+    long-run displacement by :math:`\sum_i \mu^i = 1/(1-\mu)`, hence
+
+    .. math:: B B^\top = \mathrm{Cov}(\xi) / (1-\mu)^2,
+
+    diagonal with :math:`\alpha_{ij}^2/(1-\mu)^2`, i.e. diffusion coefficient
+    :math:`\alpha_{ij}/(1-\mu)`.
+
+    Returns
+    -------
+    sympy.Matrix, shape (d, d)
+    """
+    _, factor = momentum_factor_symbolic()
+    return gradient_noise_covariance_symbolic(d, j, dist) * factor**2
+
+
+_a = sp.Symbol("a", real=True)
+_b = sp.Symbol("b", positive=True)
+_u0 = sp.Symbol("u_0", real=True)
+
+
+@cache
+def ou_transition_symbolic() -> dict[str, sp.Expr | sp.Symbol]:
+    r"""Exact transition law of :math:`dU = a U dt + b dB` (eq. (8) / Theorem 9, one coordinate).
+
+    Returns
+    -------
+    dict
+        ``"mean"`` :math:`u_0 e^{at}`; ``"variance"`` :math:`b^2 (e^{2at} - 1)/(2a)`;
+        ``"stationary_variance"`` :math:`-b^2/(2a)` (for a < 0); and the symbols ``"a"``,
+        ``"b"``, ``"u0"``, ``"t"``.
+    """
+    mean = _u0 * sp.exp(_a * S.t)
+    variance = _b**2 * (sp.exp(2 * _a * S.t) - 1) / (2 * _a)
+    return {
+        "mean": mean,
+        "variance": variance,
+        "stationary_variance": -(_b**2) / (2 * _a),
+        "a": _a,
+        "b": _b,
+        "u0": _u0,
+        "t": S.t,
+    }
+
+
+@cache
+def verify_ou_transition() -> dict[str, sp.Expr]:
+    r"""Residuals (all zero) proving :func:`ou_transition_symbolic`.
+
+    The mean solves :math:`m' = a m`, :math:`m(0) = u_0`; the variance solves
+    :math:`v' = 2 a v + b^2`, :math:`v(0) = 0` (Ito's formula for :math:`U^2`); for
+    :math:`a < 0` the variance tends to the stationary one as :math:`t \to \infty`.
+    """
+    law = ou_transition_symbolic()
+    m, v = law["mean"], law["variance"]
+    a_neg = sp.Symbol("a_neg", negative=True)
+    limit = sp.limit(v.subs(_a, a_neg), S.t, sp.oo)
+    return {
+        "mean_ode": sp.simplify(m.diff(S.t) - _a * m),
+        "mean_initial": sp.simplify(m.subs(S.t, 0) - _u0),
+        "variance_ode": sp.simplify(v.diff(S.t) - (2 * _a * v + _b**2)),
+        "variance_initial": sp.simplify(v.subs(S.t, 0)),
+        "stationary_limit": sp.simplify(limit - law["stationary_variance"].subs(_a, a_neg)),
+    }
+
+
+@cache
+def verify_lyapunov_symbolic(d: int, dist: str | Distribution = "gaussian") -> sp.Matrix:
+    r"""Residual :math:`A P + P A^\top + B B^\top` of eq. (8)'s stationary covariance (zero).
+
+    A and :math:`BB^\top` come from :func:`ou_linearisation_symbolic` and
+    :func:`ou_diffusion_symbolic` at j = 1 restricted to the tangent coordinates
+    2..d, and P = diag of ``stationary_variance`` of :func:`ou_transition_symbolic`.
+    """
+    A_full, _ = ou_linearisation_symbolic(d, 1)
+    BB_full = ou_diffusion_symbolic(d, 1, dist)
+    A = A_full[1:, 1:]
+    BB = BB_full[1:, 1:]
+    law = ou_transition_symbolic()
+    P = sp.diag(
+        *[law["stationary_variance"].subs({_a: A[i, i], _b: sp.sqrt(BB[i, i])}) for i in range(d - 1)]
+    )
+    return sp.simplify(A * P + P * A.T + BB)
+
+
+@cache
+def ou_transition_lambdified():
+    """Numeric twins of :func:`ou_transition_symbolic`: ``(mean(u0,a,t), variance(a,b,t), stationary(a,b))``.
+
+    Made with ``sympy.lambdify``; the hand-written :func:`ou_transition_mean`,
+    :func:`ou_transition_variance` and :func:`ou_stationary_variance` are tested against them
+    (the latter add the a = 0 limit and expm1 accuracy).
+    """
+    law = ou_transition_symbolic()
+    mean = sp.lambdify((_u0, _a, S.t), law["mean"], "numpy")
+    variance = sp.lambdify((_a, _b, S.t), law["variance"], "numpy")
+    stationary = sp.lambdify((_a, _b), law["stationary_variance"], "numpy")
+    return mean, variance, stationary
+
+
+def ou_lyapunov_solution(problem: Problem, mu: float) -> np.ndarray:
+    r"""Stationary covariance of eq. (8) in u units by ``scipy.linalg.solve_continuous_lyapunov``.
+
+    Solves :math:`A P + P A^\top = -B B^\top` for the tangent coordinates 2..d with
+    :math:`A = \mathrm{diag}((\lambda_i - \lambda_1)/(1-\mu))`,
+    :math:`B = \mathrm{diag}(\alpha_{i1}/(1-\mu))`.
+
+    Returns
+    -------
+    ndarray, shape (d - 1, d - 1)
+        Equals ``diag(ou_coefficients(problem, mu).stationary_variance)``.
+    """
+    coef = ou_coefficients(problem, mu, 1)
+    A = np.diag(coef.drift)
+    BBt = np.diag(coef.diffusion**2)
+    return solve_continuous_lyapunov(A, -BBt)

@@ -1,0 +1,122 @@
+"""``python -m theory``: JSON schema, human-readable output, and one-line errors with exit 2."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from theory.__main__ import json_safe, main
+
+
+def _reject_constant(name):
+    raise AssertionError(f"JSON must not contain {name}")
+
+
+@pytest.fixture(scope="module")
+def report_json():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "theory",
+            "--json",
+            "--eigenvalues",
+            "4,3,2,1",
+            "--mu",
+            "0.9",
+            "--eta",
+            "5e-4",
+            "--dist",
+            "rademacher",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return json.loads(proc.stdout, parse_constant=_reject_constant)
+
+
+def test_json_schema(report_json):
+    r = report_json
+    for key in ("phase_times", "iteration_counts", "delay_bounds", "stability", "ou", "constants"):
+        assert key in r
+    assert set(r["phase_times"]) == {"T1", "T2", "T3"}
+    assert set(r["iteration_counts"]) >= {"N1", "N2", "N3"}
+    for block in (r["phase_times"], r["iteration_counts"]):
+        for row in block.values():
+            assert set(row) == {"paper", "derived"}
+    stab = r["stability"]
+    assert isinstance(stab["max_stable_delay"], int) and isinstance(stab["binding_mode"], str)
+    assert isinstance(stab["asymptotic"], float)
+    ou = r["ou"]
+    assert len(ou["drift"]) == len(ou["diffusion"]) == len(ou["stationary_variance"]) == 3
+    # eq. (8) with Sigma = diag(4,3,2,1), mu = 0.9, Rademacher: a_i = (lambda_i - 4)/0.1,
+    # b_i^2 = 4 lambda_i / 0.01, stationary b^2/(-2a) = 4 lambda_i / (0.2 (4 - lambda_i))
+    assert ou["drift"] == pytest.approx([-10.0, -20.0, -30.0])
+    assert ou["stationary_variance"] == pytest.approx([60.0, 20.0, 20.0 / 3])
+    assert set(r["constants"]) >= {"C_d", "alpha", "phi"}
+    assert r["constants"]["C_d"] == pytest.approx(math.sqrt(10.0))
+    assert r["constants"]["phi"] == pytest.approx(40.0)
+    assert r["phase_times"]["T2"]["derived"] == pytest.approx(2 * r["phase_times"]["T2"]["paper"])
+
+
+def test_gaussian_nulls_are_json_null(capsys):
+    assert main(["--json", "--dist", "gaussian"]) == 0
+    r = json.loads(capsys.readouterr().out, parse_constant=_reject_constant)
+    assert r["constants"]["C_d"] is None
+    assert r["iteration_counts"]["N1"] == {"paper": None, "derived": None}
+    assert r["delay_bounds"]["sde_regime"]["theorem5"] is None
+
+
+def test_human_readable_table(capsys):
+    assert main(["--mu", "0.7", "--latex"]) == 0
+    out = capsys.readouterr().out
+    for word in ("T1", "T2", "T3", "N1", "Nhat3", "theorem5", "max stable delay", "LaTeX", "\\log"):
+        assert word in out
+
+
+def test_json_safe_encoding():
+    assert json_safe({"a": [math.nan, math.inf, -math.inf, 1.5], "b": (1, True)}) == {
+        "a": [None, None, None, 1.5],
+        "b": [1, True],
+    }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--mu", "1"],
+        ["--mu", "-0.1"],
+        ["--eta", "0"],
+        ["--eta", "-1e-3"],
+        ["--eta", "nan"],
+        ["--eta", "inf"],
+        ["--eigenvalues", "3,3,1"],
+        ["--eigenvalues", "4,0,1"],
+        ["--eigenvalues", "4,3,-1"],
+        ["--eigenvalues", "4"],
+        ["--eigenvalues", "four,3"],
+        ["--h0", "1,0"],
+        ["--mu", "abc"],
+        ["--dist", "cauchy"],
+        ["--delta", "1.5"],
+        ["--nu", "0"],
+        ["--gamma", "0.7"],
+        ["--epsilon", "-1"],
+        ["--no-such-option"],
+    ],
+)
+def test_bad_input_one_line_exit_2(argv, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0]

@@ -2,7 +2,7 @@ r"""Exact linear-stability threshold of the delayed heavy-ball recursion (beyond
 
 The paper bounds the admissible delay only up to unknown constants (Lemma 1 and Theorem 3:
 :math:`\tau \lesssim (1-\mu)^2/(\lambda_1\eta^{1-\gamma})`; Lemma 4, Theorems 5 and 9:
-:math:`\tau \lesssim (1-\mu)^2/(\lambda_1\eta^{1/2-\gamma})`). This module computes the exact
+:math:`\tau \lesssim (1-\mu)^2/((\lambda_1 + C_d)\eta^{1/2-\gamma})`). This module computes the exact
 delay at which the *mean* (expected) dynamics of update (5) lose linear stability at the
 optimum, and its asymptotic law as :math:`\eta \to 0`.
 

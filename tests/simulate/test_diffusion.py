@@ -1,0 +1,200 @@
+"""The full small-noise diffusion: fast noise vs reference, sdeint, reproducibility, limit (8)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from simulate._sdeint import sdeint_integrate
+from simulate.diffusion import DiffusionEuler, FullDiffusion, integrate_diffusion, simulate_diffusion
+from simulate.sde import brownian_increments
+from theory.diffusion import stationary_norm_excess
+from theory.distributions import UserSampler
+from theory.problem import Problem
+from theory.sde import ou_coefficients
+
+#: Agreement "to rounding" between two arithmetic orders of the same scheme over <= 200 steps.
+ROUNDING = 1e-12
+
+#: Monte Carlo band in standard errors (4 SE: two-sided 6e-5 false-alarm rate per check).
+N_SE = 4.0
+
+
+def rotated(d, seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def _user_problem():
+    lam = np.array([4.0, 3.0, 2.0, 1.0])
+    Q = rotated(4, 2)
+    patterns = np.array(list(itertools.product([-1.0, 1.0], repeat=4)))
+
+    def sampler(rng, n):  # balanced sign patterns: exact Rademacher moments at n_mc = 16 k
+        return (np.resize(patterns, (n, 4)) * np.sqrt(lam)) @ Q.T
+
+    return Problem(lam, Q=Q, dist=UserSampler(sampler, n_mc=1600))
+
+
+PROBLEMS = {
+    "gaussian": Problem([4.0, 3.0, 2.0, 1.0], Q=rotated(4, 1), dist="gaussian"),
+    "rademacher": Problem([4.0, 3.0, 2.0, 1.0], dist="rademacher"),
+    "user": _user_problem(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_fast_noise_equals_matrix_form(name):
+    model = FullDiffusion(PROBLEMS[name], 0.7, 1e-3)
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((30, 4))
+    dW = rng.standard_normal((30, model.m))
+    ref = np.einsum("nak,nk->na", model.diffusion_matrix(h), dW)
+    np.testing.assert_allclose(model.noise(h, dW), ref, rtol=0, atol=ROUNDING * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("name", ["gaussian", "rademacher"])
+def test_euler_agrees_with_sdeint_itoEuler_pathwise(name):
+    problem = PROBLEMS[name]
+    model = FullDiffusion(problem, 0.5, 1e-2)
+    t = np.linspace(0.0, 2.0, 201)
+    v0 = problem.eigenvector(2) + 0.05 * problem.eigenvector(1)
+    dW = brownian_increments(np.random.default_rng(3), t, 3, model.m)
+    ours = integrate_diffusion(model, v0, t, dW)
+    for p in range(3):
+        ref = sdeint_integrate(
+            lambda y, s: model.drift(y), lambda y, s: model.diffusion_matrix(y), problem.to_eigen(v0), t,
+            dW[:, p], method="itoEuler",
+        )
+        np.testing.assert_allclose(ours[:, p], ref, rtol=0, atol=ROUNDING * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("name", ["gaussian", "user"])
+def test_simulate_equals_reference_loop_and_block_size_does_not_matter(name):
+    problem = PROBLEMS[name]
+    t = np.linspace(0.0, 1.0, 51)
+    v0 = problem.eigenvector(1)
+    runs = [
+        simulate_diffusion(problem, 0.6, 1e-3, v0, t, n_paths=16, rng=np.random.default_rng(7),
+                           block_steps=bs)
+        for bs in (1, 5, None)
+    ]
+    for r in runs[1:]:
+        assert np.array_equal(r, runs[0])
+    model = FullDiffusion(problem, 0.6, 1e-3)
+    dW = brownian_increments(np.random.default_rng(7), t, 16, model.m)
+    ref = integrate_diffusion(model, v0, t, dW, reference=True)
+    np.testing.assert_allclose(runs[0], ref, rtol=0, atol=ROUNDING)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "rademacher"])
+def test_numba_engine_agrees_with_numpy_engine(name):
+    problem = PROBLEMS[name]
+    t = np.linspace(0.0, 2.0, 201)
+    v0 = problem.eigenvector(2)
+    rngs = [np.random.default_rng(8), np.random.default_rng(8)]
+    fast, slow = (
+        simulate_diffusion(problem, 0.8, 1e-3, v0, t, n_paths=50, rng=rng, engine=engine, record=[0, 100, -1])
+        for rng, engine in zip(rngs, ("numba", "numpy"), strict=True)
+    )
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=ROUNDING)
+    assert rngs[0].random() == rngs[1].random()  # same numbers consumed
+
+
+def test_stationary_spread_at_optimum_is_eq8():
+    # Started at e_1 with small eta, u = h_{2..4}/sqrt(eta) is the OU (8) to O(sqrt(eta))
+    # (the neglected nonlinear terms are O(|h - e_1|^2) ~ 1e-3 relative here). Compared
+    # with Euler-Maruyama's own stationary variance b^2/(-2a - a^2 dt) of the linear
+    # limit, so the step bias is not mistaken for a model error.
+    problem = Problem([4.0, 3.0, 2.0, 1.0], Q=rotated(4, 9), dist="gaussian")
+    mu, eta, dt, n = 0.5, 1e-4, 5e-3, 4000
+    t = np.arange(0.0, 4.0 + dt / 2, dt)  # 4 = 8 relaxation times of the slowest a = -2
+    H = simulate_diffusion(problem, mu, eta, problem.eigenvector(1), t, n_paths=n,
+                           rng=np.random.default_rng(13), record=[-1])[0]
+    u = H[:, 1:] / np.sqrt(eta)
+    ou = ou_coefficients(problem, mu, 1)
+    v_em = ou.diffusion**2 / (-2 * ou.drift - ou.drift**2 * dt)
+    v_hat = u.var(axis=0, ddof=1)
+    se = v_em * np.sqrt(2.0 / (n - 1))
+    assert np.all(np.abs(v_hat - v_em) < N_SE * se), (v_hat, v_em, se)
+    # tangent coordinates uncorrelated, as eq. (8) says (SE of a correlation ~ 1/sqrt(n))
+    corr = np.corrcoef(u.T)
+    assert np.all(np.abs(corr[np.triu_indices(3, 1)]) < N_SE / np.sqrt(n))
+    # Beyond (8): |h|^2 - 1 settles at eta sum_{i>=2} alpha_i1^2 / (2 lambda_1 (1-mu)). The
+    # band adds EM's O(dt) bias of this mean, measured at +2.4%, +1.5%, +0.7% for
+    # dt = 1e-2, 5e-3, 2.5e-3 (halving with dt), to N_SE standard errors.
+    eps = np.sum(H**2, axis=1) - 1.0
+    pred = stationary_norm_excess(problem, mu, eta)
+    assert abs(eps.mean() - pred) < N_SE * eps.std(ddof=1) / np.sqrt(n) + 0.025 * pred, (eps.mean(), pred)
+
+
+@pytest.mark.parametrize("dist", ["gaussian", "rademacher"])
+def test_escape_from_saddle_starts_as_theorem9(dist):
+    # Started at the saddle e_2, u = (h - e_2)/sqrt(eta) follows Theorem 9's OU while
+    # |h - e_2| is small (here |h_1| ~ 1e-2 at T: nonlinear terms ~ 1e-4 relative). The
+    # reference is EM's own variance of that OU, b^2 dt sum_k (1 + a dt)^(2k), so only
+    # the model is tested (not EM's O(dt) bias); band N_SE standard errors.
+    problem = Problem([4.0, 3.0, 2.0, 1.0], Q=rotated(4, 4), dist=dist)
+    mu, eta, dt, n = 0.5, 1e-6, 5e-3, 4000
+    t = np.arange(0.0, 1.0 + dt / 2, dt)
+    H = simulate_diffusion(problem, mu, eta, problem.eigenvector(2), t, n_paths=n,
+                           rng=np.random.default_rng(17), record=[-1])[0]
+    ou = ou_coefficients(problem, mu, 2)
+    u = H[:, ou.coords - 1] / np.sqrt(eta)
+    g = (1 + ou.drift * dt) ** 2
+    v_em = ou.diffusion**2 * dt * (g ** (t.size - 1) - 1) / (g - 1)
+    se = v_em * np.sqrt(2.0 / (n - 1))
+    assert np.all(np.abs(u.var(axis=0, ddof=1) - v_em) < N_SE * se), (u.var(axis=0), v_em)
+    assert ou.drift[0] > 0  # the direction towards e_1 is the unstable one
+
+
+def test_euler_strong_order_on_the_full_diffusion():
+    # No closed form here: the reference is the same scheme on a 16x finer grid driven by the
+    # same Brownian path. eta = 0.05 makes the multiplicative noise matter (for eta -> 0 the
+    # drift's O(dt) error dominates and the fitted slope tends to 1). The cubic drift makes
+    # EM unstable for large noise (eta ~ 0.2 here already diverges on coarse grids).
+    problem = Problem([2.0, 1.0, 0.5], dist="gaussian")
+    model = FullDiffusion(problem, 0.0, 0.05)
+    n_fine, n_paths = 4096, 200
+    t = np.linspace(0.0, 1.0, n_fine + 1)
+    dW = brownian_increments(np.random.default_rng(0), t, n_paths, model.m)
+    v0 = np.array([0.6, 0.8, 0.0])
+    ref = integrate_diffusion(model, v0, t, dW)[-1]
+    n_list = np.array([16, 32, 64, 128, 256])
+    errs = []
+    for n in n_list:
+        dWn = dW.reshape(n, n_fine // n, n_paths, model.m).sum(axis=1)
+        H = integrate_diffusion(model, v0, np.linspace(0.0, 1.0, n + 1), dWn)[-1]
+        errs.append(np.sqrt(np.mean(np.sum((H - ref) ** 2, axis=1))))
+    slope = np.polyfit(np.log(1.0 / n_list), np.log(errs), 1)[0]
+    assert abs(slope - DiffusionEuler.strong_order) < 0.15, (slope, errs)
+
+
+def test_linearisation_exposed_on_model_matches_theory():
+    model = FullDiffusion(PROBLEMS["rademacher"], 0.3, 1e-3)
+    lin = model.linearisation(2)
+    ou = ou_coefficients(model.problem, 0.3, 2)
+    np.testing.assert_allclose(lin.drift, ou.drift)
+    np.testing.assert_allclose(lin.diffusion, ou.diffusion)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: FullDiffusion(PROBLEMS["gaussian"], 0.5, 0.0), "eta"),
+        (lambda: FullDiffusion(PROBLEMS["gaussian"], 1.0, 1e-3), "mu"),
+        (lambda: simulate_diffusion(PROBLEMS["gaussian"], 0.5, 1e-3, [1.0, 0, 0, 0], [0.0, 1.0], n_paths=2,
+                                    rng=np.random.default_rng(), engine="cuda"), "engine"),
+        (lambda: simulate_diffusion(PROBLEMS["gaussian"], 0.5, 1e-3, [1.0, 0.0], [0.0, 1.0], n_paths=2,
+                                    rng=np.random.default_rng()), "v0"),
+        (lambda: simulate_diffusion(PROBLEMS["gaussian"], 0.5, 1e-3, [1.0, 0, 0, 0], [0.0, 0.0], n_paths=2,
+                                    rng=np.random.default_rng()), "t"),
+        (lambda: simulate_diffusion(PROBLEMS["gaussian"], 0.5, 1e-3, [1.0, 0, 0, 0], [0.0, 1.0], n_paths=-1,
+                                    rng=np.random.default_rng()), "n_paths"),
+        (lambda: integrate_diffusion(FullDiffusion(PROBLEMS["gaussian"], 0.5, 1e-3), [1.0, 0, 0, 0],
+                                     [0.0, 1.0], np.zeros((1, 2, 4))), "dW"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        call()

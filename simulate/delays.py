@@ -1,0 +1,350 @@
+r"""Delay models for the staleness :math:`\tau_k` of Async-MSGD, eq. (5).
+
+In eq. (5) the stochastic gradient of step k is evaluated at the stale iterate
+:math:`w = v_{k-\tau_k}` (with :math:`v_{-i} = v_0`). The paper's analysis (Lemma 1,
+Theorem 3, Lemma 4, Theorems 5 and 9) and its experiment (Section 4.1) take a constant
+:math:`\tau_k = \tau`; real asynchrony is not constant, so the simulator also offers:
+
+``Constant(tau)``
+    :math:`\tau_k = \tau` for every k (the paper's model).
+``Uniform(tau_max)``
+    :math:`\tau_k` i.i.d. uniform on :math:`\{0, \dots, \tau_{max}\}`.
+``Geometric(mean, cap=None)``
+    :math:`\tau_k` i.i.d. on :math:`\{0, 1, \dots\}` with
+    :math:`P(\tau_k = t) = p (1-p)^t`, :math:`p = 1/(1 + \text{mean})`, optionally
+    truncated as :math:`\min(\tau_k, \text{cap})`.
+``WorkerPipeline(workers=M, compute_time=...)``
+    a parameter server: M workers each read the shared parameter, compute for a random
+    time, and write their update back; :math:`\tau_k` is the number of updates applied
+    between the read and the write of the worker whose write is update k. Computed by an
+    event-driven simulation. For M equal-speed workers with exponential compute times
+    the mean staleness is exactly M - 1 (memorylessness: during one worker's compute, each
+    of the other M - 1 completes on average one task per unit mean time).
+``Sequence(taus)``
+    a user-supplied sequence :math:`\tau_0, \tau_1, \dots` (the same for every run).
+
+Every model is a small frozen dataclass, validated at construction (``ValueError``
+naming the parameter), with a content :meth:`~DelayModel.key` used to seed its streams
+(see :mod:`simulate.seeding`) and :meth:`~DelayModel.sample` drawing
+:math:`(\tau_0, \dots, \tau_{n-1})` from a generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from collections.abc import Sequence as _Seq
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from theory.validation import check_nonnegative_int, check_positive_float, check_positive_int
+
+__all__ = [
+    "DelayModel",
+    "Constant",
+    "Uniform",
+    "Geometric",
+    "WorkerPipeline",
+    "Sequence",
+    "as_delay_models",
+]
+
+
+class DelayModel(ABC):
+    """Base class: a law of the staleness sequence :math:`(\\tau_k)_{k \\ge 0}` of eq. (5).
+
+    Implementers provide :meth:`sample`, :meth:`key` and :attr:`label`; constant models
+    set :attr:`is_constant` and :attr:`tau`.
+    """
+
+    #: True when tau_k = tau for every k and every run (the fast contiguous kernel path).
+    is_constant: bool = False
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, n_steps: int) -> np.ndarray:
+        """Draw tau_0..tau_{n_steps - 1}, int64 array of shape (n_steps,), all >= 0."""
+
+    @abstractmethod
+    def key(self) -> tuple:
+        """Content key (a tuple of numbers and strings) used to seed this model's streams."""
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A short readable label, e.g. ``'Constant(3)'`` (coordinate values in outputs)."""
+
+    @property
+    def bound(self) -> int | None:
+        """The largest tau the model can produce, or None if unbounded or unknown a priori."""
+        return None
+
+
+@dataclass(frozen=True)
+class Constant(DelayModel):
+    """tau_k = tau for every k: the paper's delay model (Lemma 1 to Theorem 9)."""
+
+    tau: int
+
+    is_constant = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "tau", check_nonnegative_int(self.tau, "tau"))
+
+    def sample(self, rng, n_steps):
+        return np.full(n_steps, self.tau, dtype=np.int64)
+
+    def key(self):
+        return ("constant", self.tau)
+
+    @property
+    def label(self):
+        return f"Constant({self.tau})"
+
+    @property
+    def bound(self):
+        return self.tau
+
+
+@dataclass(frozen=True)
+class Uniform(DelayModel):
+    """tau_k i.i.d. uniform on {0, ..., tau_max} (mean tau_max / 2)."""
+
+    tau_max: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "tau_max", check_nonnegative_int(self.tau_max, "tau_max"))
+
+    def sample(self, rng, n_steps):
+        return rng.integers(0, self.tau_max + 1, size=n_steps, dtype=np.int64)
+
+    def key(self):
+        return ("uniform", self.tau_max)
+
+    @property
+    def label(self):
+        return f"Uniform({self.tau_max})"
+
+    @property
+    def bound(self):
+        return self.tau_max
+
+
+@dataclass(frozen=True)
+class Geometric(DelayModel):
+    """tau_k i.i.d. geometric on {0, 1, ...} with the given mean, optionally capped.
+
+    ``P(tau = t) = p (1 - p)^t`` with ``p = 1 / (1 + mean)``; with ``cap`` the draw is
+    ``min(tau, cap)`` (so the mean is then slightly below ``mean``).
+    """
+
+    mean: float
+    cap: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", check_positive_float(self.mean, "mean"))
+        if self.cap is not None:
+            object.__setattr__(self, "cap", check_nonnegative_int(self.cap, "cap"))
+
+    @property
+    def p(self) -> float:
+        """Success probability 1 / (1 + mean)."""
+        return 1.0 / (1.0 + self.mean)
+
+    def sample(self, rng, n_steps):
+        tau = rng.geometric(self.p, size=n_steps).astype(np.int64) - 1  # numpy's support is {1, 2, ...}
+        if self.cap is not None:
+            np.minimum(tau, self.cap, out=tau)
+        return tau
+
+    def key(self):
+        return ("geometric", self.mean, -1 if self.cap is None else self.cap)
+
+    @property
+    def label(self):
+        cap = "" if self.cap is None else f", cap={self.cap}"
+        return f"Geometric({self.mean:g}{cap})"
+
+    @property
+    def bound(self):
+        return self.cap
+
+
+@dataclass(frozen=True, eq=False)
+class WorkerPipeline(DelayModel):
+    """M asynchronous workers on a parameter server; tau_k from the event order.
+
+    At time 0 every worker reads v_0. A worker computes for a random time, then writes
+    its update (update k, in order of completion) and immediately reads the current
+    parameter v_{k+1}. If its read saw version r, its write is update k with
+    ``tau_k = k - r``. Ties in completion time are broken by worker index.
+
+    Parameters
+    ----------
+    workers : int >= 1
+        Number of workers M.
+    compute_time : 'exponential', 'constant', sequence of M floats, or callable
+        'exponential': i.i.d. Exp(1) compute times for every worker (mean staleness
+        M - 1); 'constant': every task takes time 1 (tau_k = M - 1 after the first M
+        updates); a sequence of M positive floats: exponential times with these
+        per-worker means (heterogeneous workers); a callable ``f(rng, n) -> ndarray (n, M)``
+        of positive compute times (task j of worker m at ``[j, m]``), keyed by its
+        qualified name.
+    """
+
+    workers: int
+    compute_time: str | tuple | Callable = "exponential"
+    _means: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        M = check_positive_int(self.workers, "workers")
+        object.__setattr__(self, "workers", M)
+        ct = self.compute_time
+        means = None
+        if isinstance(ct, str):
+            if ct not in ("exponential", "constant"):
+                raise ValueError(f"compute_time must be 'exponential', 'constant', {M} mean times "
+                                 f"or a callable, got {ct!r}")
+        elif callable(ct):
+            pass
+        else:
+            try:
+                means = np.asarray(ct, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"compute_time must be 'exponential', 'constant', {M} mean times "
+                                 f"or a callable, got {ct!r}") from None
+            if means.shape != (M,) or not np.all(np.isfinite(means)) or np.any(means <= 0):
+                raise ValueError(f"compute_time must be {M} positive finite mean times, got {ct!r}")
+            object.__setattr__(self, "compute_time", tuple(float(m) for m in means))
+        object.__setattr__(self, "_means", means)
+
+    def _times(self, rng, n_tasks):
+        M = self.workers
+        ct = self.compute_time
+        if isinstance(ct, str):
+            if ct == "constant":
+                return np.ones((n_tasks, M))
+            return rng.exponential(1.0, size=(n_tasks, M))
+        if callable(ct):
+            t = np.asarray(ct(rng, n_tasks), dtype=float)
+            if t.shape != (n_tasks, M) or not np.all(np.isfinite(t)) or np.any(t <= 0):
+                raise ValueError(f"compute_time callable must return positive finite times of shape "
+                                 f"({n_tasks}, {M}), got shape {t.shape}")
+            return t
+        return rng.exponential(1.0, size=(n_tasks, M)) * self._means
+
+    def sample(self, rng, n_steps):
+        M = self.workers
+        if n_steps == 0:
+            return np.zeros(0, dtype=np.int64)
+        # Each worker completes at most n_steps of the first n_steps updates.
+        times = self._times(rng, n_steps)  # (task j, worker m)
+        finish = np.cumsum(times, axis=0)
+        worker = np.broadcast_to(np.arange(M), finish.shape)
+        order = np.lexsort((worker.ravel(), finish.ravel()))[:n_steps]  # by time, then worker
+        task = order // M
+        w_id = order % M
+        # global update index of each (task, worker) event among the first n_steps
+        pos = np.full((n_steps, M), -1, dtype=np.int64)
+        pos[task, w_id] = np.arange(n_steps)
+        k = np.arange(n_steps, dtype=np.int64)
+        prev = np.where(task > 0, pos[np.maximum(task - 1, 0), w_id], -1)  # previous write of that worker
+        read_version = prev + 1  # after its previous write it read v_{prev+1}; first read is v_0
+        return k - read_version
+
+    def key(self):
+        ct = self.compute_time
+        if callable(ct):
+            ct = getattr(ct, "__module__", "") + "." + getattr(ct, "__qualname__", repr(ct))
+        return ("workers", self.workers, ct)
+
+    @property
+    def label(self):
+        ct = self.compute_time
+        if callable(ct):
+            ct = getattr(ct, "__qualname__", "callable")
+        return f"WorkerPipeline({self.workers}, {ct})"
+
+    def __eq__(self, other):
+        return isinstance(other, WorkerPipeline) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+
+@dataclass(frozen=True, eq=False)
+class Sequence(DelayModel):
+    """A user-supplied delay sequence tau_0, tau_1, ... (the same for every run).
+
+    Its length must be at least the number of steps simulated.
+    """
+
+    taus: np.ndarray
+
+    def __post_init__(self):
+        try:
+            arr = np.asarray(self.taus)
+        except (TypeError, ValueError):
+            raise ValueError(f"taus must be a 1-d sequence of integers >= 0, got {self.taus!r}") from None
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"taus must be a non-empty 1-d sequence of integers >= 0, shape {arr.shape}")
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+                raise ValueError("taus must be non-negative integers")
+        if np.any(arr < 0):
+            raise ValueError(f"taus must be non-negative integers, got min {arr.min()}")
+        arr = arr.astype(np.int64)
+        arr.setflags(write=False)
+        object.__setattr__(self, "taus", arr)
+
+    def sample(self, rng, n_steps):
+        if self.taus.size < n_steps:
+            raise ValueError(f"delay Sequence has {self.taus.size} taus, fewer than n_steps = {n_steps}")
+        return np.array(self.taus[:n_steps])
+
+    def key(self):
+        h = hashlib.blake2b(self.taus.tobytes(), digest_size=8).hexdigest()
+        return ("sequence", int(self.taus.size), h)
+
+    @property
+    def label(self):
+        return f"Sequence(n={self.taus.size}, mean={self.taus.mean():g}, max={self.taus.max()})"
+
+    @property
+    def bound(self):
+        return int(self.taus.max())
+
+    def __eq__(self, other):
+        return isinstance(other, Sequence) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+
+def as_delay_models(delay, name: str = "delay") -> list[DelayModel]:
+    """Normalise ``delay`` to a list of models (the grid axis "delay").
+
+    Accepts an int tau (a :class:`Constant`), a :class:`DelayModel`, or a non-empty 1-d
+    sequence of those. Raises ValueError naming ``name`` for negative or non-integer taus.
+    """
+
+    def one(x):
+        if isinstance(x, DelayModel):
+            return x
+        try:
+            return Constant(check_nonnegative_int(x, name))
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a non-negative integer tau, a DelayModel, or a sequence of those, got {x!r}"
+            ) from None
+
+    if isinstance(delay, DelayModel) or np.ndim(delay) == 0 and not isinstance(delay, (list, tuple)):
+        return [one(delay)]
+    if isinstance(delay, np.ndarray):
+        if delay.ndim != 1:
+            raise ValueError(f"{name} must be 1-d, got shape {delay.shape}")
+        delay = delay.tolist()
+    if not isinstance(delay, _Seq) or len(delay) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of taus or DelayModels, got {delay!r}")
+    return [one(x) for x in delay]

@@ -1,0 +1,122 @@
+"""Delay models (simulate.delays): laws of tau_k, validation, keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulate import Constant, Geometric, Sequence, Uniform, WorkerPipeline, as_delay_models
+from simulate.seeding import stream
+
+
+def rng(i=0):
+    return stream(123, "delay", (), i)
+
+
+def test_constant_and_uniform_laws():
+    assert np.array_equal(Constant(4).sample(rng(), 5), np.full(5, 4))
+    n = 200_000
+    u = Uniform(6).sample(rng(), n)
+    assert u.min() == 0 and u.max() == 6
+    counts = np.bincount(u, minlength=7)
+    # each of 7 cells has p = 1/7: binomial standard error sqrt(n p (1-p)); 5 se band
+    se = np.sqrt(n * (1 / 7) * (6 / 7))
+    assert np.all(np.abs(counts - n / 7) < 5 * se)
+
+
+def test_geometric_mean_and_cap():
+    n = 200_000
+    g = Geometric(3.0).sample(rng(), n)
+    assert g.min() == 0
+    # Var = (1-p)/p^2 = mean (1 + mean) = 12 for mean 3; 5 standard errors of the sample mean
+    assert abs(g.mean() - 3.0) < 5 * np.sqrt(12.0 / n)
+    # P(tau = 0) = p = 1/4
+    assert abs(np.mean(g == 0) - 0.25) < 5 * np.sqrt(0.25 * 0.75 / n)
+    c = Geometric(3.0, cap=2).sample(rng(), n)
+    assert c.max() == 2
+    # E[min(tau, 2)] = sum_{t=1}^{2} P(tau >= t) = q + q^2 with q = 3/4
+    assert abs(c.mean() - (0.75 + 0.75**2)) < 5 * np.sqrt(1.0 / n)
+
+
+@pytest.mark.parametrize("M", [1, 2, 4, 8])
+def test_worker_pipeline_equal_speed_mean_staleness_is_M_minus_1(M):
+    """Exponential equal-speed workers: E[tau] = M - 1 (memorylessness; see simulate.delays)."""
+    n = 40_000
+    taus = np.concatenate([WorkerPipeline(M).sample(rng(r), n) for r in range(5)])
+    assert taus.min() >= 0
+    # tau_k is a sum of M - 1 geometric-like counts; its variance is below (M - 1) M + 1,
+    # and successive tau_k are weakly dependent, so use a conservative 6-se band
+    se = np.sqrt(((M - 1) * M + 1) / taus.size) * 3
+    assert abs(taus.mean() - (M - 1)) < 6 * se + 1e-12
+
+
+def test_worker_pipeline_constant_times_is_round_robin():
+    t = WorkerPipeline(3, compute_time="constant").sample(rng(), 10)
+    # updates 0,1,2 read v_0 (tau = 0,1,2); afterwards each worker's write follows 2 others'
+    assert t.tolist() == [0, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+
+
+def test_worker_pipeline_event_order_by_hand():
+    """Compute times given per task: check tau_k against a hand-simulated timeline."""
+
+    def times(rng, n):
+        out = np.ones((n, 2)) * 10.0
+        out[:3, 0] = [1.0, 1.0, 1.0]  # worker 0 finishes at t = 1, 2, 3, then 13, ...
+        out[0, 1] = 2.5  # worker 1 finishes at t = 2.5, then 12.5
+        return out
+
+    t = WorkerPipeline(2, compute_time=times).sample(rng(), 4)
+    # k=0: w0 at 1.0 read v0 -> tau 0; k=1: w0 at 2.0 read v1 -> 0; k=2: w1 at 2.5 read v0 -> 2;
+    # k=3: w0 at 3.0 read v2 -> 1
+    assert t.tolist() == [0, 0, 2, 1]
+
+
+def test_worker_pipeline_heterogeneous_slow_worker_is_staler():
+    """A slow worker (mean time 4) sees more updates between read and write than fast ones."""
+    model = WorkerPipeline(3, compute_time=(1.0, 1.0, 4.0))
+    taus = model.sample(rng(), 30_000)
+    assert taus.max() > 8
+    # total rate = 1 + 1 + 1/4; the slow worker's tasks last 4 on average, during which the
+    # others complete 2 * 4 = 8 updates: its stale writes push the mean above the equal case
+    assert taus.mean() > WorkerPipeline(3).sample(rng(), 30_000).mean()
+
+
+def test_sequence_model():
+    s = Sequence([0, 3, 1])
+    assert s.sample(rng(), 2).tolist() == [0, 3]
+    with pytest.raises(ValueError, match="^delay Sequence"):
+        s.sample(rng(), 4)
+    assert s == Sequence(np.array([0, 3, 1]))
+    assert s.key() != Sequence([0, 3, 2]).key()
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda: Constant(-1), "tau"),
+        (lambda: Constant(1.5), "tau"),
+        (lambda: Uniform(-2), "tau_max"),
+        (lambda: Geometric(0.0), "mean"),
+        (lambda: Geometric(2.0, cap=-1), "cap"),
+        (lambda: WorkerPipeline(0), "workers"),
+        (lambda: WorkerPipeline(2, compute_time="gamma"), "compute_time"),
+        (lambda: WorkerPipeline(2, compute_time=(1.0, -1.0)), "compute_time"),
+        (lambda: WorkerPipeline(2, compute_time=(1.0, 1.0, 1.0)), "compute_time"),
+        (lambda: Sequence([0, -1]), "taus"),
+        (lambda: Sequence([0.5]), "taus"),
+        (lambda: Sequence([]), "taus"),
+        (lambda: as_delay_models([]), "delay"),
+        (lambda: as_delay_models(np.zeros((2, 2), dtype=int)), "delay"),
+    ],
+)
+def test_bad_delay_arguments(build, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        build()
+
+
+def test_as_delay_models_normalises():
+    models = as_delay_models([0, np.int64(3), Uniform(2)])
+    assert models == [Constant(0), Constant(3), Uniform(2)]
+    assert as_delay_models(5) == [Constant(5)]
+    assert as_delay_models(np.arange(3)) == [Constant(0), Constant(1), Constant(2)]
+    assert as_delay_models(2.0) == [Constant(2)]

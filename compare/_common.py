@@ -1,0 +1,234 @@
+r"""Helpers shared by the phase comparisons: the discrete runs and the linearised recursion.
+
+The linearised recursion
+------------------------
+Around a stationary point :math:`e_j`, coordinate :math:`i \ne j` of update (5) in
+eigen-coordinates, linearised in :math:`x = h_i`, is the delayed heavy-ball recursion
+
+.. math::
+
+    x_{k+1} = (1+\mu) x_k - \mu x_{k-1} - \eta c\, x_{k-\tau} + \eta\, \xi_k,
+    \qquad c = \lambda_j - \lambda_i, \quad \mathrm{Var}(\xi_k) = \alpha_{ij}^2,
+
+(:math:`\xi_k = Y_i Y_j` at :math:`w = e_j`; the same recursion whose stability
+``theory.stability`` studies). Its exact (finite-eta, finite-tau) stationary variance, mean
+path and slowest decay rate tend to those of the OU limit (8) / Theorem 9 as
+:math:`\eta \to 0` with :math:`\tau\eta \to 0`; the differences are the O(eta) (and
+O(tau eta)) gaps that an eta -> 0 theorem neglects. The comparisons use them to state
+honest tolerances (docs/compare.md). For tau = 0 the variance is the AR(2) closed form
+:math:`\gamma_0 = \frac{(1+\mu)\eta^2\alpha^2}{(1-\mu)\,\eta c\,(2(1+\mu) - \eta c)}`
+(Box & Jenkins, *Time Series Analysis*, AR(2) autocovariances), i.e. in u units
+:math:`\frac{\alpha^2}{2(1-\mu)c}\big/\big(1 - \frac{\eta c}{2(1+\mu)}\big)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+__all__ = [
+    "stability",
+    "companion",
+    "linearised_variance_u",
+    "ar2_variance_u",
+    "linearised_mean_path",
+    "linearised_variance_path_u",
+    "linearised_decay_rate",
+    "DiscreteRuns",
+    "run_discrete",
+    "run_discrete_grid",
+    "ou_paths",
+]
+
+
+_STABILITY_CACHE: dict = {}
+
+
+def stability(problem, mu: float, eta: float):
+    """``theory.stability.stability_threshold(problem, mu, eta)``, memoised per (problem key, mu, eta).
+
+    The threshold is needed by validation, ``--tau auto`` and the delay sweep of one run;
+    computing it once keeps the CLI responsive.
+    """
+    from theory.stability import stability_threshold
+
+    key = (problem.key(), float(mu), float(eta))
+    if key not in _STABILITY_CACHE:
+        _STABILITY_CACHE[key] = stability_threshold(problem, mu, eta)
+    return _STABILITY_CACHE[key]
+
+
+def companion(mu: float, s: float, tau: int) -> np.ndarray:
+    r"""Companion matrix of :math:`x_{k+1} = (1+\mu)x_k - \mu x_{k-1} - s\,x_{k-\tau}` (s = eta c).
+
+    State :math:`(x_k, \dots, x_{k-m+1})`, :math:`m = \max(\tau+1, 2)`. (Same matrix as
+    ``theory.stability.companion_matrix``, rebuilt here without its positivity check on s
+    so that c <= 0, the unstable saddle directions, is allowed.)
+    """
+    m = max(int(tau) + 1, 2)
+    A = np.zeros((m, m))
+    A[0, 0] += 1.0 + mu
+    A[0, 1] += -mu
+    A[0, int(tau)] += -s
+    A[1:, :-1] += np.eye(m - 1)
+    return A
+
+
+def ar2_variance_u(alpha: float, c: float, eta: float, mu: float) -> float:
+    """Closed-form stationary variance (u units) of the tau = 0 recursion (module docstring)."""
+    s = eta * c
+    return float(alpha**2 * (1 + mu) / ((1 - mu) * c * (2 * (1 + mu) - s)))
+
+
+def linearised_variance_u(alpha: float, c: float, eta: float, mu: float, tau: int) -> float:
+    """Exact stationary variance of x_k / sqrt(eta) for the linearised delayed recursion.
+
+    Solves the discrete Lyapunov equation P = A P A^T + G G^T of the companion form with
+    G = eta alpha e_0; returns P[0, 0] / eta (u units), or inf if the recursion is unstable
+    (spectral radius >= 1).
+    """
+    A = companion(mu, eta * c, tau)
+    if np.max(np.abs(np.linalg.eigvals(A))) >= 1.0:
+        return float("inf")
+    Qn = np.zeros_like(A)
+    Qn[0, 0] = (eta * alpha) ** 2
+    P = scipy.linalg.solve_discrete_lyapunov(A, Qn)
+    return float(P[0, 0] / eta)
+
+
+def linearised_mean_path(x0: float, c: float, eta: float, mu: float, tau: int, n_steps: int) -> np.ndarray:
+    """Mean path x_0..x_{n_steps} of the linearised recursion from x_{-i} = x_0 (eq. (5)'s v_{-i} = v_0)."""
+    m = max(int(tau) + 1, 2)
+    hist = np.full(m, float(x0))  # hist[0] = x_k, hist[j] = x_{k-j}
+    out = np.empty(n_steps + 1)
+    out[0] = x0
+    s = eta * c
+    for k in range(n_steps):
+        new = (1 + mu) * hist[0] - mu * hist[1] - s * hist[int(tau)]
+        hist[1:] = hist[:-1]
+        hist[0] = new
+        out[k + 1] = new
+    return out
+
+
+def linearised_decay_rate(c: float, eta: float, mu: float, tau: int) -> float:
+    """Slowest decay rate (per unit ODE time) of the linearised recursion: -log(rho)/eta.
+
+    rho is the largest root modulus of the characteristic polynomial (spectral radius of
+    :func:`companion`); as eta -> 0 this tends to c / (1 - mu), the OU drift of eq. (8).
+    """
+    rho = float(np.max(np.abs(np.linalg.eigvals(companion(mu, eta * c, tau)))))
+    return float(-np.log(rho) / eta)
+
+
+
+
+class DiscreteRuns:
+    """The part of ``simulate.EnsembleResult`` the comparisons use, for one mu and a list of delays.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_rec,)
+        Record times (ODE units).
+    records : ndarray, shape (n_delay, runs, n_rec, d)
+        Eigen-coordinates h at the record times.
+    diverged : ndarray of bool, shape (n_delay, runs)
+    mean_staleness : list of float, one per delay
+    """
+
+    def __init__(self, t, records, diverged, mean_staleness):
+        self.t = t
+        self.records = records
+        self.diverged = diverged
+        self.mean_staleness = mean_staleness
+
+
+def run_discrete_grid(problem, *, eta, mu, delays, h0, horizon, runs, seed, record_every, progress=False):
+    """Run Async-MSGD (5) for one mu and a list of delays from eigen-coordinates h0, with records.
+
+    Parameters
+    ----------
+    delays : list of int or simulate.delays models
+    h0 : ndarray, shape (d,)
+        Start in eigen-coordinates (v0 = Q h0; v_{-i} = v_0).
+    horizon : float
+        ODE time T (n = round(T / eta) steps).
+    record_every : int >= 1
+        Record h every this many steps (record 0 is h_0).
+
+    Returns
+    -------
+    DiscreteRuns
+    """
+    from simulate import simulate_async_msgd
+
+    v0 = problem.from_eigen(np.asarray(h0, dtype=float))
+    kw = dict(eta=eta, mu=mu, delay=list(delays), v0=v0, horizon=horizon, progress=progress)
+    res = simulate_async_msgd(problem, runs=runs, seed=seed, record_every=record_every, **kw)
+    return DiscreteRuns(
+        np.asarray(res.t),
+        np.asarray(res.records[0]),
+        np.asarray(res.diverged[0]),
+        [s.mean for s in res.staleness],
+    )
+
+
+def run_discrete(problem, *, eta, mu, delay, h0, horizon, runs, seed, record_dt, progress=False):
+    """One delay: :func:`run_discrete_grid` with records every ``record_dt`` of ODE time.
+
+    Returns
+    -------
+    res : DiscreteRuns
+    t : ndarray, shape (n_rec,)
+    h : ndarray, shape (runs, n_rec, d)
+    """
+    record_every = max(1, int(round(record_dt / eta)))
+    res = run_discrete_grid(
+        problem,
+        eta=eta,
+        mu=mu,
+        delays=[delay],
+        h0=h0,
+        horizon=horizon,
+        runs=runs,
+        seed=seed,
+        record_every=record_every,
+        progress=progress,
+    )
+    return res, res.t, res.records[0]
+
+
+def ou_paths(problem, mu: float, j: int, u0, t, n_paths: int, seed: int, diffusion_scale: float = 1.0):
+    """Exact OU sample paths of eq. (8) (j = 1) / Theorem 9 (j >= 2) on the grid t.
+
+    Returns ndarray, shape (n_t, n_paths, d - 1), coordinates i != j in increasing order
+    (uses ``simulate.sde.simulate_ou`` with the exact Gaussian transition).
+    """
+    from simulate.sde import OU, simulate_ou
+
+    base = OU.from_problem(problem, mu, j)
+    ou = OU(base.drift, base.diffusion * diffusion_scale, base.coords)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6F75]))  # tag "ou"
+    return simulate_ou(ou, u0, t, n_paths=n_paths, rng=rng, method="exact")
+
+
+def linearised_variance_path_u(alpha: float, c: float, eta: float, mu: float, tau: int, steps) -> np.ndarray:
+    """Var(x_k)/eta at the given steps for the linearised recursion started at x_{-i} = 0.
+
+    Iterates the covariance P_{k+1} = A P_k A^T + G G^T of the companion form (any sign of
+    c: c < 0 is an unstable saddle direction, Theorem 9). u units.
+    """
+    steps = np.asarray(steps, dtype=int)
+    A = companion(mu, eta * c, tau)
+    Qn = np.zeros_like(A)
+    Qn[0, 0] = (eta * alpha) ** 2
+    P = np.zeros_like(A)
+    out = np.empty(steps.size)
+    want = {int(s): [] for s in steps}
+    for n_s, s in enumerate(steps):
+        want[int(s)].append(n_s)
+    for k in range(int(steps.max()) + 1):
+        for n_s in want.get(k, ()):
+            out[n_s] = P[0, 0] / eta
+        P = A @ P @ A.T + Qn
+    return out

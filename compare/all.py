@@ -1,0 +1,125 @@
+"""all: every phase subcommand with its defaults, one summary (issue 5).
+
+Runs each registered subcommand (``compare.__main__.COMMANDS`` except ``all``) with its
+own defaults -- overridden only by the options given to ``all`` that every subcommand
+shares (``--seed``, ``--dist``, ``--eigenvalues``, ``--format``, ``--quick``,
+``--no-progress``) -- writes each one's verdict into ``DIR/<name>/`` and returns one
+:class:`~compare.verdict.Verdict` whose checks are every subcommand's checks prefixed by
+``"<name>:"``. A subcommand that is not available (module missing) or raises is recorded
+in ``results["errors"]`` and as a failed check ``<name>:completed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from pathlib import Path
+
+from compare import cli
+from compare.verdict import Check, Verdict
+
+NAME = "all"
+HELP = "every subcommand with its defaults, one summary"
+
+#: Options of ``all`` passed on to every subcommand.
+_PASSED = ("--seed", "--dist", "--eigenvalues", "--format")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    cli.add_common_arguments(parser)
+    parser.add_argument(
+        "--only", default=None, help="comma-separated subset of subcommands to run (default: all of them)"
+    )
+
+
+def _subcommands() -> list[str]:
+    from compare.__main__ import COMMANDS
+
+    return [c for c in COMMANDS if c != NAME]
+
+
+def validate(args) -> None:
+    names = _subcommands()
+    if args.only:
+        chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+        bad = [s for s in chosen if s not in names]
+        if bad or not chosen:
+            raise ValueError(f"--only must name subcommands among {', '.join(names)}, got {args.only!r}")
+        args.only_list = chosen
+    else:
+        args.only_list = names
+
+
+def quick_args() -> list[str]:
+    return ["--only", "phase3,phase2", "--no-progress"]
+
+
+def key_params(args) -> dict:
+    return {"seed": args.seed}
+
+
+def _sub_argv(args, name: str, mod) -> list[str]:
+    argv = [name]
+    for opt in _PASSED:
+        argv += [opt, str(getattr(args, opt.lstrip("-").replace("-", "_")))]
+    if args.quick:
+        argv += ["--quick", *mod.quick_args()]
+    if args.no_progress:
+        argv.append("--no-progress")
+    return argv
+
+
+def run(args, out_dir: Path) -> Verdict:
+    from compare.__main__ import build_parser, load_command
+    from compare.__main__ import key_params as _kp
+
+    start = time.perf_counter()
+    checks, figures, results, errors = [], [], {}, {}
+    for name in cli.progress(args.only_list, desc="compare all", disable=args.no_progress):
+        try:
+            mod = load_command(name)
+            sub_args = build_parser(name).parse_args(_sub_argv(args, name, mod))
+            cli.validate_common(sub_args)
+            mod.validate(sub_args)
+            sub_dir = Path(out_dir) / name
+            v = mod.run(sub_args, sub_dir)
+            v.write(sub_dir)
+        except Exception as exc:  # noqa: BLE001 - one failing subcommand must not hide the others
+            errors[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            checks.append(
+                Check(
+                    name=f"{name}:completed",
+                    equation="-",
+                    predicted=None,
+                    observed=None,
+                    interval=(float("nan"), float("nan")),
+                    tolerance="the subcommand completes",
+                    holds=False,
+                    note=errors[name],
+                )
+            )
+            continue
+        for c in v.checks:
+            c.name = f"{name}:{c.name}"
+            checks.append(c)
+        figures += [str(Path(name) / f) for f in v.figures]
+        results[name] = {
+            "verdict": f"{name}/verdict.json",
+            "checks_hold": sum(c.holds for c in v.checks),
+            "checks": len(v.checks),
+            "elapsed_s": v.elapsed_s,
+            "key_params": _kp(mod, sub_args),
+        }
+    results["errors"] = errors
+    params = cli.common_parameters(args)
+    params["subcommands"] = list(args.only_list)
+    return Verdict(
+        command=NAME,
+        parameters=params,
+        seed=args.seed,
+        checks=checks,
+        figures=figures,
+        results=results,
+        elapsed_s=time.perf_counter() - start,
+    )

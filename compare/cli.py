@@ -1,0 +1,308 @@
+"""Shared command-line options of ``python -m compare`` and their validation (issue 5).
+
+Every subcommand calls :func:`add_common_arguments` and then adds its own options. Every
+value is validated before any work starts: a bad value raises ``ValueError`` whose
+message starts with the option's name (``"--eta must be ..."``); ``compare.__main__``
+prints it on one line to stderr and exits with status 2.
+
+Common options
+--------------
+``--eta`` step size of eq. (5); ``--mu`` momentum in [0, 1); ``--tau`` constant delay
+(``auto`` = :data:`DEFAULT_TAU_FRACTION` of the exact linear-stability threshold of
+``theory.stability``, i.e. safely below it); ``--delay-model constant|uniform|geometric|pipeline``
+with ``--tau-max`` (uniform on {0..tau_max}), ``--mean-delay`` (geometric), ``--workers``
+(worker pipeline); ``--eigenvalues`` (default the paper's 4,3,2,1, Section 4.1); ``--dist``;
+``--runs``; ``--seed``; ``--out`` (default ``results/<command>-<key params>/`` relative to the
+working directory); ``--format png|pdf|svg``; ``--quick`` (tiny budget, for smoke tests);
+``--strict`` (exit 1 if any check fails); ``--no-progress``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from theory import PAPER_EIGENVALUES, Problem
+from theory.validation import check_eta, check_mu, check_nonnegative_int, check_positive_int
+
+__all__ = [
+    "DEFAULT_ETA",
+    "DEFAULT_MU",
+    "DEFAULT_TAU_FRACTION",
+    "DELAY_MODELS",
+    "FORMATS",
+    "add_common_arguments",
+    "validate_common",
+    "problem_from_args",
+    "delay_from_args",
+    "default_tau",
+    "output_dir",
+    "parse_float_list",
+    "parse_int_range",
+    "common_parameters",
+    "progress",
+]
+
+#: Section 4.1 of the paper: eta = 0.0005.
+DEFAULT_ETA = 5e-4
+#: The issue's default momentum (one of the paper's Section 4.1 values).
+DEFAULT_MU = 0.9
+#: ``--tau auto`` = floor(this fraction x the exact stability threshold of theory.stability):
+#: "a constant delay safely below the stability threshold" (issue 5). At the paper's setting
+#: (mu = 0.9, eta = 5e-4) the threshold is ~40, so auto gives a small delay of a few steps.
+DEFAULT_TAU_FRACTION = 0.1
+DELAY_MODELS = ("constant", "uniform", "geometric", "pipeline")
+FORMATS = ("png", "pdf", "svg")
+DISTS = ("gaussian", "rademacher")
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    eta_default: float = DEFAULT_ETA,
+    mu_default: float = DEFAULT_MU,
+    tau_default: str | int = "auto",
+    runs_default: int = 100,
+    seed_default: int = 0,
+    include_mu: bool = True,
+    include_tau: bool = True,
+) -> None:
+    """Add the options shared by every subcommand (see the module docstring).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    eta_default, mu_default, tau_default, runs_default, seed_default
+        Per-command defaults (``tau_default`` may be ``"auto"``).
+    include_mu, include_tau : bool
+        Set False when the command has its own grid options instead (e.g. ``--mus``, ``--taus``);
+        the delay-model options are added either way.
+    """
+    g = parser.add_argument_group("common options")
+    g.add_argument(
+        "--eta", type=float, default=eta_default, help=f"step size eta > 0 (default {eta_default:g})"
+    )
+    if include_mu:
+        g.add_argument(
+            "--mu", type=float, default=mu_default, help=f"momentum mu in [0, 1) (default {mu_default})"
+        )
+    if include_tau:
+        g.add_argument(
+            "--tau",
+            default=str(tau_default),
+            help="constant delay tau >= 0, or 'auto' = "
+            f"{DEFAULT_TAU_FRACTION} x the exact stability threshold (default {tau_default})",
+        )
+    g.add_argument(
+        "--delay-model", default="constant", help=f"one of {', '.join(DELAY_MODELS)} (default constant)"
+    )
+    g.add_argument("--tau-max", type=int, default=None, help="uniform model: delays iid on {0..tau_max}")
+    g.add_argument("--mean-delay", type=float, default=None, help="geometric model: mean delay")
+    g.add_argument("--workers", type=int, default=None, help="pipeline model: number of workers M")
+    g.add_argument(
+        "--eigenvalues",
+        default=",".join(f"{x:g}" for x in PAPER_EIGENVALUES),
+        help="spectrum of Sigma, comma separated, lambda_1 > lambda_2 >= ... > 0 (default 4,3,2,1)",
+    )
+    g.add_argument("--dist", default="gaussian", help=f"data distribution: {' | '.join(DISTS)}")
+    g.add_argument(
+        "--runs", type=int, default=runs_default, help=f"independent runs (default {runs_default})"
+    )
+    g.add_argument("--seed", type=int, default=seed_default, help=f"root seed (default {seed_default})")
+    g.add_argument("--out", default=None, help="output directory (default results/<command>-<key params>/)")
+    g.add_argument("--format", default="png", help="figure format: png | pdf | svg")
+    g.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
+    g.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def validate_common(args: argparse.Namespace) -> None:
+    """Validate the common options in place (normalising them); ValueError naming the option."""
+    args.eta = check_eta(args.eta, "--eta")
+    if hasattr(args, "mu"):
+        args.mu = check_mu(args.mu, "--mu")
+    if hasattr(args, "tau"):
+        args.tau = _parse_tau(args.tau)
+    if args.delay_model not in DELAY_MODELS:
+        raise ValueError(f"--delay-model must be one of {', '.join(DELAY_MODELS)}, got {args.delay_model!r}")
+    if args.tau_max is not None:
+        args.tau_max = check_nonnegative_int(args.tau_max, "--tau-max")
+    if args.mean_delay is not None:
+        if not math.isfinite(args.mean_delay) or args.mean_delay < 0:
+            raise ValueError(f"--mean-delay must be a finite number >= 0, got {args.mean_delay!r}")
+    if args.workers is not None:
+        args.workers = check_positive_int(args.workers, "--workers")
+    problem_from_args(args)  # validates --eigenvalues and --dist
+    args.runs = check_positive_int(args.runs, "--runs")
+    args.seed = check_nonnegative_int(args.seed, "--seed")
+    if args.format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+
+
+def _parse_tau(tau) -> int | str:
+    if isinstance(tau, str):
+        if tau.strip().lower() == "auto":
+            return "auto"
+        try:
+            value = float(tau)
+        except ValueError:
+            raise ValueError(f"--tau must be a non-negative integer or 'auto', got {tau!r}") from None
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"--tau must be a non-negative integer or 'auto', got {tau!r}")
+        tau = int(value)
+    return check_nonnegative_int(tau, "--tau")
+
+
+def parse_float_list(text: str, name: str) -> list[float]:
+    """Parse ``"0.7,0.8"`` into floats; ValueError naming ``name`` if malformed or not finite."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}")
+    out = []
+    for part in text.split(","):
+        try:
+            x = float(part)
+        except ValueError:
+            raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
+        if not math.isfinite(x):
+            raise ValueError(f"{name} must contain finite numbers only, got {text!r}")
+        out.append(x)
+    return out
+
+
+def parse_int_range(text: str, name: str) -> list[int]:
+    """Parse ``"0:160"`` (inclusive), ``"0:160:5"`` or ``"0,10,20"`` (or ``"7"``) into ints >= 0.
+
+    ValueError naming ``name`` if malformed, negative, empty or with a non-positive step.
+    """
+    msg = f"{name} must be 'start:stop[:step]' (inclusive) or a comma-separated list of integers >= 0"
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{msg}, got {text!r}")
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) == 3 else 1
+            if step <= 0 or stop < start:
+                raise ValueError
+            values = list(range(start, stop + 1, step))
+        else:
+            values = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{msg}, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise ValueError(f"{msg}, got {text!r}")
+    return values
+
+
+def problem_from_args(args: argparse.Namespace) -> Problem:
+    """The :class:`theory.Problem` of ``--eigenvalues`` and ``--dist``; ValueError naming the option."""
+    lam = parse_float_list(args.eigenvalues, "--eigenvalues")
+    dist = str(args.dist).strip().lower()
+    if dist not in DISTS:
+        raise ValueError(f"--dist must be one of {', '.join(DISTS)}, got {args.dist!r}")
+    try:
+        return Problem(lam, dist=dist)
+    except ValueError as exc:
+        msg = str(exc)
+        if msg.startswith("eigenvalues"):
+            msg = msg[len("eigenvalues") :].lstrip()
+        raise ValueError(f"--eigenvalues {msg}") from None
+
+
+def default_tau(problem: Problem, mu: float, eta: float) -> int:
+    """``--tau auto``: floor(DEFAULT_TAU_FRACTION x exact linear-stability threshold), >= 0.
+
+    Uses ``theory.stability.stability_threshold`` (the largest stable constant delay of the
+    linearised recursion (5) at e_1); falls back to 0 if that module is unavailable or even
+    tau = 0 is unstable.
+    """
+    try:
+        from compare._common import stability
+
+        res = stability(problem, mu, eta)
+    except ImportError:
+        return 0
+    return max(0, int(math.floor(DEFAULT_TAU_FRACTION * max(res.max_stable_delay, 0))))
+
+
+def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu: float | None = None):
+    """The delay of the run: an int tau (constant model) or a ``simulate.delays`` model.
+
+    ``--tau auto`` is resolved with :func:`default_tau` (needs ``problem`` and ``mu``, taken
+    from ``args`` when not given). Random models default to the same mean delay as the
+    constant one: uniform ``tau_max = 2 tau``, geometric ``mean = tau``, pipeline
+    ``workers = tau + 1`` (mean staleness M - 1 for equal-speed workers).
+    """
+    problem = problem_from_args(args) if problem is None else problem
+    mu = getattr(args, "mu", None) if mu is None else mu
+    tau = getattr(args, "tau", "auto")
+    if tau == "auto":
+        tau = default_tau(problem, check_mu(mu if mu is not None else DEFAULT_MU, "--mu"), args.eta)
+    tau = int(tau)
+    if args.delay_model == "constant":
+        return tau
+    from simulate import delays
+
+    if args.delay_model == "uniform":
+        return delays.Uniform(args.tau_max if args.tau_max is not None else 2 * tau)
+    if args.delay_model == "geometric":
+        return delays.Geometric(mean=args.mean_delay if args.mean_delay is not None else float(tau))
+    return delays.WorkerPipeline(workers=args.workers if args.workers is not None else tau + 1)
+
+
+def delay_label(delay) -> str:
+    """A short label of a delay (int or model) for titles and directory names."""
+    if isinstance(delay, int):
+        return f"tau{delay}"
+    return str(getattr(delay, "label", delay)).replace(" ", "")
+
+
+def _fmt_key(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "_".join(_fmt_key(x) for x in v)
+    return str(v)
+
+
+def output_dir(args: argparse.Namespace, command: str, key_params: dict) -> Path:
+    """``--out`` if given, else ``results/<command>-<k1><v1>-<k2><v2>...`` (relative to the cwd)."""
+    if getattr(args, "out", None):
+        return Path(args.out)
+    parts = [command] + [f"{k}{_fmt_key(v)}" for k, v in key_params.items()]
+    name = "-".join(parts).replace("/", "_").replace(" ", "")
+    return Path("results") / name
+
+
+def common_parameters(args: argparse.Namespace, problem: Problem | None = None) -> dict:
+    """The common options as a JSON-safe dict for ``Verdict.parameters``."""
+    problem = problem_from_args(args) if problem is None else problem
+    out = {
+        "eta": args.eta,
+        "eigenvalues": problem.lambda_.tolist(),
+        "dist": problem.dist.name,
+        "runs": args.runs,
+        "seed": args.seed,
+        "delay_model": args.delay_model,
+        "quick": bool(args.quick),
+    }
+    if hasattr(args, "mu"):
+        out["mu"] = args.mu
+    if hasattr(args, "tau"):
+        out["tau"] = args.tau
+    for opt in ("tau_max", "mean_delay", "workers"):
+        if getattr(args, opt, None) is not None:
+            out[opt] = getattr(args, opt)
+    return out
+
+
+def progress(iterable=None, *, args: argparse.Namespace | None = None, disable: bool | None = None, **kwargs):
+    """A tqdm progress bar (to stderr) unless ``--no-progress`` (or ``disable``); wraps ``iterable``."""
+    from tqdm.auto import tqdm
+
+    if disable is None:
+        disable = bool(getattr(args, "no_progress", False)) if args is not None else False
+    return tqdm(iterable, disable=disable, leave=False, **kwargs)

@@ -1,0 +1,298 @@
+"""The verdict of a comparison: the JSON output contract of ``python -m compare`` (issue 5).
+
+Every subcommand returns one :class:`Verdict`; the CLI writes it once, in one place::
+
+    DIR/verdict.json  {"command", "parameters", "seed", "versions", "elapsed_s",
+                       "checks": [{"name", "equation", "predicted", "observed",
+                                   "interval": [lo, hi], "tolerance", "holds", "note"}],
+                       "figures": [paths relative to DIR], "results": {...}}
+    DIR/raw.nc        the raw numbers as netCDF (an xarray.Dataset, or a dict of arrays converted
+                      to one); DIR/raw.npz only when no netCDF backend is installed
+
+A :class:`Check` compares one prediction of the paper with one observation. It *holds*
+only when the discrepancy lies within its interval and tolerance; the rule applied is
+recorded in ``tolerance`` (see docs/compare.md for the rules used by each subcommand).
+JSON is written strictly: NaN and infinities become ``null``, numpy scalars and arrays
+become Python numbers and lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Check", "Verdict", "collect_versions", "to_jsonable", "VERDICT_FILE"]
+
+#: Name of the verdict file inside the output directory.
+VERDICT_FILE = "verdict.json"
+
+
+def to_jsonable(x: Any) -> Any:
+    """Convert ``x`` to strict-JSON-safe Python objects.
+
+    numpy scalars/arrays -> Python numbers/lists, tuples -> lists, NaN/inf -> None,
+    Paths -> str, dict keys -> str; anything else unknown -> ``str(x)``.
+    """
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    if isinstance(x, (complex, np.complexfloating)):
+        return to_jsonable([x.real, x.imag])
+    if isinstance(x, np.ndarray):
+        return to_jsonable(x.tolist())
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if hasattr(x, "as_dict"):
+        return to_jsonable(x.as_dict())
+    return str(x)
+
+
+def _git_commit() -> str | None:
+    """The git commit of the package checkout, or None (not a checkout, no git)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def collect_versions() -> dict:
+    """Versions of python, numpy, scipy, sympy, numba, xarray, the package, and the git commit."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for mod in ("numpy", "scipy", "sympy", "numba", "xarray", "matplotlib"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - a missing optional module is recorded, not fatal
+            versions[mod] = None
+    try:
+        from importlib.metadata import version
+
+        versions["async-msgd-diffusion"] = version("async-msgd-diffusion")
+    except Exception:  # noqa: BLE001
+        versions["async-msgd-diffusion"] = None
+    versions["git_commit"] = _git_commit()
+    return versions
+
+
+@dataclass
+class Check:
+    """One prediction of the paper set against one observation.
+
+    Parameters
+    ----------
+    name : str
+        Identifier, coordinates 1-based as in the paper, e.g. ``"stationary_variance[2]"``.
+    equation : str
+        Where the prediction comes from, e.g. ``"eq. (8), Theorem 5"``.
+    predicted, observed : float, list or None
+        The predicted and observed values (same units; say which in ``note``).
+    interval : tuple (lo, hi)
+        Confidence interval of the observed quantity, or of the discrepancy (``note`` says which).
+    tolerance : float or str
+        The tolerance rule that decided ``holds`` (a number or a sentence).
+    holds : bool
+        Whether the prediction holds under that rule.
+    note : str
+        Free text: units, what the interval is of, why the tolerance.
+    """
+
+    name: str
+    equation: str
+    predicted: float | list | None
+    observed: float | list | None
+    interval: tuple[float, float]
+    tolerance: float | str
+    holds: bool
+    note: str = ""
+
+    def __post_init__(self):
+        self.holds = bool(self.holds)
+        lo, hi = self.interval
+        self.interval = (float(lo) if lo is not None else math.nan, float(hi) if hi is not None else math.nan)
+
+    def as_dict(self) -> dict:
+        """The check as a strict-JSON-safe dict."""
+        return to_jsonable(
+            {
+                "name": self.name,
+                "equation": self.equation,
+                "predicted": self.predicted,
+                "observed": self.observed,
+                "interval": list(self.interval),
+                "tolerance": self.tolerance,
+                "holds": self.holds,
+                "note": self.note,
+            }
+        )
+
+
+@dataclass
+class Verdict:
+    """The result of one ``python -m compare <command>`` run.
+
+    Parameters
+    ----------
+    command : str
+        Subcommand name (``"phase3"``, ...).
+    parameters : dict
+        Every parameter that determined the run (JSON-safe after :func:`to_jsonable`).
+    seed : int
+        Root seed of every random stream.
+    checks : list of Check
+    figures : list of str
+        Figure paths relative to the output directory (absolute paths are kept as given).
+    results : dict
+        Command-specific numbers (documented per command in docs/compare.md).
+    elapsed_s : float
+        Wall time of the run in seconds.
+    versions : dict
+        Software versions and git commit (:func:`collect_versions`).
+    raw : dict of arrays or xarray.Dataset or None
+        Raw numbers, written beside verdict.json as ``raw.nc`` (netCDF; a dict becomes a Dataset
+        with one variable per key and dimensions ``<key>_dim0, ...``), or ``raw.npz`` when no
+        netCDF backend is available.
+    """
+
+    command: str
+    parameters: dict
+    seed: int
+    checks: list[Check] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    results: dict = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    versions: dict = field(default_factory=collect_versions)
+    raw: Any = None
+
+    @property
+    def all_hold(self) -> bool:
+        """True when every check holds (vacuously True with no checks)."""
+        return all(c.holds for c in self.checks)
+
+    def as_dict(self) -> dict:
+        """The JSON contract (without the raw data)."""
+        return {
+            "command": self.command,
+            "parameters": to_jsonable(self.parameters),
+            "seed": int(self.seed),
+            "versions": to_jsonable(self.versions),
+            "elapsed_s": to_jsonable(self.elapsed_s),
+            "checks": [c.as_dict() for c in self.checks],
+            "figures": [str(f) for f in self.figures],
+            "results": to_jsonable(self.results),
+        }
+
+    def write(self, out_dir) -> Path:
+        """Write ``out_dir/verdict.json`` (and ``raw.nc`` or ``raw.npz``); return the json path."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / VERDICT_FILE
+        text = json.dumps(self.as_dict(), indent=2, allow_nan=False)
+        path.write_text(text + "\n")
+        self._write_raw(out_dir)
+        return path
+
+    def _write_raw(self, out_dir: Path) -> Path | None:
+        raw = self.raw
+        if raw is None:
+            return None
+        if hasattr(raw, "to_netcdf"):
+            target = out_dir / "raw.nc"
+            ds = raw.copy()
+            # netCDF attributes must be str/number/array: stringify anything else
+            for key, val in list(ds.attrs.items()):
+                if not isinstance(val, (str, int, float, np.ndarray, np.number)):
+                    ds.attrs[key] = json.dumps(to_jsonable(val))
+                elif isinstance(val, (bool, np.bool_)):
+                    ds.attrs[key] = int(val)
+            ds.to_netcdf(target)
+            return target
+        if isinstance(raw, dict):
+            arrays = {str(k): np.asarray(v) for k, v in raw.items()}
+            try:
+                import xarray as xr
+
+                ds = xr.Dataset(
+                    {k: ([f"{k}_dim{n}" for n in range(a.ndim)], a) for k, a in arrays.items()},
+                    attrs={"command": self.command, "seed": int(self.seed)},
+                )
+                target = out_dir / "raw.nc"
+                ds.to_netcdf(target)
+                return target
+            except (ImportError, ValueError, TypeError):  # no xarray/netCDF backend, or unsupported dtype
+                target = out_dir / "raw.npz"
+                np.savez_compressed(target, **arrays)
+                return target
+        raise ValueError(f"raw must be an xarray.Dataset, a dict of arrays or None, got {type(raw).__name__}")
+
+    def summary_table(self) -> str:
+        """A readable plain-text table of the checks, with a header and a one-line tally."""
+        header = ("check", "equation", "predicted", "observed", "interval", "holds")
+        rows = [header]
+        for c in self.checks:
+            rows.append(
+                (
+                    c.name,
+                    c.equation,
+                    _fmt(c.predicted),
+                    _fmt(c.observed),
+                    f"[{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]",
+                    "yes" if c.holds else "NO",
+                )
+            )
+        widths = [min(max(len(r[k]) for r in rows), 40) for k in range(len(header))]
+        lines = [f"{self.command}: seed {self.seed}, {self.elapsed_s:.1f} s"]
+        for n, r in enumerate(rows):
+            lines.append(
+                "  ".join(_clip(cell, w).ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            )
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        n_ok = sum(c.holds for c in self.checks)
+        lines.append(f"{n_ok}/{len(self.checks)} checks hold")
+        return "\n".join(lines)
+
+
+def _clip(s: str, w: int) -> str:
+    return s if len(s) <= w else s[: w - 1] + "~"
+
+
+def _fmt(x) -> str:
+    """Compact formatting of numbers and short lists for the summary table."""
+    if x is None:
+        return "-"
+    if isinstance(x, (list, tuple, np.ndarray)):
+        vals = list(np.asarray(x, dtype=float).ravel()) if len(x) else []
+        if len(vals) > 4:
+            return "[" + ", ".join(_fmt(v) for v in vals[:3]) + ", ...]"
+        return "[" + ", ".join(_fmt(v) for v in vals) + "]"
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not math.isfinite(x):
+            return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        return f"{x:.4g}"
+    return str(x)

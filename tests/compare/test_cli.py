@@ -1,0 +1,112 @@
+"""Command-line validation: every bad value -> one line on stderr, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from compare import cli
+from compare.__main__ import main
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0:4", [0, 1, 2, 3, 4]), ("0:160:40", [0, 40, 80, 120, 160]), ("0,10,20", [0, 10, 20]), ("7", [7])],
+)
+def test_parse_int_range(text, expected):
+    assert cli.parse_int_range(text, "--taus") == expected
+
+
+@pytest.mark.parametrize("text", ["", "a:b", "5:1", "0:10:0", "0:1:2:3", "-1,2", "1.5", "1,,2"])
+def test_parse_int_range_rejects(text):
+    with pytest.raises(ValueError, match="^--taus"):
+        cli.parse_int_range(text, "--taus")
+
+
+def test_parse_float_list():
+    assert cli.parse_float_list("0.7, 0.8", "--mus") == [0.7, 0.8]
+    for bad in ("", "x", "0.7,nan", "1,inf"):
+        with pytest.raises(ValueError, match="^--mus"):
+            cli.parse_float_list(bad, "--mus")
+
+
+BAD_INPUTS = [
+    (["phase3", "--eta", "0"], "--eta"),
+    (["phase3", "--eta", "-1e-3"], "--eta"),
+    (["phase3", "--eta", "nan"], "--eta"),
+    (["phase3", "--eta", "abc"], "--eta"),
+    (["phase3", "--mu", "1"], "--mu"),
+    (["phase3", "--mu", "-0.1"], "--mu"),
+    (["phase3", "--tau", "-1"], "--tau"),
+    (["phase3", "--tau", "2.5"], "--tau"),
+    (["phase3", "--eigenvalues", "3,3,1"], "--eigenvalues"),
+    (["phase3", "--eigenvalues", "4,3,0"], "--eigenvalues"),
+    (["phase3", "--eigenvalues", "4,x,1"], "--eigenvalues"),
+    (["phase3", "--eigenvalues", "1,2,3"], "--eigenvalues"),
+    (["phase3", "--runs", "0"], "--runs"),
+    (["phase3", "--dist", "cauchy"], "--dist"),
+    (["phase3", "--format", "gif"], "--format"),
+    (["phase3", "--delay-model", "poisson"], "--delay-model"),
+    (["phase3", "--workers", "0", "--delay-model", "pipeline"], "--workers"),
+    (["phase3", "--seed", "-2"], "--seed"),
+    (["phase1", "--delta", "1.5"], "--delta"),
+    (["phase2", "--delta", "0.9"], "--delta"),
+    (["ode", "--h0", "1,2"], "--h0"),
+    (["ode", "--horizon", "0"], "--horizon"),
+    (["phase3", "--ladder", "1,-0.5"], "--ladder"),
+    (["all", "--only", "phase9"], "--only"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), BAD_INPUTS)
+def test_bad_input_exit_2_one_line(argv, option, capsys, tmp_path):
+    code = main([*argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    assert err[0].startswith("error:")
+    assert option in err[0]
+    assert not (tmp_path / "verdict.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["nosuch"], ["phase3", "--no-such-option"], []])
+def test_unknown_command_or_option_exit_2(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    if argv:
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_subprocess_bad_input_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "compare", "phase3", "--mu", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith("error: --mu")
+
+
+def test_output_dir_default_and_override(tmp_path):
+    import argparse
+
+    ns = argparse.Namespace(out=None)
+    assert str(cli.output_dir(ns, "phase3", {"eta": 5e-4, "mu": 0.9})) == "results/phase3-eta0.0005-mu0.9"
+    ns.out = str(tmp_path)
+    assert cli.output_dir(ns, "phase3", {"eta": 1}) == tmp_path
+
+
+def test_default_tau_is_safely_below_the_stability_threshold():
+    from theory import Problem
+    from theory.stability import stability_threshold
+
+    p = Problem.paper()
+    thr = stability_threshold(p, 0.9, 5e-4).max_stable_delay
+    tau = cli.default_tau(p, 0.9, 5e-4)
+    assert 0 <= tau <= cli.DEFAULT_TAU_FRACTION * thr

@@ -121,8 +121,6 @@ def linearised_decay_rate(c: float, eta: float, mu: float, tau: int) -> float:
     return float(-np.log(rho) / eta)
 
 
-
-
 class DiscreteRuns:
     """The part of ``simulate.EnsembleResult`` the comparisons use, for one mu and a list of delays.
 

@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         return _fail(str(exc))
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+        # one line, as for every usage error; `python -m compare -h` prints the full help
+        return _fail(f"a command is required; choose from {', '.join(COMMANDS)} (or -h for help)")
     from compare import cli
 
     mod = load_command(args.command)

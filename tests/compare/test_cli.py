@@ -77,8 +77,7 @@ def test_unknown_command_or_option_exit_2(argv, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "Traceback" not in err
-    if argv:
-        assert len(err.strip().splitlines()) == 1
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_subprocess_bad_input_no_traceback():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulate import Constant, Geometric, Sequence, Uniform, WorkerPipeline, as_delay_models
+from simulate import delays as delays_module
 from simulate.seeding import stream
 
 
@@ -79,6 +84,92 @@ def test_worker_pipeline_heterogeneous_slow_worker_is_staler():
     # total rate = 1 + 1 + 1/4; the slow worker's tasks last 4 on average, during which the
     # others complete 2 * 4 = 8 updates: its stale writes push the mean above the equal case
     assert taus.mean() > WorkerPipeline(3).sample(rng(), 30_000).mean()
+
+
+def plain_event_simulation(times, n):
+    """The worker pipeline by a plain heapq loop: ``times[j, m]`` = duration of worker m's task j.
+
+    Obviously correct reference for WorkerPipeline.sample: pop the earliest pending write
+    (ties by worker index), give it tau = k - (version that worker read), let the worker
+    read v_{k+1} and schedule its next completion.
+    """
+    M = times.shape[1]
+    heap = [(times[0, m], m, 0) for m in range(M)]  # (completion time, worker, task)
+    heapq.heapify(heap)
+    read = [0] * M
+    taus = []
+    for k in range(n):
+        t, m, j = heapq.heappop(heap)
+        taus.append(k - read[m])
+        read[m] = k + 1
+        if j + 1 < times.shape[0]:
+            heapq.heappush(heap, (t + times[j + 1, m], m, j + 1))
+    return np.array(taus, dtype=np.int64)
+
+
+@pytest.mark.parametrize("M, means", [(1, None), (2, None), (5, None), (64, None),
+                                      (3, (1.0, 1.0, 4.0)), (4, (0.01, 1.0, 1.0, 3.0))])
+def test_worker_pipeline_matches_plain_event_simulation_on_the_same_stream(M, means):
+    """Bit-identical to the heapq loop on the compute times of one (n, M) draw of the stream.
+
+    sample() draws only the leading task rows it needs, in rounds; this pins that doing so
+    reproduces the full (n, M) layout (row j = task j of workers 0..M-1), i.e. the taus
+    recorded before the fast sampler (docs/figure1.md) are unchanged.
+    """
+    n = 3000
+    model = WorkerPipeline(M) if means is None else WorkerPipeline(M, compute_time=means)
+    times = rng(M).exponential(1.0, size=(n, M)) * (1.0 if means is None else np.asarray(means))
+    assert np.array_equal(model.sample(rng(M), n), plain_event_simulation(times, n))
+
+
+def test_worker_pipeline_extra_rounds_do_not_change_the_taus(monkeypatch):
+    """Starting from 1 task row forces many extra rounds; the taus must stay identical."""
+    n, M = 2000, 7
+    expected = WorkerPipeline(M).sample(rng(), n)
+    monkeypatch.setattr(WorkerPipeline, "_initial_rows", lambda self, n_steps: 1)
+    assert np.array_equal(WorkerPipeline(M).sample(rng(), n), expected)
+    times = rng().exponential(1.0, size=(n, M))
+    assert np.array_equal(expected, plain_event_simulation(times, n))
+
+
+def test_worker_pipeline_draws_only_the_rows_it_needs():
+    """The stream advances by initial_rows x M exponentials, about n (1 + 6 / sqrt(n / M)), not n M."""
+    n, M = 20_000, 161
+    model = WorkerPipeline(M)
+    rows = model._initial_rows(n)
+    # expected tasks per worker n / M plus 6 sd and 8 rows: see WorkerPipeline._initial_rows
+    assert rows == int(np.ceil(n / M + 6 * np.sqrt(n / M) + 8))
+    used, ref = rng(), rng()
+    model.sample(used, n)
+    ref.exponential(1.0, size=(rows, M))
+    assert used.bit_generator.state == ref.bit_generator.state
+
+
+# hypothesis: worker counts, step counts and integer compute times (many exact ties) kept
+# small so each example runs in milliseconds
+WORKERS = st.integers(min_value=1, max_value=12)
+STEPS = st.integers(min_value=1, max_value=200)
+TIE_SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(M=WORKERS, n=STEPS, seed=TIE_SEEDS)
+def test_worker_pipeline_ties_break_by_worker_like_the_plain_loop(M, n, seed):
+    """Integer compute times in {1, 2, 3} tie often: order must be (time, worker) exactly."""
+    times = np.random.default_rng(seed).integers(1, 4, size=(n, M)).astype(float)
+    model = WorkerPipeline(M, compute_time=lambda g, n_tasks: times[:n_tasks])
+    taus = model.sample(rng(), n)
+    assert np.array_equal(taus, plain_event_simulation(times, n))
+    assert np.all(taus >= 0) and np.all(taus <= np.arange(n))  # tau_k <= k: v_{-i} never read
+
+
+def test_pipeline_kernel_reports_exhausted_rows():
+    """With too few rows the compiled loop stops at the write that exhausts a worker."""
+    finish = np.cumsum(np.ones((2, 3)), axis=0)  # round robin: writes 0..5 at t = 1, 1, 1, 2, 2, 2
+    taus = np.full(6, -1, dtype=np.int64)
+    # write 3 is worker 0's task 1 (its last row): the next completion of worker 0 is unknown
+    assert delays_module._pipeline_taus(finish, taus) == 4
+    assert taus[:4].tolist() == [0, 1, 2, 2]
 
 
 def test_sequence_model():

@@ -4,6 +4,7 @@ Notebooks read NOTEBOOK_OUT for where to put figures and NOTEBOOK_QUICK to shrin
 simulation budgets; their own assertions are the checks.
 """
 
+import ast
 import os
 import subprocess
 import sys
@@ -27,3 +28,11 @@ def test_notebook_runs(path, tmp_path):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ should hold at least one runnable exploration"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_checks_something(path):
+    """"It runs" is not a check: every notebook asserts at least one of its findings."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert asserts, f"{path.name} has no assert statement"

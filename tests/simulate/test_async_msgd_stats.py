@@ -68,6 +68,9 @@ def test_ar2_variance_tends_to_the_ou_variance_of_eq8(mu, c):
     """gamma_0 / eta -> alpha^2 / (2 (1 - mu) c) with relative error eta c / (2 (1 + mu)) + O(eta^2)."""
     for eta in (1e-4, 1e-6):
         ratio = ar2_stationary_variance(c, 1.0, eta, mu) / eta / (1.0 / (2 * (1 - mu) * c))
+        # exactly ratio = 1/(1 - x), x = eta c/(2(1 + mu)), so ratio - 1 = x (1 + x + ...): the
+        # relative gap to x is x/(1 - x) <= eta c/2 <= 5e-4 here (eta <= 1e-4, c <= 10), < rel 1e-3;
+        # abs 1e-12 covers the rounding of ratio - 1 (~1e-16/x relative when x ~ 1e-8)
         assert ratio - 1 == pytest.approx(eta * c / (2 * (1 + mu)), rel=1e-3, abs=1e-12)
 
 
@@ -76,7 +79,11 @@ def test_linearised_variance_matches_theory_ou_coefficients():
     for mu in (0.0, 0.7, 0.95):
         ou = ou_coefficients(problem, mu, 1).stationary_variance
         lin = linearised_stationary_variance(problem, eta=1e-7, mu=mu)
+        # the discrete variance exceeds eq. (8)'s by the factor 1/(1 - eta c/(2(1 + mu))) (AR(2)
+        # closed form above): relative 1.5e-7 at the largest gap c = 3, inside rtol 1e-6 ...
         np.testing.assert_allclose(lin, ou, rtol=1e-6)
+        # ... and in the direction the closed form says (discrete above continuous)
+        assert np.all(lin > ou)
 
 
 @pytest.mark.parametrize("dist", ["gaussian", "rademacher"])
@@ -123,17 +130,27 @@ def test_stationary_second_moments_near_e1_tau0(dist, mu):
 
 
 def test_stationary_variance_detects_a_wrong_momentum_factor():
-    """The same estimator rejects the prediction without the 1/(1-mu) factor (power check)."""
+    """The same estimator accepts the 1/(1-mu) law and rejects it without the factor (power check).
+
+    Records every 2.5 ODE time units = 5 (1 - mu); the first two (t = 0, 2.5) are dropped as
+    burn-in, leaving t = 5, 7.5, 10: the variance transient exp(-2 c t/(1 - mu)) <= e^-20 (c >= 1)
+    and the lag-one correlation of u^2 <= e^-10, so halving the sample count (n/2) is a
+    conservative effective sample size. Observed z: about 0.6 for the right prediction, about
+    9 for (1 - mu) x it, and -17 for it / (1 - mu) (seed 3). 4.5 SE acceptance as in the test
+    above; rejection demands > 6 SE, so a correct simulator passes with margin 3 SE.
+    """
     problem = Problem.paper()
     eta, mu = 1e-3, 0.5
     every = 2500
     res = simulate_async_msgd(problem, eta=eta, mu=mu, delay=0, v0=[1.0, 0, 0, 0], n_steps=4 * every,
                               runs=400, seed=3, record_every=every)
-    u = (res.records[0, 0][:, 2:, 1:] - 0) / np.sqrt(eta)
+    u = res.records[0, 0][:, 2:, 1:] / np.sqrt(eta)  # u_i = (h_i - 0)/sqrt(eta), i = 2..4
     m2 = np.mean(u**2, axis=(0, 1))
     se = np.std(u**2, axis=(0, 1), ddof=1) / np.sqrt(u.shape[0] * u.shape[1] / 2)
-    wrong = linearised_stationary_variance(problem, eta=eta, mu=mu) * (1 - mu)
-    assert np.all(np.abs(m2 - wrong) / se > 6)
+    right = linearised_stationary_variance(problem, eta=eta, mu=mu)
+    assert np.all(np.abs(m2 - right) / se < 4.5)
+    assert np.all(np.abs(m2 - right * (1 - mu)) / se > 6)  # momentum factor dropped
+    assert np.all(np.abs(m2 - right / (1 - mu)) / se > 6)  # momentum factor applied twice
 
 
 # -- Lemma 1 ---------------------------------------------------------------------------------
@@ -193,7 +210,10 @@ def test_simulator_reports_worker_pipeline_staleness_M_minus_1(M):
                               n_steps=20_000, runs=4, seed=9)
     st_ = res.staleness[0]
     n = 4 * 20_000
-    # per-step variance of tau below M^2 and weak serial dependence: 6 conservative se
+    # stationary Var(tau) = M (M - 1) < M^2 (geometric law, tests/simulate/test_delays.py); the
+    # serial correlation of tau_k is weak (|lag-1 corr| ~ 0.05 measured) so 3x the i.i.d. se is a safe
+    # inflation, and 6 such se keep false alarms negligible: band 0.13 (M = 2) to 0.32 (M = 5),
+    # tighter than the 1.0 an off-by-one tau (mean M or M - 2) would miss by
     assert abs(st_.mean - (M - 1)) < 6 * 3 * np.sqrt(M**2 / n)
     assert st_.histogram.sum() == n
     assert st_.max == st_.histogram.size - 1

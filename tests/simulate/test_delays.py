@@ -76,14 +76,42 @@ def test_worker_pipeline_event_order_by_hand():
     assert t.tolist() == [0, 0, 2, 1]
 
 
-def test_worker_pipeline_heterogeneous_slow_worker_is_staler():
-    """A slow worker (mean time 4) sees more updates between read and write than fast ones."""
-    model = WorkerPipeline(3, compute_time=(1.0, 1.0, 4.0))
-    taus = model.sample(rng(), 30_000)
-    assert taus.max() > 8
-    # total rate = 1 + 1 + 1/4; the slow worker's tasks last 4 on average, during which the
-    # others complete 2 * 4 = 8 updates: its stale writes push the mean above the equal case
-    assert taus.mean() > WorkerPipeline(3).sample(rng(), 30_000).mean()
+def _pipeline_pmf(rates, t):
+    """Stationary law of tau for exponential workers of the given rates (derived by hand).
+
+    Each worker's completions form a Poisson process (memorylessness). A write is worker m's
+    with probability p_m = r_m / R (R = sum of rates); during its Exp(r_m) task the others
+    write at rate R - r_m, so tau | m is geometric: P(tau = t | m) = p_m (1 - p_m)^t. Hence
+    P(tau = t) = sum_m p_m^2 (1 - p_m)^t and E[tau] = sum_m (1 - p_m) = M - 1 for ANY rates.
+    """
+    p = np.asarray(rates, dtype=float) / np.sum(rates)
+    return np.sum(p[:, None] ** 2 * (1 - p[:, None]) ** np.asarray(t)[None, :], axis=0)
+
+
+@pytest.mark.parametrize("means", [(1.0, 1.0, 1.0), (1.0, 1.0, 4.0), (0.5, 1.0, 2.0, 3.0)])
+def test_worker_pipeline_stationary_law_of_tau(means):
+    """P(tau = t), t = 0..5, and E[tau] = M - 1 against the hand-derived law of _pipeline_pmf.
+
+    The mean is M - 1 whatever the speeds (a slow worker is staler, but writes less often);
+    heterogeneity shows in the law: P(tau = 0) = sum_m p_m^2 > 1/M. Standard errors from the
+    spread over 40 independent streams (the tau_k of one stream are serially dependent, so
+    the i.i.d. formula would be wrong); 5 SE: ~10 checks per case, and a t_39 exceedance of 5
+    has probability ~1e-5. The first 200 writes (reads of v_0 by workers that have not yet
+    written, tau_k <= k) are dropped as the transient.
+    """
+    model = WorkerPipeline(len(means), compute_time=means)
+    ts = np.arange(6)
+    runs = [model.sample(rng(r), 5200)[200:] for r in range(40)]
+    freq = np.array([[np.mean(t == k) for k in ts] for t in runs])  # (runs, 6)
+    means_run = np.array([t.mean() for t in runs])
+    expected = _pipeline_pmf(1.0 / np.asarray(means), ts)
+    se = freq.std(axis=0, ddof=1) / np.sqrt(len(runs))
+    assert np.all(np.abs(freq.mean(axis=0) - expected) < 5 * se), (freq.mean(axis=0), expected, se)
+    se_mean = means_run.std(ddof=1) / np.sqrt(len(runs))
+    assert abs(means_run.mean() - (len(means) - 1)) < 5 * se_mean
+    if len(set(means)) > 1:  # power: the equal-speed geometric law 1/M (1 - 1/M)^t is rejected
+        M = len(means)
+        assert abs(freq.mean(axis=0)[0] - 1 / M) > 10 * se[0]
 
 
 def plain_event_simulation(times, n):

@@ -77,6 +77,22 @@ def test_human_readable_table(capsys):
     out = capsys.readouterr().out
     for word in ("T1", "T2", "T3", "N1", "Nhat3", "theorem5", "max stable delay", "LaTeX", "\\log"):
         assert word in out
+    # the numbers in the table, not just its labels: the eq. (8) rows "coord drift diffusion
+    # stat.var" by hand for Sigma = diag(4,3,2,1), Rademacher, mu = 0.7: a_i = (lambda_i - 4)/0.3,
+    # b_i = 2 sqrt(lambda_i)/0.3, stationary b^2/(-2a) = 4 lambda_i/(0.6 (4 - lambda_i))
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("OU limit at e_1"))
+    rows = [line.split() for line in lines[start + 2 : start + 5]]
+    for i, (row, lam) in enumerate(zip(rows, (3.0, 2.0, 1.0), strict=True), start=2):
+        coord, drift, diffusion, stat = (float(x) for x in row)
+        assert coord == i
+        # printed with 6 significant digits: relative rounding <= 5e-6
+        assert drift == pytest.approx((lam - 4.0) / 0.3, rel=1e-5)
+        assert diffusion == pytest.approx(2 * math.sqrt(lam) / 0.3, rel=1e-5)
+        assert stat == pytest.approx(4 * lam / (0.6 * (4.0 - lam)), rel=1e-5)
+    # Prop. 8: the derived T2 is twice the printed one (docs/errata.md)
+    t2 = next(line.split() for line in lines if line.split()[:1] == ["T2"])
+    assert float(t2[2]) == pytest.approx(2 * float(t2[1]), rel=1e-5)
 
 
 def test_json_safe_encoding():

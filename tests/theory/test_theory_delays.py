@@ -13,6 +13,16 @@ from theory import symbolic as S
 
 B = delays.delay_bound_symbolic()
 
+# named, bounded strategies of this module
+#: lambda_1 in [0.5, 10] (the paper's lambda_1 = 4 is inside).
+top_eigenvalues = st.floats(0.5, 10.0)
+#: C_d in [0.5, 10] (sqrt(10) for the paper's Rademacher problem).
+data_bounds = st.floats(0.5, 10.0)
+#: the unspecified O(.) constant of the delay bounds, two decades around 1.
+constants = st.floats(0.1, 10.0)
+#: mu in [0, 0.98]: room for the +0.01 step of the monotonicity test below MU_MAX.
+momenta_below_max = st.floats(0.0, 0.98)
+
 
 @settings(max_examples=40, deadline=None)
 @given(
@@ -20,9 +30,9 @@ B = delays.delay_bound_symbolic()
     eta=step_sizes(),
     g_ode=gammas_ode(),
     g_sde=gammas_sde(),
-    lam1=st.floats(0.5, 10.0),
-    C_d=st.floats(0.5, 10.0),
-    c=st.floats(0.1, 10.0),
+    lam1=top_eigenvalues,
+    C_d=data_bounds,
+    c=constants,
 )
 def test_numeric_equals_symbolic(mu, eta, g_ode, g_sde, lam1, C_d, c):
     base = {S.mu: mu, S.eta: eta, S.lambda_1: lam1, S.C_d: C_d, S.constant: c}
@@ -34,10 +44,21 @@ def test_numeric_equals_symbolic(mu, eta, g_ode, g_sde, lam1, C_d, c):
     assert delays.tau_ode(mu, eta, lam1, g_ode, c) == pytest.approx(ev("ode", g_ode), rel=1e-12)
     assert delays.tau_sde(mu, eta, lam1, C_d, g_sde, c) == pytest.approx(ev("sde", g_sde), rel=1e-12)
     assert delays.tau_introduction(mu, eta, c) == pytest.approx(ev("introduction", 0.5), rel=1e-12)
+    # and both against the printed bounds, written out here from the paper (independent of
+    # theory.delays): Lemma 1 / eq. after it, Theorem 3, Lemma 4 / Theorems 5, 9, the introduction
+    m2 = (1 - mu) ** 2
+    assert delays.tau_lemma1(mu, eta, g_ode, c) == pytest.approx(c * m2 / eta ** (1 - g_ode), rel=1e-12)
+    assert delays.tau_ode(mu, eta, lam1, g_ode, c) == pytest.approx(
+        c * m2 / (lam1 * eta ** (1 - g_ode)), rel=1e-12
+    )
+    assert delays.tau_sde(mu, eta, lam1, C_d, g_sde, c) == pytest.approx(
+        c * m2 / ((lam1 + C_d) * eta ** (0.5 - g_sde)), rel=1e-12
+    )
+    assert delays.tau_introduction(mu, eta, c) == pytest.approx(c * m2 / eta**0.5, rel=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
-@given(mu=st.floats(0.0, 0.98), eta=step_sizes(), gamma=gammas_sde(), lam=spectra())
+@given(mu=momenta_below_max, eta=step_sizes(), gamma=gammas_sde(), lam=spectra())
 def test_bounds_fall_in_mu_and_with_eta(mu, eta, gamma, lam):
     problem = Problem(lam, dist="rademacher")
     lo, hi = delays.delay_bounds(problem, mu, eta, gamma), delays.delay_bounds(problem, mu + 0.01, eta, gamma)
@@ -45,12 +66,16 @@ def test_bounds_fall_in_mu_and_with_eta(mu, eta, gamma, lam):
         for k in lo[regime]:
             assert hi[regime][k] < lo[regime][k]
     assert hi["introduction"] < lo["introduction"]
-    # larger eta, smaller delay (gamma < 1/2 keeps the SDE bound eta-dependent)
-    if gamma < 0.5:
-        assert delays.tau_sde(mu, 2 * eta, lam[0], problem.C_d, gamma) < delays.tau_sde(
-            mu, eta, lam[0], problem.C_d, gamma
-        )
-    assert delays.tau_ode(mu, 2 * eta, lam[0], gamma) < delays.tau_ode(mu, eta, lam[0], gamma)
+    # larger eta, smaller delay, by exactly the printed power of eta: doubling eta divides the SDE
+    # bound by 2^(1/2 - gamma) and the ODE bound by 2^(1 - gamma). (A strict "<" on the SDE bound
+    # is not resolvable in float64 as gamma -> 1/2: at gamma = 0.5 - 1 ulp both sides round equal.)
+    sde_ratio = delays.tau_sde(mu, 2 * eta, lam[0], problem.C_d, gamma) / delays.tau_sde(
+        mu, eta, lam[0], problem.C_d, gamma
+    )
+    assert sde_ratio == pytest.approx(2.0 ** (gamma - 0.5), rel=1e-12)
+    ode_ratio = delays.tau_ode(mu, 2 * eta, lam[0], gamma) / delays.tau_ode(mu, eta, lam[0], gamma)
+    assert ode_ratio == pytest.approx(2.0 ** (gamma - 1.0), rel=1e-12)
+    assert ode_ratio < 1.0
 
 
 def test_scaling_laws_are_exact():
@@ -84,7 +109,8 @@ def test_paper_values_rademacher():
 def test_gamma_above_half_leaves_sde_regime_nan():
     out = delays.delay_bounds(Problem.paper("rademacher"), 0.5, 1e-3, gamma=0.8)
     assert all(math.isnan(v) for v in out["sde_regime"].values())
-    assert math.isfinite(out["ode_regime"]["theorem3"])
+    # the ODE regime allows gamma up to 1: Theorem 3's (1 - mu)^2/(lambda_1 eta^(1 - gamma)) by hand
+    assert out["ode_regime"]["theorem3"] == pytest.approx(0.25 / (4.0 * 1e-3**0.2), rel=1e-12)
 
 
 @pytest.mark.parametrize(

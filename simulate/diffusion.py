@@ -17,9 +17,15 @@ saddle through to the optimum.
 :class:`DiffusionEuler` is Euler-Maruyama (multiplicative noise: strong order 1/2, weak
 order 1); :func:`integrate_diffusion` drives it with given increments (the reference
 loop, comparable pathwise with sdeint); :func:`simulate_diffusion` draws its own noise for
-ensembles, time-major, in a compiled numba loop (built-in distributions) or a numpy loop
-over memory-bounded blocks; the same seed gives the same paths whatever the block size
-(bit for bit within an engine, to rounding across engines).
+ensembles in a compiled numba loop (built-in distributions) or a numpy loop over
+memory-bounded chunks. Its random numbers follow the stream definition of
+:mod:`simulate.sde`: independent blocks of :data:`simulate.sde.PATH_BLOCK` paths, each
+with its own Generator derived by content from one 128-bit key drawn from the caller's
+``rng``, consumed time-major within the block, so the blocks run in parallel threads. The
+same seed gives the same paths whatever the chunk size or the number of threads (bit for
+bit within an engine; to rounding across engines, whose summation orders differ), and
+they are the paths :func:`integrate_diffusion` gives with
+``simulate.sde.brownian_increments`` of an identically seeded ``rng``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,20 @@ from theory.ode import ode_drift
 from theory.problem import Problem
 from theory.validation import check_eta, check_mu, check_positive_int
 
-from .sde import _BLOCK_DOUBLES, _check_dW, _check_generator, _check_record, _check_u0, check_time_grid
+from .sde import (
+    _BLOCK_DOUBLES,
+    PATH_BLOCK,
+    _block_rng,
+    _check_dW,
+    _check_generator,
+    _check_record,
+    _check_threads,
+    _check_u0,
+    _path_blocks,
+    _run_blocks,
+    _stream_key,
+    check_time_grid,
+)
 
 __all__ = ["FullDiffusion", "DiffusionEuler", "integrate_diffusion", "simulate_diffusion"]
 
@@ -176,22 +195,23 @@ def integrate_diffusion(model: FullDiffusion, v0, t, dW, *, reference: bool = Fa
     return out
 
 
-@njit(cache=True)
-def _diffusion_kernel(rng, h, out, keep, slot, lam, sqlam, a_idx, c_idx, s4, inv1mu, scale, dts, sq):
-    """Compiled EM loop of :func:`simulate_diffusion` for the built-in distributions.
+@njit(cache=True, nogil=True)
+def _diffusion_kernel(rng, h, out, lo, hi, keep, slot, lam, sqlam, a_idx, c_idx, s4, inv1mu, scale, dts, sq):
+    """Compiled EM loop of :func:`simulate_diffusion` for the built-in distributions, paths [lo, hi).
 
-    Draws, per step and path, the m = n_pairs (+ d) normals in the order of
-    ``rng.standard_normal((n_paths, m))`` and applies the same formulas as
-    :meth:`FullDiffusion.noise` and :func:`theory.ode.ode_drift` (summation order differs,
-    so it agrees with the numpy engine to rounding, not bit for bit).
+    Draws from the block's Generator ``rng``, per step and path, the m = n_pairs (+ d)
+    normals in the order of ``rng.standard_normal((n_steps, hi - lo, m))`` and applies the
+    same formulas as :meth:`FullDiffusion.noise` and :func:`theory.ode.ode_drift`
+    (summation order differs, so it agrees with the numpy engine to rounding, not bit for
+    bit). Writes only h[lo:hi] and out[:, lo:hi]; releases the GIL.
     """  # pragma: no cover - compiled
-    n_paths, d = h.shape
+    d = h.shape[1]
     n_pairs = a_idx.size
     f = np.empty(d)
     x = np.empty(d)
     for k in range(dts.size):
         dt = dts[k]
-        for p in range(n_paths):
+        for p in range(lo, hi):
             for a in range(d):
                 x[a] = sqlam[a] * h[p, a]
                 f[a] = 0.0
@@ -216,8 +236,10 @@ def _diffusion_kernel(rng, h, out, keep, slot, lam, sqlam, a_idx, c_idx, s4, inv
                 drift = (lam[a] * ha - rayleigh * ha) * inv1mu
                 h[p, a] = ha + drift * dt + scale * (f[a] - ha * hf)
         if keep[k + 1]:
-            out[slot[k + 1]] = h
-    return h
+            s = slot[k + 1]
+            for p in range(lo, hi):
+                for a in range(d):
+                    out[s, p, a] = h[p, a]
 
 
 def simulate_diffusion(
@@ -232,6 +254,7 @@ def simulate_diffusion(
     record=None,
     block_steps: int | None = None,
     engine: str = "numba",
+    threads: int | None = None,
 ) -> np.ndarray:
     """Ensemble of the full diffusion by Euler-Maruyama, drawing its own noise.
 
@@ -246,16 +269,21 @@ def simulate_diffusion(
         Strictly increasing integration grid in ODE units (one EM step per interval).
     n_paths : int >= 1
     rng : numpy.random.Generator
-        Consumed time-major, (n_paths, m) standard normals per step.
+        Used once, for the key of the independent streams of the blocks of
+        :data:`simulate.sde.PATH_BLOCK` paths; each block's stream is consumed time-major,
+        (n_paths_in_block, m) standard normals per step.
     record : array_like of int, optional
         Indices into t to keep (default all).
     block_steps : int, optional
-        Steps of noise drawn per block by the numpy engine (memory only; results do not
+        Steps of noise drawn per chunk by the numpy engine (memory only; results do not
         depend on it).
     engine : {"numba", "numpy"}
         "numba": a compiled loop for the built-in distributions (user samplers fall back
         to numpy); "numpy": the vectorised loop. Same random numbers in the same order;
         the results agree to rounding (different summation order).
+    threads : int >= 1, optional
+        Path blocks run in parallel on this many threads (default
+        ``numba.config.NUMBA_NUM_THREADS``). Results do not depend on it.
 
     Returns
     -------
@@ -270,8 +298,10 @@ def simulate_diffusion(
     n_paths = check_positive_int(n_paths, "n_paths")
     rec = _check_record(record, t.size)
     m = model.m
+    blocks = _path_blocks(n_paths)
+    threads = _check_threads(threads, len(blocks))
     if block_steps is None:
-        block_steps = max(1, _BLOCK_DOUBLES // (n_paths * m))
+        block_steps = max(1, _BLOCK_DOUBLES // (min(n_paths, PATH_BLOCK) * m))
     block_steps = check_positive_int(block_steps, "block_steps")
     h = _start(model, v0, n_paths)
     out = np.empty((rec.size, n_paths, model.d))
@@ -283,21 +313,35 @@ def simulate_diffusion(
     dts = np.diff(t)
     sq = np.sqrt(dts)
     dist = problem.dist
+    key = _stream_key(rng)
     if engine == "numba" and isinstance(dist, (Gaussian, Rademacher)):
-        a_idx, c_idx = np.triu_indices(model.d, 1)
+        a_idx, c_idx = (idx.astype(np.int64) for idx in np.triu_indices(model.d, 1))
         lam = problem.lambda_
+        sqlam = np.sqrt(lam)
         s4 = float(np.sqrt(FOURTH_MOMENT[dist.name] - 1.0))
-        _diffusion_kernel(rng, h, out, keep, slot, lam, np.sqrt(lam), a_idx.astype(np.int64),
-                          c_idx.astype(np.int64), s4, 1.0 / (1.0 - model.mu), model.noise_scale, dts, sq)
-        return out
-    stepper = DiffusionEuler()
-    for start in range(0, dts.size, block_steps):
-        stop = min(start + block_steps, dts.size)
-        z = rng.standard_normal((stop - start, n_paths, m))
-        for k in range(start, stop):
-            dWk = z[k - start]
-            dWk *= sq[k]
-            h = stepper.step(model, h, float(dts[k]), dWk)
-            if keep[k + 1]:
-                out[slot[k + 1]] = h
+        inv1mu, scale = 1.0 / (1.0 - model.mu), model.noise_scale
+
+        def work(block):
+            lo, hi = blocks[block]
+            _diffusion_kernel(_block_rng(key, block), h, out, lo, hi, keep, slot, lam, sqlam, a_idx, c_idx,
+                              s4, inv1mu, scale, dts, sq)
+
+    else:
+        stepper = DiffusionEuler()
+
+        def work(block):
+            lo, hi = blocks[block]
+            g = _block_rng(key, block)
+            hb = h[lo:hi]
+            for start in range(0, dts.size, block_steps):
+                stop = min(start + block_steps, dts.size)
+                z = g.standard_normal((stop - start, hi - lo, m))
+                for k in range(start, stop):
+                    dWk = z[k - start]
+                    dWk *= sq[k]
+                    hb = stepper.step(model, hb, float(dts[k]), dWk)
+                    if keep[k + 1]:
+                        out[slot[k + 1], lo:hi] = hb
+
+    _run_blocks(work, len(blocks), threads)
     return out

@@ -6,6 +6,7 @@ from scipy import stats
 
 from simulate.sde import (
     OU,
+    PATH_BLOCK,
     STEPPERS,
     EulerMaruyama,
     StochasticHeun,
@@ -207,46 +208,93 @@ def test_joint_exact_solution_and_increments_have_the_right_law():
 
 
 # -- reproducibility and plumbing -----------------------------------------------------------
+#: Paths spanning two blocks, the second one partial (exercises the block layout).
+N_MULTI = PATH_BLOCK + 37
+
+
 @pytest.mark.parametrize("method", ["exact", *sorted(STEPPERS)])
-def test_bit_identical_whatever_the_engine_or_block_size(method):
+def test_bit_identical_whatever_the_engine_threads_or_block_size(method):
     ou = ou_cases()["thm9_j2"]
-    t = np.concatenate([np.linspace(0.0, 1.0, 41), [1.3]])  # one unequal step
+    t = np.concatenate([np.linspace(0.0, 1.0, 21), [1.3]])  # one unequal step
+    u0 = [1.0, 0.0, -1.0]
     runs = [
-        simulate_ou(ou, [1.0, 0.0, -1.0], t, n_paths=64, rng=np.random.default_rng(2), method=method,
-                    block_steps=bs, engine=engine, record=rec)
-        for bs, engine, rec in ((1, "numpy", None), (7, "numpy", None), (None, "numba", None),
-                                (None, "numba", [0, 5, -1]))
+        simulate_ou(ou, u0, t, n_paths=N_MULTI, rng=np.random.default_rng(2), method=method,
+                    block_steps=bs, engine=engine, record=rec, threads=threads)
+        for bs, engine, rec, threads in (
+            (1, "numpy", None, 1), (7, "numpy", None, 2), (None, "numba", None, 1), (None, "numba", None, 2),
+            (None, "numba", [0, 5, -1], 2),
+        )
     ]
-    for r in runs[1:3]:
+    for r in runs[1:4]:
         assert np.array_equal(r, runs[0])
-    assert np.array_equal(runs[3], runs[0][[0, 5, -1]])
+    assert np.array_equal(runs[4], runs[0][[0, 5, -1]])
     # and both engines leave the caller's generator in the same state
     rngs = [np.random.default_rng(2), np.random.default_rng(2)]
     for rng, engine in zip(rngs, ("numpy", "numba"), strict=True):
-        simulate_ou(ou, [1.0, 0.0, -1.0], t, n_paths=3, rng=rng, method=method, engine=engine)
+        simulate_ou(ou, u0, t, n_paths=3, rng=rng, method=method, engine=engine)
     assert rngs[0].random() == rngs[1].random()
+
+
+def test_caller_generator_advances_by_a_fixed_amount():
+    # The caller's rng only supplies one 128-bit key per call, whatever the work done.
+    ou = ou_cases()["eq8_j1"]
+    t = np.linspace(0.0, 1.0, 4)
+    after = []
+    for n_paths, engine, threads, method in ((1, "numba", 1, "exact"), (N_MULTI, "numpy", 2, "heun"),
+                                             (2 * PATH_BLOCK, "numba", 2, "euler")):
+        rng = np.random.default_rng(12)
+        simulate_ou(ou, np.zeros(ou.m), t, n_paths=n_paths, rng=rng, method=method, engine=engine,
+                    threads=threads)
+        after.append(rng.random())
+    rng = np.random.default_rng(12)
+    brownian_increments(rng, t, 5, ou.m)
+    after.append(rng.random())
+    assert len(set(after)) == 1, after
+
+
+def test_whole_path_blocks_do_not_depend_on_n_paths():
+    # Block b's stream depends only on (key, b): the first k * PATH_BLOCK paths are the same
+    # for any larger ensemble; a partial last block is its own (shorter) time-major stream.
+    ou = ou_cases()["thm9_j2"]
+    t = np.linspace(0.0, 0.5, 6)
+    small = simulate_ou(ou, np.ones(ou.m), t, n_paths=PATH_BLOCK, rng=np.random.default_rng(21))
+    big = simulate_ou(ou, np.ones(ou.m), t, n_paths=N_MULTI, rng=np.random.default_rng(21), threads=2)
+    assert np.array_equal(big[:, :PATH_BLOCK], small)
+
+
+def test_path_blocks_draw_independent_streams():
+    # Two blocks of the same call must not repeat each other's normals: their sample
+    # correlation is 0 within N_SE standard errors (SE of a correlation ~ 1/sqrt(n)).
+    z = brownian_increments(np.random.default_rng(14), [0.0, 1.0], 2 * PATH_BLOCK, 2)[0]
+    first, second = z[:PATH_BLOCK].ravel(), z[PATH_BLOCK:].ravel()
+    assert not np.array_equal(first, second)
+    r = np.corrcoef(first, second)[0, 1]
+    assert abs(r) < N_SE / np.sqrt(first.size), r
+    assert stats.kstest(z.ravel(), "norm").pvalue > KS_ALPHA
 
 
 def test_exact_sampler_is_ou_exact_step_on_the_same_normals():
     ou = ou_cases()["thm9_j2"]
     t = np.array([0.0, 0.2, 0.7])
     U = simulate_ou(ou, [0.3, 0.1, -0.2], t, n_paths=5, rng=np.random.default_rng(6))
-    z = np.random.default_rng(6).standard_normal((2, 5, ou.m))
+    # the standard normals of the same stream: increments on a grid of unit steps
+    z = brownian_increments(np.random.default_rng(6), [0.0, 1.0, 2.0], 5, ou.m)
     u1 = ou_exact_step(ou, np.broadcast_to([0.3, 0.1, -0.2], (5, 3)), 0.2, z[0])
     # to rounding only: numpy's vectorised exp may differ from the scalar one by an ulp
     np.testing.assert_allclose(U[1], u1, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(U[2], ou_exact_step(ou, u1, 0.5, z[1]), rtol=1e-14, atol=1e-15)
 
 
-def test_simulate_with_stepper_equals_reference_loop_on_same_normals():
+@pytest.mark.parametrize("n_paths", [8, N_MULTI])
+def test_simulate_with_stepper_equals_reference_loop_on_same_normals(n_paths):
     ou = ou_cases()["thm9_j2"]
     t = np.array([0.0, 0.1, 0.25, 0.3, 0.6])  # unequal steps are fine for these steppers
-    fast = simulate_ou(ou, [0.1, 0.2, 0.3], t, n_paths=8, rng=np.random.default_rng(4),
-                       method=StochasticHeun())
-    dW = brownian_increments(np.random.default_rng(4), t, 8, ou.m)
+    fast = simulate_ou(ou, [0.1, 0.2, 0.3], t, n_paths=n_paths, rng=np.random.default_rng(4),
+                       method=StochasticHeun(), threads=2)
+    dW = brownian_increments(np.random.default_rng(4), t, n_paths, ou.m)
     ref = integrate("heun", ou, [0.1, 0.2, 0.3], t, dW)
     assert np.array_equal(fast, ref)
-    rec = simulate_ou(ou, [0.1, 0.2, 0.3], t, n_paths=8, rng=np.random.default_rng(4), method="heun",
+    rec = simulate_ou(ou, [0.1, 0.2, 0.3], t, n_paths=n_paths, rng=np.random.default_rng(4), method="heun",
                       record=[0, 2, -1])
     assert np.array_equal(rec, ref[[0, 2, 4]])
 
@@ -291,6 +339,10 @@ def _ou():
                              record=[1, 0]), "record"),
         (lambda: simulate_ou(_ou(), [0.0, 0.0], [0.0, 1.0], n_paths=2, rng=np.random.default_rng(),
                              engine="gpu"), "engine"),
+        (lambda: simulate_ou(_ou(), [0.0, 0.0], [0.0, 1.0], n_paths=2, rng=np.random.default_rng(),
+                             threads=0), "threads"),
+        (lambda: simulate_ou(_ou(), [0.0, 0.0], [0.0, 1.0], n_paths=2, rng=np.random.default_rng(),
+                             block_steps=0), "block_steps"),
         (lambda: brownian_increments(np.random.default_rng(), [0.0, -1.0], 2, 1), "t"),
         (lambda: brownian_increments(np.random.default_rng(), [0.0, 1.0], 2, 0), "m"),
         (lambda: OU([-1.0, -2.0], [1.0]), "diffusion"),

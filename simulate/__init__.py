@@ -32,6 +32,7 @@ from .reference import (
 )
 from .sde import (
     OU,
+    PATH_BLOCK,
     STEPPERS,
     DriftHeun,
     EulerMaruyama,
@@ -73,6 +74,7 @@ __all__ = [
     "ode_rhs",
     # OU limits and SDE steppers (eq. (8), Theorem 9), full diffusion, sdeint adapter
     "OU",
+    "PATH_BLOCK",
     "Stepper",
     "EulerMaruyama",
     "DriftHeun",

@@ -23,8 +23,12 @@ honest tolerances (docs/compare.md). For tau = 0 the variance is the AR(2) close
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.linalg
+
+from compare.verdict import Verdict
 
 __all__ = [
     "stability",
@@ -38,6 +42,7 @@ __all__ = [
     "run_discrete",
     "run_discrete_grid",
     "ou_paths",
+    "assemble_verdict",
 ]
 
 
@@ -230,3 +235,36 @@ def linearised_variance_path_u(alpha: float, c: float, eta: float, mu: float, ta
             out[n_s] = P[0, 0] / eta
         P = A @ P @ A.T + Qn
     return out
+
+
+def assemble_verdict(
+    command: str,
+    problem,
+    *,
+    parameters: dict | None,
+    own: dict,
+    seed: int,
+    checks,
+    figures,
+    results: dict,
+    start_time: float,
+    raw=None,
+) -> Verdict:
+    """The :class:`compare.verdict.Verdict` of a single-run comparison (phase1/2/3, ode).
+
+    ``parameters`` (the common options) updated with the comparison's ``own`` parameters and
+    the problem's ``eigenvalues`` and ``dist``; ``elapsed_s`` is measured from ``start_time``
+    (a ``time.perf_counter()`` value).
+    """
+    params = dict(parameters or {})
+    params.update({**own, "eigenvalues": problem.lambda_.tolist(), "dist": problem.dist.name})
+    return Verdict(
+        command=command,
+        parameters=params,
+        seed=seed,
+        checks=checks,
+        figures=figures,
+        results=results,
+        elapsed_s=time.perf_counter() - start_time,
+        raw=raw,
+    )

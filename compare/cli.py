@@ -42,6 +42,13 @@ __all__ = [
     "parse_int_range",
     "common_parameters",
     "progress",
+    "DEFAULT_LEVEL",
+    "DEFAULT_LADDER",
+    "add_level_argument",
+    "check_level",
+    "add_ladder_argument",
+    "parse_ladder",
+    "single_run_kwargs",
 ]
 
 #: Section 4.1 of the paper: eta = 0.0005.
@@ -55,6 +62,11 @@ DEFAULT_TAU_FRACTION = 0.1
 DELAY_MODELS = ("constant", "uniform", "geometric", "pipeline")
 FORMATS = ("png", "pdf", "svg")
 DISTS = ("gaussian", "rademacher")
+#: Confidence level of the intervals of the checks (the usual 95%).
+DEFAULT_LEVEL = 0.95
+#: Step-size ladder, as multiples of ``--eta``, of the eta -> 0 checks (three halvings' worth:
+#: enough points to fit an order, cheap enough to run by default).
+DEFAULT_LADDER = "1,0.5,0.25"
 
 
 def add_common_arguments(
@@ -115,6 +127,36 @@ def add_common_arguments(
     g.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     g.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_level_argument(group) -> None:
+    """Add ``--level`` (confidence level of the checks' intervals) to an argument group."""
+    group.add_argument(
+        "--level", type=float, default=DEFAULT_LEVEL, help=f"confidence level (default {DEFAULT_LEVEL})"
+    )
+
+
+def check_level(level) -> None:
+    """Validate ``--level``: in (0, 1) (ValueError naming ``--level``)."""
+    if not 0 < level < 1:
+        raise ValueError(f"--level must lie in (0, 1), got {level!r}")
+
+
+def add_ladder_argument(group) -> None:
+    """Add ``--ladder`` (the eta ladder as multiples of ``--eta``) to an argument group."""
+    group.add_argument(
+        "--ladder",
+        default=DEFAULT_LADDER,
+        help=f"eta ladder as multiples of --eta (default {DEFAULT_LADDER})",
+    )
+
+
+def parse_ladder(text: str) -> list[float]:
+    """Parse ``--ladder`` into factors > 0 (ValueError naming ``--ladder``)."""
+    factors = parse_float_list(text, "--ladder")
+    if any(f <= 0 for f in factors):
+        raise ValueError(f"--ladder factors must be > 0, got {text!r}")
+    return factors
 
 
 def validate_common(args: argparse.Namespace) -> None:
@@ -297,6 +339,29 @@ def common_parameters(args: argparse.Namespace, problem: Problem | None = None) 
         if getattr(args, opt, None) is not None:
             out[opt] = getattr(args, opt)
     return out
+
+
+def single_run_kwargs(args: argparse.Namespace, out_dir: Path) -> tuple[Problem, dict]:
+    """The problem and the keyword arguments a single-run comparison takes from the common options.
+
+    For ``compare_phase1/2/3`` and ``compare_ode``: ``eta``, ``mu``, ``delay`` (resolved by
+    :func:`delay_from_args`), ``runs``, ``seed``, ``level``, ``out_dir``, ``fmt``, ``progress``
+    and ``parameters`` (:func:`common_parameters`).
+    """
+    problem = problem_from_args(args)
+    kwargs = {
+        "eta": args.eta,
+        "mu": args.mu,
+        "delay": delay_from_args(args, problem, args.mu),
+        "runs": args.runs,
+        "seed": args.seed,
+        "level": args.level,
+        "out_dir": out_dir,
+        "fmt": args.format,
+        "progress": not args.no_progress,
+        "parameters": common_parameters(args, problem),
+    }
+    return problem, kwargs
 
 
 def progress(iterable=None, *, args: argparse.Namespace | None = None, disable: bool | None = None, **kwargs):

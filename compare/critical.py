@@ -630,7 +630,7 @@ def _figure(ladder_eta, ladder_mu, fits, args, out_dir: Path) -> str:
         ax.errorbar(
             x,
             np.maximum(sim, 0.5),
-            yerr=[np.maximum(sim - lo, 0), np.maximum(hi - sim, 0)],
+            yerr=plots.ci_yerr(sim, lo, hi),
             fmt="o",
             color=plots.COLORS[0],
             ms=4,
@@ -660,8 +660,7 @@ def _figure(ladder_eta, ladder_mu, fits, args, out_dir: Path) -> str:
                 ms=7,
                 label="paper Figure 1" + (f": slope {fp.exponent:.2f}" if fp else ""),
             )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        plots.log_log(ax)
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap
         ax.set_xticks(x, [f"{v:g}" for v in x], rotation=35 if axis == "eta" else 0)
         ax.set_xlabel(xlabel)

@@ -62,10 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("ode options")
     g.add_argument("--h0", default=None, help="start in eigen-coordinates, normalised (default all ones)")
     g.add_argument("--horizon", type=float, default=1.0, help="horizon T in ODE time (default 1)")
-    g.add_argument(
-        "--ladder", default="1,0.5,0.25", help="eta ladder as multiples of --eta (default 1,0.5,0.25)"
-    )
-    g.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    cli.add_ladder_argument(g)
+    cli.add_level_argument(g)
 
 
 def validate(args) -> None:
@@ -77,11 +75,8 @@ def validate(args) -> None:
         raise ValueError("--h0 must be non-zero")
     args.h0_vec = np.asarray(h0) / np.linalg.norm(h0)
     check_positive_float(args.horizon, "--horizon")
-    args.ladder_factors = cli.parse_float_list(args.ladder, "--ladder")
-    if any(f <= 0 for f in args.ladder_factors):
-        raise ValueError(f"--ladder factors must be > 0, got {args.ladder!r}")
-    if not 0 < args.level < 1:
-        raise ValueError(f"--level must lie in (0, 1), got {args.level!r}")
+    args.ladder_factors = cli.parse_ladder(args.ladder)
+    cli.check_level(args.level)
     if args.runs < 2:
         raise ValueError(f"--runs must be >= 2 for intervals, got {args.runs}")
     cli.delay_from_args(args)
@@ -245,20 +240,6 @@ def compare_ode(
     figures = []
     if out_dir is not None:
         figures.append(_figure(out_dir, fmt, keep, etas, sup_err, sup_lo, sup_hi, eta, mu, d))
-    params = dict(parameters or {})
-    params.update(
-        {
-            "eta": eta,
-            "mu": mu,
-            "runs": runs,
-            "horizon": horizon,
-            "ladder": list(ladder),
-            "h0": h0,
-            "level": level,
-            "eigenvalues": lam.tolist(),
-            "dist": problem.dist.name,
-        }
-    )
     raw = {
         "t": keep["t"],
         "mean": keep["mean"],
@@ -267,14 +248,24 @@ def compare_ode(
         "eta": np.asarray(etas),
         "sup_error": np.asarray(sup_err),
     }
-    return Verdict(
-        command=NAME,
-        parameters=params,
+    return C.assemble_verdict(
+        NAME,
+        problem,
+        parameters=parameters,
+        own={
+            "eta": eta,
+            "mu": mu,
+            "runs": runs,
+            "horizon": horizon,
+            "ladder": list(ladder),
+            "h0": h0,
+            "level": level,
+        },
         seed=seed,
         checks=checks,
         figures=figures,
         results=results,
-        elapsed_s=time.perf_counter() - start_time,
+        start_time=start_time,
         raw=raw,
     )
 
@@ -322,36 +313,25 @@ def _figure(out_dir, fmt, keep, etas, sup_err, sup_lo, sup_hi, eta, mu, d):
     ax2.errorbar(
         e,
         y,
-        yerr=[np.maximum(y - np.asarray(sup_lo), 0), np.maximum(np.asarray(sup_hi) - y, 0)],
+        yerr=plots.ci_yerr(y, sup_lo, sup_hi),
         fmt="o-",
         capsize=2,
         color=plots.COLORS[0],
         label="sup |mean - H|",
     )
     ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
+    plots.log_log(ax2)
     ax2.set_xlabel("eta")
     ax2.legend(fontsize=7)
     return plots.save(fig, out_dir, "ode_mean_vs_ode", fmt)
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem = cli.problem_from_args(args)
-    delay = cli.delay_from_args(args, problem, args.mu)
+    problem, kwargs = cli.single_run_kwargs(args, out_dir)
     return compare_ode(
         problem,
-        eta=args.eta,
-        mu=args.mu,
-        delay=delay,
         h0=args.h0_vec,
-        runs=args.runs,
-        seed=args.seed,
         horizon=args.horizon,
         ladder=tuple(args.ladder_factors),
-        level=args.level,
-        out_dir=out_dir,
-        fmt=args.format,
-        progress=not args.no_progress,
-        parameters=cli.common_parameters(args, problem),
+        **kwargs,
     )

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--delta", type=float, default=DEFAULT_DELTA, help=f"escape radius delta (default {DEFAULT_DELTA})"
     )
     g.add_argument("--nus", default="0.1,0.25,0.5", help="levels nu of Proposition 10 (default 0.1,0.25,0.5)")
-    g.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    cli.add_level_argument(g)
 
 
 def validate(args) -> None:
@@ -76,8 +76,7 @@ def validate(args) -> None:
     args.nu_list = cli.parse_float_list(args.nus, "--nus")
     for nu in args.nu_list:
         check_probability(nu, "--nus")
-    if not 0 < args.level < 1:
-        raise ValueError(f"--level must lie in (0, 1), got {args.level!r}")
+    cli.check_level(args.level)
     cli.delay_from_args(args)
 
 
@@ -241,9 +240,11 @@ def compare_phase1(
         "p_unstable_linearised": p_lin,
         "first_passage": first,
     }
-    params = dict(parameters or {})
-    params.update(
-        {
+    return C.assemble_verdict(
+        NAME,
+        problem,
+        parameters=parameters,
+        own={
             "eta": eta,
             "mu": mu,
             "tau": tau,
@@ -251,18 +252,12 @@ def compare_phase1(
             "delta": delta,
             "nus": list(nus),
             "level": level,
-            "eigenvalues": lam.tolist(),
-            "dist": problem.dist.name,
-        }
-    )
-    return Verdict(
-        command=NAME,
-        parameters=params,
+        },
         seed=seed,
         checks=checks,
         figures=figures,
         results=results,
-        elapsed_s=time.perf_counter() - start_time,
+        start_time=start_time,
         raw=raw,
     )
 
@@ -303,20 +298,10 @@ def _figure(out_dir, fmt, t, p_esc, p_unst, ou_esc, ou_unst, p_exact, p_lin, T1p
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem = cli.problem_from_args(args)
-    delay = cli.delay_from_args(args, problem, args.mu)
+    problem, kwargs = cli.single_run_kwargs(args, out_dir)
     return compare_phase1(
         problem,
-        eta=args.eta,
-        mu=args.mu,
-        delay=delay,
-        runs=args.runs,
-        seed=args.seed,
         delta=args.delta,
         nus=tuple(args.nu_list),
-        level=args.level,
-        out_dir=out_dir,
-        fmt=args.format,
-        progress=not args.no_progress,
-        parameters=cli.common_parameters(args, problem),
+        **kwargs,
     )

@@ -61,15 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--delta", type=float, default=DEFAULT_DELTA, help=f"delta of Prop. 8 (default {DEFAULT_DELTA})"
     )
-    g.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    cli.add_level_argument(g)
 
 
 def validate(args) -> None:
     d = check_probability(args.delta, "--delta")
     if not d**2 < 0.5:
         raise ValueError(f"--delta must satisfy delta^2 < 1/2 (start below the target), got {args.delta!r}")
-    if not 0 < args.level < 1:
-        raise ValueError(f"--level must lie in (0, 1), got {args.level!r}")
+    cli.check_level(args.level)
     if args.runs < 2:
         raise ValueError(f"--runs must be >= 2 for a bootstrap interval, got {args.runs}")
     cli.delay_from_args(args)
@@ -210,45 +209,31 @@ def compare_phase2(
         ax2.set_xlabel("traverse time")
         ax2.legend(fontsize=7)
         figures.append(plots.save(fig, out_dir, "phase2_traverse", fmt))
-    params = dict(parameters or {})
-    params.update(
-        {
+    return C.assemble_verdict(
+        NAME,
+        problem,
+        parameters=parameters,
+        own={
             "eta": eta,
             "mu": mu,
             "tau": tau,
             "runs": runs,
             "delta": delta,
             "level": level,
-            "eigenvalues": lam.tolist(),
-            "dist": problem.dist.name,
-        }
-    )
-    return Verdict(
-        command=NAME,
-        parameters=params,
+        },
         seed=seed,
         checks=checks,
         figures=figures,
         results=results,
-        elapsed_s=time.perf_counter() - start_time,
+        start_time=start_time,
         raw={"traverse_time": T, "t": t},
     )
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem = cli.problem_from_args(args)
-    delay = cli.delay_from_args(args, problem, args.mu)
+    problem, kwargs = cli.single_run_kwargs(args, out_dir)
     return compare_phase2(
         problem,
-        eta=args.eta,
-        mu=args.mu,
-        delay=delay,
-        runs=args.runs,
-        seed=args.seed,
         delta=args.delta,
-        level=args.level,
-        out_dir=out_dir,
-        fmt=args.format,
-        progress=not args.no_progress,
-        parameters=cli.common_parameters(args, problem),
+        **kwargs,
     )

@@ -80,9 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--horizon", type=float, default=20.0, help="observation window after burn-in, ODE time (default 20)"
     )
-    g.add_argument(
-        "--ladder", default="1,0.5,0.25", help="eta ladder as multiples of --eta (default 1,0.5,0.25)"
-    )
+    cli.add_ladder_argument(g)
     g.add_argument(
         "--sweep",
         default="0,0.25,0.5,0.75,1,1.25,1.5",
@@ -94,22 +92,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3.0,
         help="transient start: u0_i = this many stationary OU sds (default 3)",
     )
-    g.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    cli.add_level_argument(g)
     # Test hook: scales the predicted diffusion coefficients alpha_{i1}/(1-mu) (1 = the paper's).
     g.add_argument("--diffusion-scale", type=float, default=1.0, help=argparse.SUPPRESS)
 
 
 def validate(args) -> None:
     check_positive_float(args.horizon, "--horizon")
-    args.ladder_factors = cli.parse_float_list(args.ladder, "--ladder")
-    if any(f <= 0 for f in args.ladder_factors):
-        raise ValueError(f"--ladder factors must be > 0, got {args.ladder!r}")
+    args.ladder_factors = cli.parse_ladder(args.ladder)
     args.sweep_fractions = [] if not args.sweep.strip() else cli.parse_float_list(args.sweep, "--sweep")
     if any(f < 0 for f in args.sweep_fractions):
         raise ValueError(f"--sweep fractions must be >= 0, got {args.sweep!r}")
     check_positive_float(args.displacement, "--displacement")
-    if not 0 < args.level < 1:
-        raise ValueError(f"--level must lie in (0, 1), got {args.level!r}")
+    cli.check_level(args.level)
     check_positive_float(args.diffusion_scale, "--diffusion-scale")
     if args.runs < 2:
         raise ValueError(f"--runs must be >= 2 for intervals across runs, got {args.runs}")
@@ -529,9 +524,11 @@ def compare_phase3(
     results["burn_in"] = burn
     results["record_dt"] = float(t0[1] - t0[0])
     results["diverged_runs_base"] = row0["diverged"]
-    params = dict(parameters or {})
-    params.update(
-        {
+    return C.assemble_verdict(
+        NAME,
+        problem,
+        parameters=parameters,
+        own={
             "eta": eta,
             "mu": mu,
             "tau": tau0,
@@ -542,19 +539,27 @@ def compare_phase3(
             "displacement": displacement,
             "level": level,
             "diffusion_scale": diffusion_scale,
-            "eigenvalues": problem.lambda_.tolist(),
-            "dist": problem.dist.name,
-        }
-    )
-    return Verdict(
-        command=NAME,
-        parameters=params,
+        },
         seed=seed,
         checks=checks,
         figures=figures,
         results=results,
-        elapsed_s=time.perf_counter() - start_time,
+        start_time=start_time,
         raw=raw,
+    )
+
+
+def _order_not_measured(*, tolerance: str, holds: bool, note: str) -> Check:
+    """The ``weak_convergence_order`` check when no order can be fitted (observed None)."""
+    return Check(
+        name="weak_convergence_order",
+        equation="Theorem 5 (eta -> 0)",
+        predicted=1.0,
+        observed=None,
+        interval=(math.nan, math.nan),
+        tolerance=tolerance,
+        holds=holds,
+        note=note,
     )
 
 
@@ -568,15 +573,8 @@ def _order_check(etas, ladder_out, coords, level):
     fits = {}
     slopes, ses = [], []
     if len(etas) < 2:
-        return Check(
-            name="weak_convergence_order",
-            equation="Theorem 5 (eta -> 0)",
-            predicted=1.0,
-            observed=None,
-            interval=(math.nan, math.nan),
-            tolerance="needs a ladder of >= 2 step sizes",
-            holds=False,
-            note="not evaluated: ladder too short",
+        return _order_not_measured(
+            tolerance="needs a ladder of >= 2 step sizes", holds=False, note="not evaluated: ladder too short"
         ), fits
     for i in coords:
         for q in ("variance", "rate"):
@@ -592,12 +590,7 @@ def _order_check(etas, ladder_out, coords, level):
             else:
                 fits[key] = {"order": None, "order_se": None, "n": int(ok.sum())}
     if not slopes:
-        return Check(
-            name="weak_convergence_order",
-            equation="Theorem 5 (eta -> 0)",
-            predicted=1.0,
-            observed=None,
-            interval=(math.nan, math.nan),
+        return _order_not_measured(
             tolerance="order fitted only where the discrepancy is resolved (> 2 SE) at >= 2 step sizes",
             holds=True,
             note="no discrepancy resolved on the ladder: consistent with the limit, order not measurable",
@@ -857,8 +850,7 @@ def _figures(
                     capsize=2,
                 )
     for ax, title in ((axes[0, 0], "|decay rate / OU - 1|"), (axes[0, 1], "|variance / OU - 1|")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        plots.log_log(ax)
         ax.set_xlabel("eta")
         ax.set_title(title, fontsize=9)
         if len(etas):
@@ -889,23 +881,13 @@ def _figures(
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem = cli.problem_from_args(args)
-    delay = cli.delay_from_args(args, problem, args.mu)
+    problem, kwargs = cli.single_run_kwargs(args, out_dir)
     return compare_phase3(
         problem,
-        eta=args.eta,
-        mu=args.mu,
-        delay=delay,
-        runs=args.runs,
-        seed=args.seed,
         horizon=args.horizon,
         ladder=tuple(args.ladder_factors),
         sweep=tuple(args.sweep_fractions),
         displacement=args.displacement,
-        level=args.level,
         diffusion_scale=args.diffusion_scale,
-        out_dir=out_dir,
-        fmt=args.format,
-        progress=not args.no_progress,
-        parameters=cli.common_parameters(args, problem),
+        **kwargs,
     )

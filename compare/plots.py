@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["STYLE", "COLORS", "new_figure", "save", "band"]
+__all__ = ["STYLE", "COLORS", "new_figure", "save", "band", "log_log", "ci_yerr"]
 
 #: rcParams-like style applied to every figure of the toolkit.
 STYLE = {
@@ -41,6 +41,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, title: str | None = None, sque
 def band(ax, x, lo, hi, color, label=None):
     """Shade the region between ``lo`` and ``hi`` in the house style."""
     ax.fill_between(x, lo, hi, color=color, alpha=STYLE["band_alpha"], linewidth=0, label=label)
+
+
+def log_log(ax) -> None:
+    """Put both axes of ``ax`` on a log scale (the order-in-eta and scaling-law panels)."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+
+
+def ci_yerr(y, lo, hi) -> list[np.ndarray]:
+    """``yerr`` of ``ax.errorbar`` for an interval [lo, hi] around y (clipped at 0 when y lies outside)."""
+    y = np.asarray(y)
+    return [np.maximum(y - np.asarray(lo), 0), np.maximum(np.asarray(hi) - y, 0)]
 
 
 def save(fig: Figure, out_dir, name: str, fmt: str = "png") -> str:

@@ -71,7 +71,7 @@ import numpy as np
 
 from compare import cli, plots, stats
 from compare.verdict import Check, Verdict
-from theory import Problem
+from theory import Problem, stability
 from theory.validation import check_eta, check_mu, check_positive_float
 
 __all__ = [
@@ -102,7 +102,6 @@ __all__ = [
     "reject_model_parameters",
     "stationary_error",
     "delay_law",
-    "mean_field_spectral_radius",
     "mean_field_threshold",
 ]
 
@@ -447,86 +446,36 @@ def simulate_grid(
     )
 
 
-def delay_law(model: str, m: int):
-    r"""Law :math:`p_j = P(\tau_k = j)` of the delay of grid value ``m``.
+def _law_kind(model: str) -> str:
+    """The :data:`theory.stability.DELAY_LAW_KINDS` entry of a delay model (pipeline: geometric)."""
+    if model not in cli.DELAY_MODELS:
+        raise ValueError(f"model must be one of {', '.join(cli.DELAY_MODELS)}, got {model!r}")
+    return "geometric" if model == "pipeline" else model
 
-    ``constant``: a point mass at m; ``uniform``: uniform on {0..2m} (arrays of p_j);
-    ``geometric`` and ``pipeline``: geometric with mean m, returned as the tuple
-    ``("geometric", q)`` with :math:`p_j = (1-q)q^j` (its generating function is rational,
-    which :func:`mean_field_spectral_radius` uses exactly). For the worker pipeline with
+
+def delay_law(model: str, m: int):
+    r"""Law :math:`p_j = P(\tau_k = j)` of the delay of grid value ``m`` (:func:`delay_for_grid_value`).
+
+    ``constant``, ``uniform`` and ``geometric`` are :func:`theory.stability.delay_law` with
+    mean m. ``pipeline`` is the geometric law with mean m: for the worker pipeline with
     M = m + 1 equal-speed exponential workers the staleness of one update is exactly
-    geometric with mean M - 1: while one worker computes (an Exp(1) time) the other M - 1
+    geometric with mean M - 1 (while one worker computes, an Exp(1) time, the other M - 1
     complete updates as a Poisson process of rate M - 1, so
-    :math:`P(\tau = j) = \frac{1}{M}(\frac{M-1}{M})^j` (the serial correlation of the
+    :math:`P(\tau = j) = \frac{1}{M}(\frac{M-1}{M})^j`; the serial correlation of the
     pipeline's delays is ignored here).
     """
-    m = int(m)
-    if model == "constant" or m == 0:
-        p = np.zeros(m + 1)
-        p[m] = 1.0
-        return p
-    if model == "uniform":
-        return np.full(2 * m + 1, 1.0 / (2 * m + 1))
-    if model in ("geometric", "pipeline"):
-        return ("geometric", m / (m + 1.0))  # P(tau = j) = (1 - q) q^j, mean q / (1 - q) = m
-    raise ValueError(f"model must be one of {', '.join(cli.DELAY_MODELS)}, got {model!r}")
-
-
-def mean_field_spectral_radius(mu: float, s: float, law) -> float:
-    r"""Spectral radius of the radial mode's mean recursion under i.i.d. random delays.
-
-    Linearising update (5) at e_1 as in :mod:`theory.stability` (mode rate c, :math:`s = \eta c`)
-    and averaging over an i.i.d. delay law :math:`p_j` (independent of the state) gives
-
-    .. math::
-
-        x_{k+1} = (1+\mu) x_k - \mu x_{k-1} - s \sum_{j=0}^{K} p_j\, x_{k-j},
-
-    with characteristic polynomial :math:`z^{K+1} - (1+\mu) z^K + \mu z^{K-1} + s\sum_j p_j z^{K-j}`.
-    For a point mass at tau this is the constant-delay polynomial of theory.stability. Beyond
-    the paper, and an approximation: it is the stability of the *mean* dynamics, not
-    mean-square stability of the random recursion.
-    """
-    if isinstance(law, tuple) and law[0] == "geometric":
-        # p_j = (1 - q) q^j: sum_j p_j z^-j = (1 - q) z / (z - q), so the characteristic
-        # equation (z - 1)(z - mu) + s z sum_j p_j z^-j = 0 becomes the cubic
-        # (z - 1)(z - mu)(z - q) + s (1 - q) z^2 = 0 (exact, no truncation).
-        q = float(law[1])
-        c = np.polymul(np.polymul([1.0, -1.0], [1.0, -mu]), [1.0, -q])
-        c[1] += s * (1.0 - q)
-        return float(np.max(np.abs(np.roots(c))))
-    law = np.asarray(law, dtype=float)
-    K = max(law.size - 1, 1)
-    c = np.zeros(K + 2)
-    c[0], c[1], c[2] = 1.0, -(1.0 + mu), mu
-    c[1 : 1 + law.size] += s * law
-    return float(np.max(np.abs(np.roots(c))))
+    return stability.delay_law(_law_kind(model), int(m))
 
 
 def mean_field_threshold(mu: float, s: float, model: str, taus) -> int:
-    """Largest grid value whose delay law keeps :func:`mean_field_spectral_radius` below 1.
+    """Largest grid value whose :func:`delay_law` keeps the mean radial recursion stable.
 
-    Bisection over the grid (the radius grows with the mean delay for these laws); -1 if even
-    the first grid value is unstable. For ``constant`` it equals theory.stability's threshold
-    restricted to the grid.
+    :func:`theory.stability.mean_field_threshold` on the grid of ``--taus`` (which must start
+    at 0), with the delay model's law; -1 if even the first grid value is unstable. For
+    ``constant`` it equals theory.stability's threshold restricted to the grid.
     """
     taus = _check_grid(taus)
-
-    def stable(k):
-        return mean_field_spectral_radius(mu, s, delay_law(model, int(taus[k]))) < 1.0
-
-    if not stable(0):
-        return -1
-    lo, hi = 0, taus.size - 1  # invariant: stable(lo)
-    if stable(hi):
-        return int(taus[hi])
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if stable(mid):
-            lo = mid
-        else:
-            hi = mid
-    return int(taus[lo])
+    return stability.mean_field_threshold(mu, s, _law_kind(model), taus)
 
 
 def stationary_error(problem: Problem, mu: float, eta: float) -> float:
@@ -915,6 +864,25 @@ def _mean_ci_rows(errs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _delay_check(
+    name: str, equation: str, predicted, od: OptimalDelay, allowance: float, *, nonnegative=False, **text
+) -> Check:
+    """A predicted delay against the simulated optimal delay: it holds when the prediction lies in
+    the bootstrap CI widened by ``allowance`` and the optimum is not censored (and, with
+    ``nonnegative``, the prediction is >= 0: -1 means "unstable even at the first grid value")."""
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=predicted,
+        observed=od.estimate,
+        interval=(od.lo, od.hi),
+        holds=(od.lo - allowance <= predicted <= od.hi + allowance)
+        and not od.censored
+        and (predicted >= 0 or not nonnegative),
+        **text,
+    )
+
+
 def _checks_for_mu(key: str, od: OptimalDelay, paper, th: dict, spacing: float, args) -> list[Check]:
     """Per-mu checks: simulated optimal delay vs the paper's, and vs the stability threshold."""
     checks = []
@@ -923,15 +891,14 @@ def _checks_for_mu(key: str, od: OptimalDelay, paper, th: dict, spacing: float, 
     if paper is not None and constant:  # the paper's numbers are for constant delays
         allowance = spacing + PAPER_READING_RESOLUTION
         checks.append(
-            Check(
-                name=f"optimal_delay[mu={key}]",
-                equation="Section 4.1, Figure 1",
-                predicted=paper,
-                observed=od.estimate,
-                interval=(od.lo, od.hi),
+            _delay_check(
+                f"optimal_delay[mu={key}]",
+                "Section 4.1, Figure 1",
+                paper,
+                od,
+                allowance,
                 tolerance=f"paper value within the bootstrap 95% CI widened by {allowance:g} "
                 f"(grid spacing {spacing:g} + paper reading resolution {PAPER_READING_RESOLUTION})",
-                holds=(od.lo - allowance <= paper <= od.hi + allowance) and not od.censored,
                 note="interval: percentile bootstrap over runs of the simulated optimal delay"
                 + model_note
                 + ("; censored: the error never exceeded the allowance on the grid" if od.censored else ""),
@@ -940,15 +907,14 @@ def _checks_for_mu(key: str, od: OptimalDelay, paper, th: dict, spacing: float, 
     stab = th["stability_delay"]
     allowance = spacing + STABILITY_RTOL * max(stab, 0)
     checks.append(
-        Check(
-            name=f"optimal_vs_stability[mu={key}]",
-            equation="linearised eq. (5): theory.stability (beyond the paper)",
-            predicted=stab,
-            observed=od.estimate,
-            interval=(od.lo, od.hi),
+        _delay_check(
+            f"optimal_vs_stability[mu={key}]",
+            "linearised eq. (5): theory.stability (beyond the paper)",
+            stab,
+            od,
+            allowance,
             tolerance=f"threshold within the bootstrap 95% CI widened by {allowance:.3g} "
             f"(one grid step + {STABILITY_RTOL:.0%} of the threshold: the rule reads a finite rise past it)",
-            holds=(od.lo - allowance <= stab <= od.hi + allowance) and not od.censored,
             note=f"binding mode {th['binding_mode']}; exact critical delay tau_c = {th['critical_delay']:.2f}"
             + model_note,
         )
@@ -957,15 +923,15 @@ def _checks_for_mu(key: str, od: OptimalDelay, paper, th: dict, spacing: float, 
         mf = th["mean_field_delay"]
         allowance = spacing + STABILITY_RTOL * max(mf, 0)
         checks.append(
-            Check(
-                name=f"optimal_vs_mean_field[mu={key}]",
-                equation="linearised eq. (5) averaged over the delay law (beyond the paper)",
-                predicted=mf,
-                observed=od.estimate,
-                interval=(od.lo, od.hi),
+            _delay_check(
+                f"optimal_vs_mean_field[mu={key}]",
+                "linearised eq. (5) averaged over the delay law (beyond the paper)",
+                mf,
+                od,
+                allowance,
+                nonnegative=True,
                 tolerance=f"mean-field threshold within the bootstrap 95% CI widened by {allowance:.3g} "
                 f"(one grid step + {STABILITY_RTOL:.0%})",
-                holds=(od.lo - allowance <= mf <= od.hi + allowance) and not od.censored and mf >= 0,
                 note=f"largest mean delay on the grid whose {args.delay_model} law keeps the mean radial "
                 "recursion stable (compare.tradeoff.mean_field_threshold)",
             )

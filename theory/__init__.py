@@ -7,7 +7,8 @@ simulation. One module per result family of the paper:
 * :mod:`theory.sde`: eq. (8) (Theorem 5) and Theorem 9, the OU limits;
 * :mod:`theory.phases`: Propositions 6, 8, 10 and Remark 7 (printed and derived);
 * :mod:`theory.delays`: Lemma 1, Theorem 3, Lemma 4, Theorems 5 and 9 (delay conditions);
-* :mod:`theory.stability`: the exact linear-stability threshold (beyond the paper);
+* :mod:`theory.stability`: the exact linear-stability threshold, and its mean-field version
+  under i.i.d. random delays (beyond the paper);
 * :mod:`theory.latex`: LaTeX of every result; ``python -m theory`` prints them all.
 """
 
@@ -68,7 +69,13 @@ from .sde import (
     verify_lyapunov_symbolic,
     verify_ou_transition,
 )
-from .stability import StabilityResult, asymptotic_threshold, stability_threshold
+from .stability import (
+    StabilityResult,
+    asymptotic_threshold,
+    mean_field_spectral_radius,
+    mean_field_threshold,
+    stability_threshold,
+)
 
 __all__ = [
     # problem and data
@@ -134,6 +141,8 @@ __all__ = [
     "StabilityResult",
     "stability_threshold",
     "asymptotic_threshold",
+    "mean_field_spectral_radius",
+    "mean_field_threshold",
     # LaTeX
     "latex_results",
 ]

@@ -91,6 +91,14 @@ an expansion in :math:`\eta c/(1-\mu)^2`. The leading order scales like
 :math:`(1-\mu)^1 \eta^{-1} \lambda_1^{-1}`, to be set against the paper's
 :math:`(1-\mu)^2 \eta^{-(1-\gamma)}` (Theorem 3) and :math:`(1-\mu)^2 \eta^{-(1/2-\gamma)}` (Lemma 4).
 See ``docs/stability.md``.
+
+I.i.d. random delays (mean field)
+---------------------------------
+Averaging the linearised recursion over an i.i.d. delay law :math:`p_j = P(\tau_k = j)`
+replaces :math:`x_{k-\tau}` by :math:`\sum_j p_j x_{k-j}`
+(:func:`mean_field_spectral_radius`, :func:`mean_field_threshold`; the laws of
+:func:`delay_law`, the geometric one in closed form, :class:`GeometricDelayLaw`). This is
+the stability of the mean dynamics only, not mean-square stability.
 """
 
 from __future__ import annotations
@@ -122,6 +130,11 @@ __all__ = [
     "crossing_expr",
     "companion_matrix",
     "spectral_radius",
+    "DELAY_LAW_KINDS",
+    "GeometricDelayLaw",
+    "delay_law",
+    "mean_field_spectral_radius",
+    "mean_field_threshold",
 ]
 
 #: Near-integer critical delays (relative distance below this) are re-decided in
@@ -315,6 +328,204 @@ def companion_matrix(mu: float, s: float, tau: int) -> np.ndarray:
 def spectral_radius(mu: float, s: float, tau: int) -> float:
     """Largest |eigenvalue| of :func:`companion_matrix` (dense; an oracle for small tau)."""
     return float(np.max(np.abs(np.linalg.eigvals(companion_matrix(mu, s, tau)))))
+
+
+# ---------------------------------------------------------------------------------------
+# i.i.d. random delays: the mean-field recursion (beyond the paper)
+# ---------------------------------------------------------------------------------------
+#: Delay-law kinds of :func:`delay_law` (each parametrised by its mean delay).
+DELAY_LAW_KINDS = ("constant", "uniform", "geometric")
+#: Tolerance on sum_j p_j = 1: float rounding of a sum of K terms is ~K * 1e-16, far below
+#: this for every K the compare layer uses (K <= a few thousand).
+_LAW_SUM_ATOL = 1e-8
+
+
+@dataclass(frozen=True)
+class GeometricDelayLaw:
+    r"""The geometric delay law :math:`p_j = P(\tau = j) = (1-q)q^j`, :math:`j \ge 0`.
+
+    Its mean is :math:`q/(1-q)`. Kept in closed form (not as a truncated vector) because its
+    generating function is rational, which :func:`mean_field_spectral_radius` uses exactly.
+
+    Attributes
+    ----------
+    q : float
+        Ratio in [0, 1).
+    """
+
+    q: float
+
+    def __post_init__(self):
+        q = float(self.q)
+        if not (math.isfinite(q) and 0.0 <= q < 1.0):
+            raise ValueError(f"q must lie in [0, 1), got {self.q!r}")
+        object.__setattr__(self, "q", q)
+
+    @property
+    def mean(self) -> float:
+        """Mean delay q / (1 - q)."""
+        return self.q / (1.0 - self.q)
+
+
+def delay_law(kind: str, mean: int):
+    r"""Law :math:`p_j = P(\tau_k = j)` of an i.i.d. delay with integer mean ``mean``.
+
+    Parameters
+    ----------
+    kind : str
+        ``"constant"``: a point mass at ``mean``; ``"uniform"``: uniform on
+        :math:`\{0, \dots, 2\,\mathrm{mean}\}`; ``"geometric"``: :math:`(1-q)q^j` with
+        :math:`q = \mathrm{mean}/(\mathrm{mean}+1)` (so its mean is ``mean``). Mean 0 is the
+        point mass at 0 (synchronous updates) for every kind.
+    mean : int
+        Mean delay >= 0.
+
+    Returns
+    -------
+    ndarray of shape (K + 1,) or GeometricDelayLaw
+        The vector :math:`(p_0, \dots, p_K)`, or the geometric law in closed form.
+
+    Raises
+    ------
+    ValueError
+        Naming ``kind`` or ``mean``.
+    """
+    m = check_nonnegative_int(mean, "mean")
+    if kind not in DELAY_LAW_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DELAY_LAW_KINDS)}, got {kind!r}")
+    if kind == "constant" or m == 0:
+        p = np.zeros(m + 1)
+        p[m] = 1.0
+        return p
+    if kind == "uniform":
+        return np.full(2 * m + 1, 1.0 / (2 * m + 1))
+    return GeometricDelayLaw(m / (m + 1.0))  # mean q / (1 - q) = m
+
+
+def _check_law(p):
+    if isinstance(p, GeometricDelayLaw):
+        return p
+    try:
+        arr = np.asarray(p, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"p must be a probability vector or a GeometricDelayLaw, got {p!r}") from None
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"p must be a non-empty 1-d probability vector, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0) or abs(arr.sum() - 1.0) > _LAW_SUM_ATOL:
+        raise ValueError(f"p must be finite, >= 0 and sum to 1, got sum {arr.sum()!r}")
+    return arr
+
+
+def mean_field_spectral_radius(mu: float, s: float, p) -> float:
+    r"""Spectral radius of a mode's mean recursion under i.i.d. random delays.
+
+    Linearising update (5) at :math:`e_1` as in the module docstring (mode rate c,
+    :math:`s = \eta c`) and averaging over an i.i.d. delay law :math:`p_j` independent of the
+    state gives
+
+    .. math::
+
+        x_{k+1} = (1+\mu) x_k - \mu x_{k-1} - s \sum_{j=0}^{K} p_j\, x_{k-j},
+
+    with characteristic polynomial
+    :math:`z^{K+1} - (1+\mu) z^K + \mu z^{K-1} + s\sum_j p_j z^{K-j}`. For a point mass at
+    :math:`\tau` this is the constant-delay polynomial of :func:`characteristic_polynomial_expr`.
+    For the geometric law :math:`\sum_j p_j z^{-j} = (1-q)z/(z-q)`, so the characteristic
+    equation :math:`(z-1)(z-\mu) + s z \sum_j p_j z^{-j} = 0` is exactly the cubic
+    :math:`(z-1)(z-\mu)(z-q) + s(1-q)z^2 = 0` (no truncation). Beyond the paper, and an
+    approximation: it is the stability of the *mean* dynamics, not mean-square stability of
+    the random recursion.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    p : array_like of shape (K + 1,) or GeometricDelayLaw
+        The delay law :math:`(p_0, \dots, p_K)` (non-negative, summing to 1), e.g. from
+        :func:`delay_law`.
+
+    Returns
+    -------
+    float
+        Largest root modulus; the mean recursion is stable iff it is < 1.
+
+    Raises
+    ------
+    ValueError
+        Naming ``mu``, ``s`` or ``p``.
+    """
+    mu = check_mu(mu)
+    s = check_positive_float(s, "s")
+    law = _check_law(p)
+    if isinstance(law, GeometricDelayLaw):
+        q = law.q
+        c = np.polymul(np.polymul([1.0, -1.0], [1.0, -mu]), [1.0, -q])
+        c[1] += s * (1.0 - q)
+        return float(np.max(np.abs(np.roots(c))))
+    K = max(law.size - 1, 1)
+    c = np.zeros(K + 2)
+    c[0], c[1], c[2] = 1.0, -(1.0 + mu), mu
+    c[1 : 1 + law.size] += s * law
+    return float(np.max(np.abs(np.roots(c))))
+
+
+def mean_field_threshold(mu: float, s: float, kind: str, means) -> int:
+    """Largest mean delay on a grid whose :func:`delay_law` keeps the mean recursion stable.
+
+    Bisection over the grid (the radius of :func:`mean_field_spectral_radius` grows with the
+    mean delay for these laws). For ``"constant"`` it equals :func:`max_stable_delay`
+    restricted to the grid.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    kind : str
+        One of :data:`DELAY_LAW_KINDS`.
+    means : sequence of int
+        Strictly increasing grid of mean delays >= 0.
+
+    Returns
+    -------
+    int
+        The largest stable grid value, or -1 if even the first one is unstable.
+
+    Raises
+    ------
+    ValueError
+        Naming ``mu``, ``s``, ``kind`` or ``means``.
+    """
+    mu = check_mu(mu)
+    s = check_positive_float(s, "s")
+    if kind not in DELAY_LAW_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DELAY_LAW_KINDS)}, got {kind!r}")
+    grid = np.asarray(means)
+    if grid.ndim != 1 or grid.size < 1:
+        raise ValueError(f"means must be a non-empty 1-d grid, got shape {grid.shape}")
+    if not np.all(np.isfinite(grid.astype(float))) or np.any(grid < 0) or np.any(grid != np.round(grid)):
+        raise ValueError(f"means must be integers >= 0, got {grid.tolist()}")
+    if np.any(np.diff(grid) <= 0):
+        raise ValueError(f"means must be strictly increasing, got {grid.tolist()}")
+
+    def stable(k):
+        return mean_field_spectral_radius(mu, s, delay_law(kind, int(grid[k]))) < 1.0
+
+    if not stable(0):
+        return -1
+    lo, hi = 0, grid.size - 1  # invariant: stable(lo)
+    if stable(hi):
+        return int(grid[hi])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if stable(mid):
+            lo = mid
+        else:
+            hi = mid
+    return int(grid[lo])
 
 
 # ---------------------------------------------------------------------------------------

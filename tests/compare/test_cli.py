@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -56,6 +57,11 @@ BAD_INPUTS = [
     (["ode", "--h0", "1,2"], "--h0"),
     (["ode", "--horizon", "0"], "--horizon"),
     (["phase3", "--ladder", "1,-0.5"], "--ladder"),
+    (["ode", "--ladder", "0"], "--ladder"),
+    (["phase1", "--level", "1"], "--level"),
+    (["phase2", "--level", "0"], "--level"),
+    (["phase3", "--level", "nan"], "--level"),
+    (["ode", "--level", "1.5"], "--level"),
     (["all", "--only", "phase9"], "--only"),
 ]
 
@@ -109,3 +115,26 @@ def test_default_tau_is_safely_below_the_stability_threshold():
     thr = stability_threshold(p, 0.9, 5e-4).max_stable_delay
     tau = cli.default_tau(p, 0.9, 5e-4)
     assert 0 <= tau <= cli.DEFAULT_TAU_FRACTION * thr
+
+
+def test_single_run_kwargs_are_the_common_options(tmp_path):
+    # the plumbing shared by phase1/2/3 and ode: every keyword their compare_* functions take
+    # from the common options, with --tau resolved and the parameters dict of the verdict
+    parser = argparse.ArgumentParser()
+    cli.add_common_arguments(parser)
+    cli.add_level_argument(parser)
+    args = parser.parse_args(["--eta", "1e-3", "--mu", "0.5", "--tau", "3", "--runs", "7", "--seed", "4"])
+    cli.validate_common(args)
+    problem, kw = cli.single_run_kwargs(args, tmp_path)
+    assert problem.lambda_.tolist() == [4.0, 3.0, 2.0, 1.0]
+    assert kw["delay"] == 3 and kw["eta"] == 1e-3 and kw["mu"] == 0.5
+    assert (kw["runs"], kw["seed"], kw["level"], kw["out_dir"], kw["fmt"]) == (7, 4, 0.95, tmp_path, "png")
+    assert kw["progress"] is True
+    assert kw["parameters"] == cli.common_parameters(args, problem)
+
+
+def test_ci_yerr_is_the_distance_to_the_interval_ends_clipped_at_zero():
+    from compare import plots
+
+    lo, hi = plots.ci_yerr([1.0, 5.0], [0.5, 6.0], [3.0, 7.0])
+    assert lo.tolist() == [0.5, 0.0] and hi.tolist() == [2.0, 2.0]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compare import tradeoff as tr
 from compare.__main__ import main
 from theory import Problem
-from theory.stability import stability_threshold
+from theory.stability import mean_field_threshold, stability_threshold
 
 # ---------------------------------------------------------------------------------------
 # the optimal-delay rule on synthetic curves with known answers
@@ -255,23 +255,25 @@ def test_full_figure1_reproduces_the_papers_optimal_delays(tmp_path):
 # ---------------------------------------------------------------------------------------
 # mean-field threshold of random delays (beyond the paper)
 # ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("mu", [0.7, 0.9, 0.95])
-def test_mean_field_threshold_of_a_constant_delay_is_the_exact_threshold(mu):
-    from theory.stability import max_stable_delay
-
-    s = 5e-4 * 8.0  # radial mode of Section 4.1: eta c = eta 2 lambda_1
-    assert tr.mean_field_threshold(mu, s, "constant", np.arange(161)) == max_stable_delay(mu, s)
-
-
-def test_geometric_law_closed_form_matches_its_truncated_series():
-    # the cubic (z-1)(z-mu)(z-q) + s(1-q)z^2 against the polynomial of the truncated law
-    mu, s, m = 0.9, 4e-3, 6
-    q = m / (m + 1.0)
-    p = (1 - q) * q ** np.arange(400)  # tail mass q^400 ~ 1e-27
-    exact = tr.mean_field_spectral_radius(mu, s, tr.delay_law("geometric", m))
-    series = tr.mean_field_spectral_radius(mu, s, p)
-    assert exact == pytest.approx(series, rel=1e-9)
+# (the laws and the mean-field recursion themselves are tested in tests/theory/test_stability.py)
+def test_pipeline_delay_law_is_the_geometric_law_of_the_same_mean():
+    m = 6
     assert tr.delay_law("pipeline", m) == tr.delay_law("geometric", m)
+
+
+@pytest.mark.parametrize("model", ["constant", "uniform", "geometric"])
+def test_mean_field_threshold_on_the_grid_is_theorys(model):
+    s, taus = 5e-4 * 8.0, np.arange(0, 161, 5)  # radial mode of Section 4.1: eta 2 lambda_1
+    assert tr.mean_field_threshold(0.9, s, model, taus) == mean_field_threshold(0.9, s, model, taus)
+    geometric = mean_field_threshold(0.9, s, "geometric", taus)
+    assert tr.mean_field_threshold(0.9, s, "pipeline", taus) == geometric
+
+
+def test_mean_field_bad_model_and_grid():
+    with pytest.raises(ValueError, match="^model"):
+        tr.delay_law("poisson", 3)
+    with pytest.raises(ValueError, match="^taus"):
+        tr.mean_field_threshold(0.9, 4e-3, "constant", [1, 2])
 
 
 def test_random_delay_model_reports_mean_field_and_skips_the_papers_constant_delay_check(tmp_path):

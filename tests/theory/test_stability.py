@@ -25,6 +25,7 @@ from scipy.signal import lfilter, lfiltic
 
 from theory import PAPER_EIGENVALUES, Problem
 from theory.stability import (
+    GeometricDelayLaw,
     StabilityResult,
     asymptotic_threshold,
     asymptotic_threshold_expr,
@@ -35,8 +36,11 @@ from theory.stability import (
     critical_delay,
     crossing_expr,
     crossing_frequency,
+    delay_law,
     eta_s,
     max_stable_delay,
+    mean_field_spectral_radius,
+    mean_field_threshold,
     mean_jacobian_expr,
     mode_rates,
     mu_s,
@@ -505,6 +509,118 @@ def test_unstable_without_delay():
     assert res.max_stable_delay == -1
     assert res.binding_mode == "radial"
     assert res.critical_delay == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# i.i.d. random delays: the mean-field recursion (beyond the paper)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mu", [0.7, 0.9, 0.95])
+def test_mean_field_threshold_of_a_constant_delay_is_the_exact_threshold(mu):
+    s = PAPER_ETA * 8.0  # radial mode of Section 4.1: eta c = eta 2 lambda_1
+    assert mean_field_threshold(mu, s, "constant", np.arange(161)) == max_stable_delay(mu, s)
+
+
+@pytest.mark.parametrize("tau", [0, 1, 2, 7, 30])
+def test_mean_field_radius_of_a_point_mass_is_the_companion_matrix_radius(tau):
+    # dense eigvals of the constant-delay companion matrix: an independent oracle
+    mu, s = 0.9, 0.05
+    assert mean_field_spectral_radius(mu, s, delay_law("constant", tau)) == pytest.approx(
+        spectral_radius(mu, s, tau), rel=1e-9
+    )
+
+
+def test_geometric_law_closed_form_matches_its_truncated_series():
+    # the cubic (z-1)(z-mu)(z-q) + s(1-q)z^2 against the polynomial of the truncated law
+    mu, s, m = 0.9, 4e-3, 6
+    q = m / (m + 1.0)
+    p = (1 - q) * q ** np.arange(400)  # tail mass q^400 ~ 1e-27
+    exact = mean_field_spectral_radius(mu, s, delay_law("geometric", m))
+    series = mean_field_spectral_radius(mu, s, p)
+    assert exact == pytest.approx(series, rel=1e-9)
+    assert delay_law("geometric", m) == GeometricDelayLaw(q)
+    assert GeometricDelayLaw(q).mean == pytest.approx(m, rel=1e-12)
+
+
+def test_geometric_law_cubic_by_sympy():
+    # sum_j (1-q) q^j z^-j = (1-q) z / (z-q) for |z| > q, so (z-q) times the characteristic
+    # equation (z-1)(z-mu) + s z sum_j p_j z^-j is the cubic; its largest root modulus at the
+    # numbers below, found by sympy's nroots, is the closed-form radius.
+    z, q, j = sp.symbols("z q j", positive=True)
+    series = sp.summation((q / z) ** j, (j, 0, sp.oo))
+    assert isinstance(series, sp.Piecewise) and series.args[0][1] == (q / z < 1)
+    gen = (1 - q) * series.args[0][0]  # the |q/z| < 1 branch
+    assert sp.simplify(gen - (1 - q) * z / (z - q)) == 0
+    char = (z - 1) * (z - mu_s) + s_s * z * gen
+    cubic = (z - 1) * (z - mu_s) * (z - q) + s_s * (1 - q) * z**2
+    assert sp.simplify(char * (z - q) - cubic) == 0
+    vals = {mu_s: sp.Rational(9, 10), s_s: sp.Rational(1, 250), q: sp.Rational(6, 7)}
+    roots = sp.Poly(cubic.subs(vals), z).nroots(n=30)
+    radius = max(abs(complex(r)) for r in roots)
+    assert mean_field_spectral_radius(0.9, 4e-3, GeometricDelayLaw(6 / 7)) == pytest.approx(radius, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mean_field_radius_is_the_growth_rate_of_the_iterated_recursion(seed):
+    # iterate x_{k+1} = (1+mu) x_k - mu x_{k-1} - s sum_j p_j x_{k-j} with a plain loop: the
+    # norm of a window of K+2 consecutive iterates grows like radius^k up to a bounded factor,
+    # so the log-rate over n steps is within ~ log(factor)/n of log(radius); n = 6000 and a
+    # tolerance of 2e-3 leave a factor of e^12 of room.
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(3, 25))
+    p = rng.dirichlet(np.ones(K + 1))
+    mu, s = float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.01, 0.2))
+    n, half = 6000, 3000
+    x = np.zeros(n + K + 2)
+    x[: K + 1] = rng.standard_normal(K + 1)
+    log_scale, log_norm = 0.0, {}
+    for k in range(K, n + K + 1):
+        x[k + 1] = (1 + mu) * x[k] - mu * x[k - 1] - s * np.dot(p, x[k - np.arange(K + 1)])
+        if abs(x[k + 1]) > 1e100:  # linear recursion: rescale to stay in range
+            x[: k + 2] /= 1e100
+            log_scale += math.log(1e100)
+        if k + 1 - K in (half, n):
+            log_norm[k + 1 - K] = math.log(np.linalg.norm(x[k - K : k + 2])) + log_scale
+    rate = (log_norm[n] - log_norm[half]) / (n - half)
+    assert rate == pytest.approx(math.log(mean_field_spectral_radius(mu, s, p)), abs=2e-3)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "geometric"])
+def test_mean_field_threshold_is_the_edge_of_stability_on_the_grid(kind):
+    mu, s, means = 0.9, 2e-2, np.arange(0, 200, 3)  # edges at 6 (uniform) and 12 (geometric)
+    t = mean_field_threshold(mu, s, kind, means)
+    assert t in means
+    assert mean_field_spectral_radius(mu, s, delay_law(kind, t)) < 1.0
+    assert mean_field_spectral_radius(mu, s, delay_law(kind, t + 3)) >= 1.0
+    assert mean_field_threshold(mu, s, kind, means[means <= t]) == t
+
+
+def test_delay_laws_have_the_asked_mean():
+    j = np.arange(2 * 5 + 1)
+    for kind in ("constant", "uniform"):
+        p = delay_law(kind, 5)
+        assert p.sum() == pytest.approx(1.0) and np.dot(j[: p.size], p) == pytest.approx(5.0)
+    for kind in ("constant", "uniform", "geometric"):
+        np.testing.assert_array_equal(delay_law(kind, 0), [1.0])
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: delay_law("poisson", 3), "kind"),
+        (lambda: delay_law("uniform", -1), "mean"),
+        (lambda: GeometricDelayLaw(1.0), "q"),
+        (lambda: mean_field_spectral_radius(1.0, 0.1, [1.0]), "mu"),
+        (lambda: mean_field_spectral_radius(0.5, 0.0, [1.0]), "s"),
+        (lambda: mean_field_spectral_radius(0.5, 0.1, [0.5, 0.4]), "p"),
+        (lambda: mean_field_spectral_radius(0.5, 0.1, [[1.0]]), "p"),
+        (lambda: mean_field_threshold(0.5, 0.1, "poisson", [0, 1]), "kind"),
+        (lambda: mean_field_threshold(0.5, 0.1, "uniform", [0, 2, 1]), "means"),
+        (lambda: mean_field_threshold(0.5, 0.1, "uniform", [0, 1.5]), "means"),
+    ],
+)
+def test_mean_field_bad_input(call, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        call()
 
 
 # --------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_wilson_ci_coverage_and_edges():
     assert zero.lo == 0.0 and 0 < zero.hi < 0.1
     full = stats.wilson_ci(50, 50)
     assert full.hi == 1.0 and 0.9 < full.lo < 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^k and n"):
         stats.wilson_ci(5, 3)
 
 
@@ -140,9 +140,9 @@ def test_fitted_order_weighted_with_two_points():
 
 
 def test_power_law_rejects_bad_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^x and y must be > 0"):
         stats.fit_power_law([1, 2], [1, -1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^x and y must have the same length"):
         stats.fit_power_law([1, 2, 3], [1, 2])
 
 
@@ -178,11 +178,11 @@ def test_fit_decay_rate_exact_and_short():
 
 
 def test_level_and_size_validation():
-    with pytest.raises(ValueError, match="level"):
+    with pytest.raises(ValueError, match="^level"):
         stats.mean_ci([1.0, 2.0], level=1.5)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match="^x"):
         stats.mean_ci([1.0])
-    with pytest.raises(ValueError, match="sd"):
+    with pytest.raises(ValueError, match="^sd"):
         stats.ks_gaussian([0.0, 1.0], sd=0.0)
 
 

@@ -89,5 +89,5 @@ def test_all_hold_and_summary_table():
 def test_check_interval_normalised_and_bad_raw(tmp_path):
     c = Check("a", "eq", None, None, (None, 2), "t", 1)
     assert math.isnan(c.interval[0]) and c.interval[1] == 2.0 and c.holds is True
-    with pytest.raises(ValueError, match="raw"):
+    with pytest.raises(ValueError, match="^raw"):
         Verdict("x", {}, 0, raw=[1, 2]).write(tmp_path)

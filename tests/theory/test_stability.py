@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -439,11 +438,9 @@ def _newton_root(mu, s, tau, z0, steps=60):
 @pytest.mark.parametrize("eta", [1e-5, 1e-6])
 def test_thousands_fast_and_checked_by_newton(eta):
     problem = Problem.paper()
-    stability_threshold(problem, 0.9, 1e-3)  # warm the lambdify cache
-    t0 = time.perf_counter()
+    # O(1) work per mode whatever tau (no polynomial of degree tau is formed); speed is not
+    # asserted here (the house rule: performance by benchmarks, not timed tests)
     res = stability_threshold(problem, 0.9, eta)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 0.05  # O(1) per mode: microseconds of arithmetic, far under this
     assert res.max_stable_delay > 1900
     s = eta * 8.0
     theta = crossing_frequency(0.9, s)
@@ -451,8 +448,11 @@ def test_thousands_fast_and_checked_by_newton(eta):
         z = _newton_root(0.9, s, tau, np.exp(1j * theta))
         assert abs(np.angle(z) - theta) < 0.5 * theta  # converged to the crossing pair
         assert (abs(z) < 1.0) == inside
-    # the leading-order law is accurate to O(eta) relative at this scale
-    assert res.asymptotic == pytest.approx(res.critical_delay, rel=50 * s / 0.01)
+    # the leading-order law is accurate to O(s) relative: the next term of the series,
+    # -(1+mu)/(2(1-mu)), relative to pi (1-mu)/(2 s), is s (1+mu)/(pi (1-mu)^2); allow twice it
+    mu = 0.9
+    correction = s * (1 + mu) / (math.pi * (1 - mu) ** 2)
+    assert res.asymptotic == pytest.approx(res.critical_delay, rel=2 * correction)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """The contract test of issue 5: every registered subcommand runs with --quick and writes a valid verdict.
 
-Iterates over ``compare.__main__.COMMANDS`` (tradeoff and critical included once their
-modules exist); a registered module that is missing is skipped with a reason, so the
-test covers whatever the package offers.
+Iterates over ``compare.__main__.COMMANDS``; every registered command must import, run on
+its tiny budget and write a verdict that follows the schema, with its figures on disk.
 """
 
 from __future__ import annotations

@@ -108,6 +108,15 @@ def _check_and_record(ring, c, b, sn, k1, n_total, thr, check_every, record_ever
 
 
 @njit(cache=True)
+def _steps_until(k, every):
+    """Steps from h_k until the next h_{k'} with k' % every == 0, counting the current step
+    (h_{k+1} is due when (k + 1) % every == 0); -1 if ``every`` <= 0 (never due)."""
+    if every <= 0:
+        return -1
+    return (every - (k + 1) % every) % every + 1
+
+
+@njit(cache=True)
 def _skip_if_all_diverged(div, c, b, ka, kb, record_every, rec, hfin):
     """True if every lane of cell (c, b) has stopped; then write its records for steps (ka, kb].
 
@@ -187,10 +196,8 @@ def advance_constant(Y, n_chunk, k0, n_total, mus, taus, ring, eta, thr, check_e
                 sn = (k + 1) % L
                 # steps until the next check / record, counting the current one (h_{k+1} is
                 # checked when (k + 1) % check_every == 0)
-                to_check = (check_every - (k + 1) % check_every) % check_every + 1
-                to_record = -1
-                if record_every > 0:
-                    to_record = (record_every - (k + 1) % record_every) % record_every + 1
+                to_check = _steps_until(k, check_every)
+                to_record = _steps_until(k, record_every)
                 t = t0
                 while t < t1:
                     # a branch-free run of steps up to the next check, record or the end
@@ -258,10 +265,8 @@ def advance_random(Y, T, n_chunk, k0, n_total, mus, ring, eta, thr, check_every,
                 sn = (k + 1) % L
                 # steps until the next check / record, counting the current one (h_{k+1} is
                 # checked when (k + 1) % check_every == 0)
-                to_check = (check_every - (k + 1) % check_every) % check_every + 1
-                to_record = -1
-                if record_every > 0:
-                    to_record = (record_every - (k + 1) % record_every) % record_every + 1
+                to_check = _steps_until(k, check_every)
+                to_record = _steps_until(k, record_every)
                 t = t0
                 while t < t1:
                     t_stop = min(t1, t + to_check, t + to_record if to_record > 0 else t1, n_total - k0)

@@ -295,13 +295,6 @@ def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu
     return delays.WorkerPipeline(workers=args.workers if args.workers is not None else tau + 1)
 
 
-def delay_label(delay) -> str:
-    """A short label of a delay (int or model) for titles and directory names."""
-    if isinstance(delay, int):
-        return f"tau{delay}"
-    return str(getattr(delay, "label", delay)).replace(" ", "")
-
-
 def _fmt_key(v) -> str:
     if isinstance(v, float):
         return f"{v:g}"

@@ -50,9 +50,6 @@ HELP = (
     "sup error vs eta"
 )
 
-#: Default start (normalised): all coordinates equal, away from every saddle, so the mean is
-#: not dominated by noise-driven escapes (h_1(0) = 0.5 >> sqrt(eta) noise).
-DEFAULT_H0 = "1,1,1,1"
 #: Records per horizon.
 N_RECORDS = 200
 
@@ -68,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def validate(args) -> None:
     d = len(cli.parse_float_list(args.eigenvalues, "--eigenvalues"))
+    # default start (normalised): all coordinates equal, away from every saddle, so the mean is
+    # not dominated by noise-driven escapes (h_1(0) = 1/sqrt(d) >> sqrt(eta) noise)
     h0 = cli.parse_float_list(args.h0 if args.h0 is not None else ",".join(["1"] * d), "--h0")
     if len(h0) != d:
         raise ValueError(f"--h0 must have {d} entries (one per eigenvalue), got {len(h0)}")

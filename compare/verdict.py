@@ -4,14 +4,18 @@ Every subcommand returns one :class:`Verdict`; the CLI writes it once, in one pl
 
     DIR/verdict.json  {"command", "parameters", "seed", "versions", "elapsed_s",
                        "checks": [{"name", "equation", "predicted", "observed",
-                                   "interval": [lo, hi], "tolerance", "holds", "note"}],
+                                   "interval": [lo, hi], "acceptance": [lo, hi],
+                                   "tolerance", "holds", "note"}],
                        "figures": [paths relative to DIR], "results": {...}}
     DIR/raw.nc        the raw numbers as netCDF (an xarray.Dataset, or a dict of arrays converted
                       to one); DIR/raw.npz only when no netCDF backend is installed
 
-A :class:`Check` compares one prediction of the paper with one observation. It *holds*
-only when the discrepancy lies within its interval and tolerance; the rule applied is
-recorded in ``tolerance`` (see docs/compare.md for the rules used by each subcommand).
+A :class:`Check` compares one prediction (of the paper, or the toolkit's own finite-eta one)
+with one observation. Its ``acceptance`` is the region of ``observed`` in which it holds
+(``null`` = unbounded on that side), computed from the prediction and the statistical
+tolerance before the comparison is made, so that ``holds`` is exactly
+``acceptance[0] <= observed <= acceptance[1]``; ``holds`` is ``null`` when nothing could be
+measured. The rule is spelled out in ``tolerance`` (docs/compare.md lists the rules).
 JSON is written strictly: NaN and infinities become ``null``, numpy scalars and arrays
 become Python numbers and lists.
 """
@@ -111,10 +115,16 @@ class Check:
         Confidence interval of the observed quantity, or of the discrepancy (``note`` says which).
     tolerance : float or str
         The tolerance rule that decided ``holds`` (a number or a sentence).
-    holds : bool
-        Whether the prediction holds under that rule.
+    holds : bool or None
+        Whether the prediction holds under that rule; None when nothing was measured.
     note : str
         Free text: units, what the interval is of, why the tolerance.
+    acceptance : tuple (lo, hi) or None
+        The region of ``observed`` in which the check holds (-inf / inf: unbounded side).
+        For a scalar ``observed`` with an acceptance, ``holds`` must equal
+        ``lo <= observed <= hi`` (checked at construction: a check cannot contradict its own
+        region). None only for checks whose observation is not one number (then ``note``
+        says what decided ``holds``).
     """
 
     name: str
@@ -123,13 +133,27 @@ class Check:
     observed: float | list | None
     interval: tuple[float, float]
     tolerance: float | str
-    holds: bool
+    holds: bool | None
     note: str = ""
+    acceptance: tuple[float, float] | None = None
 
     def __post_init__(self):
-        self.holds = bool(self.holds)
+        self.holds = None if self.holds is None else bool(self.holds)
         lo, hi = self.interval
         self.interval = (float(lo) if lo is not None else math.nan, float(hi) if hi is not None else math.nan)
+        if self.acceptance is not None:
+            a_lo, a_hi = (float(x) for x in self.acceptance)
+            if math.isnan(a_lo) or math.isnan(a_hi) or a_lo > a_hi:
+                raise ValueError(f"acceptance of {self.name} must be an ordered pair, got {self.acceptance}")
+            self.acceptance = (a_lo, a_hi)
+            obs = self.observed
+            if self.holds is not None and isinstance(obs, (int, float, np.integer, np.floating)):
+                inside = bool(a_lo <= float(obs) <= a_hi)
+                if inside != self.holds:
+                    raise ValueError(
+                        f"holds of {self.name} ({self.holds}) contradicts its acceptance "
+                        f"[{a_lo:.6g}, {a_hi:.6g}] for observed {float(obs):.6g}"
+                    )
 
     def as_dict(self) -> dict:
         """The check as a strict-JSON-safe dict."""
@@ -140,6 +164,7 @@ class Check:
                 "predicted": self.predicted,
                 "observed": self.observed,
                 "interval": list(self.interval),
+                "acceptance": None if self.acceptance is None else list(self.acceptance),
                 "tolerance": self.tolerance,
                 "holds": self.holds,
                 "note": self.note,
@@ -186,8 +211,8 @@ class Verdict:
 
     @property
     def all_hold(self) -> bool:
-        """True when every check holds (vacuously True with no checks)."""
-        return all(c.holds for c in self.checks)
+        """True when every measured check holds (vacuously True with no checks)."""
+        return all(c.holds is not False for c in self.checks)
 
     def as_dict(self) -> dict:
         """The JSON contract (without the raw data)."""
@@ -247,7 +272,7 @@ class Verdict:
 
     def summary_table(self) -> str:
         """A readable plain-text table of the checks, with a header and a one-line tally."""
-        header = ("check", "equation", "predicted", "observed", "interval", "holds")
+        header = ("check", "equation", "predicted", "observed", "interval", "acceptance", "holds")
         rows = [header]
         for c in self.checks:
             rows.append(
@@ -257,7 +282,8 @@ class Verdict:
                     _fmt(c.predicted),
                     _fmt(c.observed),
                     f"[{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]",
-                    "yes" if c.holds else "NO",
+                    "-" if c.acceptance is None else f"[{_fmt(c.acceptance[0])}, {_fmt(c.acceptance[1])}]",
+                    "-" if c.holds is None else ("yes" if c.holds else "NO"),
                 )
             )
         widths = [min(max(len(r[k]) for r in rows), 40) for k in range(len(header))]
@@ -268,8 +294,10 @@ class Verdict:
             )
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
-        n_ok = sum(c.holds for c in self.checks)
-        lines.append(f"{n_ok}/{len(self.checks)} checks hold")
+        n_ok = sum(c.holds is True for c in self.checks)
+        n_none = sum(c.holds is None for c in self.checks)
+        tally = f"{n_ok}/{len(self.checks)} checks hold"
+        lines.append(tally + (f" ({n_none} not measured)" if n_none else ""))
         return "\n".join(lines)
 
 

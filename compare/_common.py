@@ -38,6 +38,7 @@ __all__ = [
     "linearised_mean_path",
     "linearised_variance_path_u",
     "linearised_decay_rate",
+    "linearised_autocovariance_u",
     "DiscreteRuns",
     "run_discrete",
     "run_discrete_grid",
@@ -124,6 +125,32 @@ def linearised_decay_rate(c: float, eta: float, mu: float, tau: int) -> float:
     """
     rho = float(np.max(np.abs(np.linalg.eigvals(companion(mu, eta * c, tau)))))
     return float(-np.log(rho) / eta)
+
+
+def linearised_autocovariance_u(
+    alpha: float, c: float, eta: float, mu: float, tau: int, n_lags: int
+) -> np.ndarray:
+    r"""Stationary autocovariance :math:`\gamma(h) = E[x_{k+h}x_k]/\eta`, h = 0..n_lags, linearised.
+
+    For :math:`h \ge 1` the noise :math:`\xi_{k+h-1}` is independent of :math:`x_k`, so
+    :math:`\gamma(h) = (1+\mu)\gamma(h-1) - \mu\gamma(h-2) - \eta c\,\gamma(h-1-\tau)` with
+    :math:`\gamma(-h) = \gamma(h)` (Yule-Walker); the first :math:`m = \max(\tau+1, 2)` values
+    are the first row of the stationary Lyapunov solution P (:func:`linearised_variance_u`).
+    u units. NaN if the recursion is unstable.
+    """
+    A = companion(mu, eta * c, tau)
+    if np.max(np.abs(np.linalg.eigvals(A))) >= 1.0:
+        return np.full(n_lags + 1, np.nan)
+    Qn = np.zeros_like(A)
+    Qn[0, 0] = (eta * alpha) ** 2
+    P = scipy.linalg.solve_discrete_lyapunov(A, Qn)
+    m = A.shape[0]
+    g = np.empty(max(n_lags + 1, m))
+    g[:m] = P[0, :] / eta
+    s = eta * c
+    for h in range(m, n_lags + 1):
+        g[h] = (1 + mu) * g[h - 1] - mu * g[h - 2] - s * g[abs(h - 1 - int(tau))]
+    return g[: n_lags + 1]
 
 
 class DiscreteRuns:

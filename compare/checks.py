@@ -1,0 +1,176 @@
+"""Constructors of :class:`compare.verdict.Check` with the acceptance region computed once.
+
+Every check of the compare layer tests **one** stated prediction against one observation
+(docs/compare.md, "When does a check hold?"). The constructors below turn the three rules the
+comparisons use into a :class:`Check` whose ``acceptance`` (the region of ``observed`` in
+which it holds) and ``holds`` come from the same arithmetic, so they cannot disagree:
+
+* :func:`interval_check`: the prediction lies in the observation's confidence interval,
+  optionally widened by a *modelling allowance fixed before looking at the data*
+  (``allowance_below`` / ``allowance_above``, one-sided where the modelling error is);
+* :func:`proportion_at_least_check`: a one-sided claim "P(event) >= p" (Proposition 10),
+  which fails only when the Wilson interval lies wholly below p;
+* :func:`bound_check`: a statistic lies below (or above) a critical value (KS and W1 null
+  quantiles, max z-scores, fitted orders, proportions of diverged runs);
+* :func:`not_measured`: nothing could be measured (``holds`` None, never a silent ``yes``).
+
+An observation that is not finite is never a measurement: the check is "not measured".
+"""
+
+from __future__ import annotations
+
+import math
+
+from compare.verdict import Check
+
+__all__ = ["interval_check", "bound_check", "proportion_at_least_check", "not_measured"]
+
+
+def _finite(*xs) -> bool:
+    return all(x is not None and math.isfinite(float(x)) for x in xs)
+
+
+def interval_check(
+    *,
+    name: str,
+    equation: str,
+    predicted: float,
+    estimate: float,
+    lo: float,
+    hi: float,
+    tolerance: str,
+    note: str = "",
+    allowance_below: float = 0.0,
+    allowance_above: float = 0.0,
+) -> Check:
+    r"""A two-sided check: ``lo - allowance_below <= predicted <= hi + allowance_above``.
+
+    With the interval written around the estimate, :math:`[e - d_-, e + d_+]`, this is
+    :math:`e \in [p - d_+ - a_+,\ p + d_- + a_-]`: that is the acceptance region of the
+    observation (what the table shows).
+
+    Parameters
+    ----------
+    predicted : float
+        The one prediction under test.
+    estimate, lo, hi : float
+        The observation and its confidence interval (``lo <= estimate <= hi``).
+    allowance_below, allowance_above : float >= 0
+        Modelling allowances fixed before the data are seen, by which the interval is
+        widened below / above (e.g. a first-passage time read on a grid of spacing dt is
+        late by less than dt: ``allowance_below = dt``); say their derivation in ``tolerance``.
+    """
+    if allowance_below < 0 or allowance_above < 0:
+        raise ValueError(f"allowance of {name} must be >= 0, got {allowance_below}, {allowance_above}")
+    if not _finite(predicted, estimate, lo, hi):
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=predicted,
+            tolerance=tolerance,
+            note=f"not measured: the observation or its interval is not finite. {note}".strip(),
+        )
+    acc = (
+        predicted - (hi - estimate) - allowance_above,
+        predicted + (estimate - lo) + allowance_below,
+    )
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=predicted,
+        observed=estimate,
+        interval=(lo, hi),
+        tolerance=tolerance,
+        holds=acc[0] <= estimate <= acc[1],
+        note=note,
+        acceptance=acc,
+    )
+
+
+def bound_check(
+    *,
+    name: str,
+    equation: str,
+    predicted: float | None,
+    observed: float,
+    lower: float = -math.inf,
+    upper: float = math.inf,
+    interval: tuple[float, float] | None = None,
+    tolerance: str,
+    note: str = "",
+) -> Check:
+    """A check that holds iff ``lower <= observed <= upper`` (a statistic against critical values).
+
+    ``interval`` defaults to the acceptance region itself (for a test statistic, the null
+    region is what the interval shows).
+    """
+    if not _finite(observed):
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=predicted,
+            tolerance=tolerance,
+            note=f"not measured: the statistic is not finite. {note}".strip(),
+        )
+    acc = (float(lower), float(upper))
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=predicted,
+        observed=observed,
+        interval=acc if interval is None else interval,
+        tolerance=tolerance,
+        holds=acc[0] <= observed <= acc[1],
+        note=note,
+        acceptance=acc,
+    )
+
+
+def proportion_at_least_check(
+    *, name: str, equation: str, p_min: float, k: int, n: int, level: float, note: str = ""
+) -> Check:
+    """One-sided "P(event) >= p_min": holds iff the upper end of the Wilson interval of k/n >= p_min.
+
+    The Wilson upper end grows with k, so the acceptance region of the observed proportion is
+    ``[k_min / n, 1]`` with ``k_min`` the least count whose upper end reaches ``p_min``.
+    """
+    from compare.stats import wilson_ci
+
+    ci = wilson_ci(k, n, level)
+    lo_k, hi_k = 0, n  # bisection for k_min: wilson_ci(k).hi is nondecreasing in k
+    if wilson_ci(0, n, level).hi >= p_min:
+        hi_k = 0
+    while hi_k - lo_k > 1:
+        mid = (lo_k + hi_k) // 2
+        if wilson_ci(mid, n, level).hi >= p_min:
+            hi_k = mid
+        else:
+            lo_k = mid
+    k_min = hi_k
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=p_min,
+        observed=ci.estimate,
+        interval=ci.bounds,
+        tolerance=f"one-sided: the {level:.0%} Wilson interval's upper end >= {p_min:g} "
+        f"(i.e. at least {k_min} of {n} runs)",
+        holds=ci.hi >= p_min,
+        note=note,
+        acceptance=(k_min / n, 1.0),
+    )
+
+
+def not_measured(*, name: str, equation: str, predicted, tolerance: str, note: str) -> Check:
+    """A check that could not be measured: ``holds`` None, observed None; ``note`` says why."""
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=predicted,
+        observed=None,
+        interval=(math.nan, math.nan),
+        tolerance=tolerance,
+        holds=None,
+        note=note,
+        acceptance=None,
+    )

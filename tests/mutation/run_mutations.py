@@ -1,0 +1,270 @@
+"""Mutation check of the test suite: plant one-line bugs in a copy and see the tests catch them.
+
+Usage (from anywhere; needs git and the project's environment)::
+
+    python tests/mutation/run_mutations.py --list          # the table of mutations
+    python tests/mutation/run_mutations.py                 # run them all
+    python tests/mutation/run_mutations.py NAME [NAME ...] # run some of them
+
+For each mutation the script copies the files of the repository (``git ls-files``: tracked ones
+and untracked ones that are not ignored)
+to a fresh temporary directory, replaces the exact original snippet (which must occur exactly
+once in the file: otherwise the mutation is stale and the script stops with an error) by the
+mutated one, and runs the pytest node ids listed for it inside the copy, with the copy first
+on ``PYTHONPATH`` (it first checks that ``theory``, ``simulate`` and ``compare`` are imported
+from the copy, not from the editable install). A mutation is *caught* when pytest reports
+failing tests (exit code 1); a clean pass is *missed*; any other exit code (collection error,
+no test collected, ...) is an *error* of the mutation itself (a mutation that breaks imports
+says nothing about the tests). Before the mutants, the same tests run once on an unmutated
+copy and must pass (``--no-baseline`` skips that). Slow tests are included (``-m`` is reset).
+
+Exit status: 0 if every mutation was caught, 1 if one was missed or errored, 2 on bad usage.
+The mutation kinds and the tests that catch them are tabulated in docs/testing.md.
+
+This file is not collected by pytest (no ``test_`` prefix, and tests/mutation/conftest.py
+ignores it): it runs the suite, it is not part of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One planted bug.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (command-line selector).
+    file : str
+        Path relative to the repository root.
+    original : str
+        Exact snippet to replace; must occur exactly once in ``file``. It may span several lines
+        to make it unique, but the replacement changes a single line of it.
+    mutated : str
+        The replacement snippet.
+    tests : tuple of str
+        Pytest node ids (or files) that must fail on the mutant.
+    kind : str
+        What kind of bug it stands for (the table in docs/testing.md).
+    """
+
+    name: str
+    file: str
+    original: str
+    mutated: str
+    tests: tuple[str, ...]
+    kind: str
+
+
+_TILES = "tests/simulate/test_kernel_tiles.py"
+_STATS = "tests/compare/test_stats.py"
+_STAB = "tests/theory/test_stability.py"
+_DIFF = "tests/simulate/test_diffusion.py"
+
+MUTATIONS: list[Mutation] = [
+    # -- kernels: tile and data-chunk boundaries ------------------------------------------------
+    Mutation(
+        "momentum-slot-tile-constant",
+        "simulate/_kernels.py",
+        "sp = (k - 1) % L\n                sv = k % L\n                sw = (k - taus[c]) % L",
+        "sp = k % L\n                sv = k % L\n                sw = (k - taus[c]) % L",
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "momentum slot h_{k-1} wrong at each tile / chunk start (constant delays)",
+    ),
+    Mutation(
+        "momentum-slot-tile-random",
+        "simulate/_kernels.py",
+        "sp = (k - 1) % L\n                sv = k % L\n                sn = (k + 1) % L",
+        "sp = k % L\n                sv = k % L\n                sn = (k + 1) % L",
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "momentum slot h_{k-1} wrong at each tile / chunk start (random delays)",
+    ),
+    Mutation(
+        "delayed-slot-tile-constant",
+        "simulate/_kernels.py",
+        "sw = (k - taus[c]) % L\n",
+        "sw = (k - taus[c] + 1) % L if k > 0 else (k - taus[c]) % L\n",
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "delayed slot h_{k-tau} off by one after the first tile",
+    ),
+    Mutation(
+        "chunk-offset-records",
+        "simulate/_kernels.py",
+        "k1 = k0 + t  # h_{k1} is in slot sv",
+        "k1 = t  # h_{k1} is in slot sv",
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "global step of checks and records loses the chunk offset k0",
+    ),
+    Mutation(
+        "delay-restart-chunk",
+        "simulate/async_msgd.py",
+        'T = np.ascontiguousarray(st["T"][:, c0:c0 + nc, :])',
+        'T = np.ascontiguousarray(st["T"][:, 0:nc, :])',
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "random delays restart from tau_0 at every data chunk",
+    ),
+    Mutation(
+        "data-restart-chunk",
+        "simulate/async_msgd.py",
+        "Yr[i, :nc] = problem.dist.sample_y(gen, nc, lam, Q)",
+        'Yr[i, :nc] = problem.dist.sample_y(stream(seed, "data", data_key, r0 + i), nc, lam, Q)',
+        (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
+        "data stream restarts at every data chunk",
+    ),
+    # -- theory.stability: the tie-break of max_stable_delay ------------------------------------
+    Mutation(
+        "tie-break-dropped",
+        "theory/stability.py",
+        "_TIE_RTOL = 1e-9",
+        "_TIE_RTOL = 0.0",
+        (f"{_STAB}::test_near_ties_are_decided_as_in_exact_arithmetic",),
+        "near-integer tau_c decided by the float ceiling (no high-precision tie-break)",
+    ),
+    Mutation(
+        "tie-break-precision",
+        "theory/stability.py",
+        "_MP_DPS = 50",
+        "_MP_DPS = 15",
+        (f"{_STAB}::test_near_ties_are_decided_as_in_exact_arithmetic",),
+        "tie-break in double-like precision (15 digits)",
+    ),
+]
+
+
+def _git_files() -> list[str]:
+    # tracked files plus untracked ones that are not ignored (a new test can be checked before it
+    # is committed); build products, caches and the virtualenv are ignored
+    cmd = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+    return [p for p in out.stdout.decode().split("\0") if p]
+
+
+def _copy_repo(dest: Path) -> None:
+    for rel in _git_files():
+        src = ROOT / rel
+        if not src.is_file():  # deleted in the work tree but still tracked
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def _apply(copy: Path, m: Mutation) -> None:
+    path = copy / m.file
+    text = path.read_text()
+    count = text.count(m.original)
+    if count != 1:
+        raise SystemExit(f"mutation {m.name}: the original snippet occurs {count} times in {m.file} "
+                         "(expected exactly once): the mutation is stale, update it")
+    path.write_text(text.replace(m.original, m.mutated))
+
+
+def _env(copy: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(copy) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _check_imports(copy: Path) -> None:
+    code = "import compare, simulate, theory; print(compare.__file__, simulate.__file__, theory.__file__)"
+    cmd = [sys.executable, "-c", code]
+    out = subprocess.run(cmd, cwd=copy, env=_env(copy), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"importing the packages in the copy failed:\n{out.stderr}")
+    for f in out.stdout.split():
+        if not Path(f).resolve().is_relative_to(copy.resolve()):
+            raise SystemExit(f"the copy's packages are shadowed: imported {f}, not from {copy}")
+
+
+def _pytest(copy: Path, tests, timeout: float) -> tuple[int, str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "slow or not slow", "-p", "no:cacheprovider",
+           *tests]
+    try:
+        out = subprocess.run(cmd, cwd=copy, env=_env(copy), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1, "timeout"
+    tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-15:])
+    return out.returncode, tail
+
+
+def _run_in_copy(mutation: Mutation | None, tests, timeout: float) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
+        copy = Path(tmp)
+        _copy_repo(copy)
+        if mutation is not None:
+            _apply(copy, mutation)
+        _check_imports(copy)
+        return _pytest(copy, tests, timeout)
+
+
+def _print_table(muts) -> None:
+    for m in muts:
+        print(f"{m.name:32s} {m.file:28s} {m.kind}")
+        for t in m.tests:
+            print(f"{'':32s} caught by {t}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="print the mutations and exit")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run on the unmutated copy")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per pytest run")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the pytest tail of every run")
+    args = parser.parse_args(argv)
+    by_name = {m.name: m for m in MUTATIONS}
+    unknown = [n for n in args.names if n not in by_name]
+    if unknown:
+        print(f"names: unknown mutation(s) {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
+    muts = [by_name[n] for n in args.names] if args.names else list(MUTATIONS)
+    if args.list:
+        _print_table(muts)
+        return 0
+    # every snippet must apply before anything runs (a stale table fails at once)
+    for m in muts:
+        text = (ROOT / m.file).read_text()
+        if text.count(m.original) != 1:
+            print(f"mutation {m.name}: original snippet found {text.count(m.original)} times in {m.file} "
+                  "(expected once): stale, update it", file=sys.stderr)
+            return 1
+    if not args.no_baseline:
+        tests = sorted({t for m in muts for t in m.tests})
+        t0 = time.time()
+        rc, tail = _run_in_copy(None, tests, args.timeout)
+        print(f"baseline (unmutated copy, {len(tests)} test targets): exit {rc} in {time.time() - t0:.0f} s")
+        if rc != 0:
+            print(tail)
+            print("baseline: the listed tests must pass on the unmutated code", file=sys.stderr)
+            return 1
+    missed = []
+    for m in muts:
+        t0 = time.time()
+        rc, tail = _run_in_copy(m, m.tests, args.timeout)
+        status = {0: "MISSED", 1: "caught"}.get(rc, f"ERROR (pytest exit {rc})")
+        print(f"{status:8s} {m.name:32s} {time.time() - t0:5.0f} s  {m.kind}")
+        if args.verbose or rc != 1:
+            print("    " + tail.replace("\n", "\n    "))
+        if rc != 1:
+            missed.append(m.name)
+    print(f"{len(muts) - len(missed)} of {len(muts)} mutations caught" + (f"; not caught: {', '.join(missed)}"
+                                                                          if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

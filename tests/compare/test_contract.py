@@ -14,7 +14,23 @@ import pytest
 from compare.__main__ import COMMANDS, main
 
 SCHEMA_KEYS = {"command", "parameters", "seed", "versions", "elapsed_s", "checks", "figures", "results"}
-CHECK_KEYS = {"name", "equation", "predicted", "observed", "interval", "tolerance", "holds"}
+CHECK_KEYS = {"name", "equation", "predicted", "observed", "interval", "acceptance", "tolerance", "holds"}
+
+
+def _assert_check_follows_its_acceptance(c):
+    """holds is a bool decided by the acceptance region (null = unbounded side), or null = not measured."""
+    if c["holds"] is None:
+        assert c["note"], f"{c['name']}: a check that is not measured must say why"
+        return
+    assert isinstance(c["holds"], bool), c
+    if isinstance(c["observed"], (int, float)) and not isinstance(c["observed"], bool):
+        acc = c["acceptance"]
+        assert acc is not None and len(acc) == 2, f"{c['name']}: a scalar check needs its acceptance region"
+        lo = -float("inf") if acc[0] is None else acc[0]
+        hi = float("inf") if acc[1] is None else acc[1]
+        assert lo < float("inf") or hi > -float("inf")
+        assert (lo <= c["observed"] <= hi) == c["holds"], c
+        assert not (acc[0] is None and acc[1] is None), f"{c['name']}: an unbounded region cannot fail"
 
 
 def _module(name):
@@ -47,7 +63,7 @@ def test_quick_run_writes_valid_verdict(name, tmp_path, capsys):
     assert data["checks"], "a comparison must make at least one check"
     for c in data["checks"]:
         assert CHECK_KEYS <= set(c), c
-        assert isinstance(c["holds"], bool)
+        _assert_check_follows_its_acceptance(c)
         assert len(c["interval"]) == 2
     assert data["figures"], "every comparison draws at least one figure"
     for f in data["figures"]:

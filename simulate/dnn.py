@@ -379,12 +379,16 @@ def power_iteration(mlp: MLP, theta, X, y, v0, n_iter: int):
         :math:`Hv / \|Hv\|`, the warm start of the next call.
     """
     n_iter = check_positive_int(n_iter, "n_iter")
-    v = v0 / np.linalg.norm(v0, axis=-1, keepdims=True)
+    n0 = np.linalg.norm(v0, axis=-1, keepdims=True)
+    if np.any(n0 == 0):
+        raise ValueError("v0 must be non-zero in every configuration")
+    v = v0 / n0
     for _ in range(n_iter):
         w = hvp(mlp, theta, X, y, v)
         lam = (v * w).sum(axis=-1)
         nrm = np.linalg.norm(w, axis=-1, keepdims=True)
-        v_prev, v = v, w / np.where(nrm > 0, nrm, 1.0)
+        # Hv = 0 (a flat, e.g. saturated, network): keep v as the next start
+        v_prev, v = v, np.where(nrm > 0, w / np.where(nrm > 0, nrm, 1.0), v)
     residual = np.linalg.norm(w - lam[:, None] * v_prev, axis=-1) / np.maximum(np.abs(lam), 1e-300)
     return lam, residual, v
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import scipy.linalg
 
 from compare.verdict import Verdict
 
@@ -39,6 +38,7 @@ __all__ = [
     "linearised_variance_path_u",
     "linearised_decay_rate",
     "linearised_autocovariance_u",
+    "impulse_response",
     "DiscreteRuns",
     "run_discrete",
     "run_discrete_grid",
@@ -86,35 +86,97 @@ def ar2_variance_u(alpha: float, c: float, eta: float, mu: float) -> float:
     return float(alpha**2 * (1 + mu) / ((1 - mu) * c * (2 * (1 + mu) - s)))
 
 
+def _is_stable(mu: float, s: float, tau: int) -> bool:
+    """Every root of z^(tau+1) - (1+mu) z^tau + mu z^(tau-1) + s strictly inside the unit circle.
+
+    O(1) in tau: ``theory.stability.max_stable_delay`` (D-subdivision). s <= 0 (c <= 0, a
+    saddle's unstable or neutral direction) is never stable.
+    """
+    if not s > 0:
+        return False
+    from theory.stability import max_stable_delay
+
+    return int(tau) <= max_stable_delay(mu, s)
+
+
+def _ar_coefficients(mu: float, s: float, tau: int) -> np.ndarray:
+    """phi_1..phi_p of the recursion as an AR(p) process, p = max(tau + 1, 2) (phi[0] unused)."""
+    p = max(int(tau) + 1, 2)
+    phi = np.zeros(p + 1)
+    phi[1] += 1.0 + mu
+    phi[2] += -mu
+    phi[int(tau) + 1] += -s
+    return phi
+
+
+def _yule_walker_autocovariance(phi: np.ndarray, sigma2: float) -> np.ndarray:
+    r"""gamma(0..p) of a stationary AR(p) process: the Yule-Walker equations, solved sparse.
+
+    :math:`\gamma(h) - \sum_j \phi_j \gamma(|h-j|) = \sigma^2\delta_{h0}`, h = 0..p. Only three
+    phi_j are nonzero here, so the (p+1)-square system has at most four entries a row and a
+    sparse LU solves it in about O(p) (the dense Lyapunov equation of the companion form costs
+    O(p^3): a hang at tau ~ 10^3).
+    """
+    import scipy.sparse
+    import scipy.sparse.linalg
+
+    p = phi.size - 1
+    lags = np.nonzero(phi)[0]
+    rows, cols, vals = [np.arange(p + 1)], [np.arange(p + 1)], [np.ones(p + 1)]
+    for j in lags:
+        h = np.arange(p + 1)
+        rows.append(h)
+        cols.append(np.abs(h - j))
+        vals.append(np.full(p + 1, -phi[j]))
+    M = scipy.sparse.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(p + 1, p + 1)
+    )
+    rhs = np.zeros(p + 1)
+    rhs[0] = sigma2
+    return np.asarray(scipy.sparse.linalg.spsolve(M, rhs), dtype=float)
+
+
 def linearised_variance_u(alpha: float, c: float, eta: float, mu: float, tau: int) -> float:
     """Exact stationary variance of x_k / sqrt(eta) for the linearised delayed recursion.
 
-    Solves the discrete Lyapunov equation P = A P A^T + G G^T of the companion form with
-    G = eta alpha e_0; returns P[0, 0] / eta (u units), or inf if the recursion is unstable
-    (spectral radius >= 1).
+    The stationary Var(x_k) is gamma(0) of the Yule-Walker equations of the recursion written as
+    an AR(max(tau+1, 2)) process with innovation variance (eta alpha)^2 (the same number as the
+    discrete Lyapunov equation P = A P A^T + G G^T of the companion form, P[0, 0], which the tests
+    check, at O(tau) instead of O(tau^3) cost). Returns gamma(0) / eta (u units), or inf if the
+    recursion is not strictly stable.
     """
-    A = companion(mu, eta * c, tau)
-    if np.max(np.abs(np.linalg.eigvals(A))) >= 1.0:
+    s = eta * c
+    if not _is_stable(mu, s, tau):
         return float("inf")
-    Qn = np.zeros_like(A)
-    Qn[0, 0] = (eta * alpha) ** 2
-    P = scipy.linalg.solve_discrete_lyapunov(A, Qn)
-    return float(P[0, 0] / eta)
+    return float(_yule_walker_autocovariance(_ar_coefficients(mu, s, tau), (eta * alpha) ** 2)[0] / eta)
 
 
 def linearised_mean_path(x0: float, c: float, eta: float, mu: float, tau: int, n_steps: int) -> np.ndarray:
     """Mean path x_0..x_{n_steps} of the linearised recursion from x_{-i} = x_0 (eq. (5)'s v_{-i} = v_0)."""
-    m = max(int(tau) + 1, 2)
-    hist = np.full(m, float(x0))  # hist[0] = x_k, hist[j] = x_{k-j}
-    out = np.empty(n_steps + 1)
-    out[0] = x0
+    tau = int(tau)
+    m = max(tau + 1, 2)
+    x = np.empty(n_steps + m)  # x[m - 1 + k] = x_k; the history x_{-m+1..-1} = x_0
+    x[:m] = float(x0)
     s = eta * c
-    for k in range(n_steps):
-        new = (1 + mu) * hist[0] - mu * hist[1] - s * hist[int(tau)]
-        hist[1:] = hist[:-1]
-        hist[0] = new
-        out[k + 1] = new
-    return out
+    for k in range(m - 1, m - 1 + n_steps):
+        x[k + 1] = (1 + mu) * x[k] - mu * x[k - 1] - s * x[k - tau]
+    return x[m - 1 :].copy()
+
+
+def impulse_response(c: float, eta: float, mu: float, tau: int, n_steps: int) -> np.ndarray:
+    r"""y_0..y_{n_steps}: the recursion's response to a unit innovation at step 0 (y_1 = 1, y_{j<=0} = 0).
+
+    From :math:`x_{-i} = 0`, :math:`x_k = \sum_{j<k} y_{k-j}\,\eta\xi_j`, so
+    :math:`\mathrm{Var}(x_k) = \eta^2\alpha^2\sum_{m=1}^{k} y_m^2` (used by
+    :func:`linearised_variance_path_u`).
+    """
+    tau = int(tau)
+    m = max(tau + 1, 2)
+    y = np.zeros(n_steps + m)  # y[m - 1 + k] = y_k
+    s = eta * c
+    for k in range(m - 1, m - 1 + n_steps):
+        y[k + 1] = (1 + mu) * y[k] - mu * y[k - 1] - s * y[k - tau] + (1.0 if k == m - 1 else 0.0)
+    return y[m - 1 :].copy()
 
 
 def linearised_decay_rate(c: float, eta: float, mu: float, tau: int) -> float:
@@ -134,21 +196,18 @@ def linearised_autocovariance_u(
 
     For :math:`h \ge 1` the noise :math:`\xi_{k+h-1}` is independent of :math:`x_k`, so
     :math:`\gamma(h) = (1+\mu)\gamma(h-1) - \mu\gamma(h-2) - \eta c\,\gamma(h-1-\tau)` with
-    :math:`\gamma(-h) = \gamma(h)` (Yule-Walker); the first :math:`m = \max(\tau+1, 2)` values
-    are the first row of the stationary Lyapunov solution P (:func:`linearised_variance_u`).
-    u units. NaN if the recursion is unstable.
+    :math:`\gamma(-h) = \gamma(h)` (Yule-Walker); the first p + 1 = max(tau+1, 2) + 1 values
+    solve the Yule-Walker system (:func:`linearised_variance_u`). u units. NaN if the recursion
+    is not strictly stable.
     """
-    A = companion(mu, eta * c, tau)
-    if np.max(np.abs(np.linalg.eigvals(A))) >= 1.0:
-        return np.full(n_lags + 1, np.nan)
-    Qn = np.zeros_like(A)
-    Qn[0, 0] = (eta * alpha) ** 2
-    P = scipy.linalg.solve_discrete_lyapunov(A, Qn)
-    m = A.shape[0]
-    g = np.empty(max(n_lags + 1, m))
-    g[:m] = P[0, :] / eta
     s = eta * c
-    for h in range(m, n_lags + 1):
+    if not _is_stable(mu, s, tau):
+        return np.full(n_lags + 1, np.nan)
+    phi = _ar_coefficients(mu, s, tau)
+    p = phi.size - 1
+    g = np.empty(max(n_lags + 1, p + 1))
+    g[: p + 1] = _yule_walker_autocovariance(phi, (eta * alpha) ** 2) / eta
+    for h in range(p + 1, n_lags + 1):
         g[h] = (1 + mu) * g[h - 1] - mu * g[h - 2] - s * g[abs(h - 1 - int(tau))]
     return g[: n_lags + 1]
 
@@ -243,25 +302,16 @@ def ou_paths(problem, mu: float, j: int, u0, t, n_paths: int, seed: int, diffusi
 
 
 def linearised_variance_path_u(alpha: float, c: float, eta: float, mu: float, tau: int, steps) -> np.ndarray:
-    """Var(x_k)/eta at the given steps for the linearised recursion started at x_{-i} = 0.
+    r"""Var(x_k)/eta at the given steps for the linearised recursion started at x_{-i} = 0.
 
-    Iterates the covariance P_{k+1} = A P_k A^T + G G^T of the companion form (any sign of
-    c: c < 0 is an unstable saddle direction, Theorem 9). u units.
+    :math:`\eta\alpha^2\sum_{m=1}^{k} y_m^2` with y the impulse response
+    (:func:`impulse_response`): O(max step) for any tau and any sign of c (c < 0 is an
+    unstable saddle direction, Theorem 9). u units.
     """
     steps = np.asarray(steps, dtype=int)
-    A = companion(mu, eta * c, tau)
-    Qn = np.zeros_like(A)
-    Qn[0, 0] = (eta * alpha) ** 2
-    P = np.zeros_like(A)
-    out = np.empty(steps.size)
-    want = {int(s): [] for s in steps}
-    for n_s, s in enumerate(steps):
-        want[int(s)].append(n_s)
-    for k in range(int(steps.max()) + 1):
-        for n_s in want.get(k, ()):
-            out[n_s] = P[0, 0] / eta
-        P = A @ P @ A.T + Qn
-    return out
+    y = impulse_response(c, eta, mu, tau, int(steps.max()))
+    cum = np.concatenate([[0.0], np.cumsum(y[1:] ** 2)])
+    return eta * alpha**2 * cum[steps]
 
 
 def assemble_verdict(

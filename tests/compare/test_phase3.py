@@ -32,6 +32,62 @@ def test_lyapunov_variance_equals_ar2_closed_form(mu, s):
     )
 
 
+def _dense_lyapunov(alpha, c, eta, mu, tau):
+    """The companion form's discrete Lyapunov solution: an independent O(tau^3) oracle."""
+    import scipy.linalg
+
+    A = C.companion(mu, eta * c, tau)
+    Qn = np.zeros_like(A)
+    Qn[0, 0] = (eta * alpha) ** 2
+    return A, scipy.linalg.solve_discrete_lyapunov(A, Qn)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mu=momenta, s=step_rates, tau=hst.integers(min_value=0, max_value=12))
+def test_structured_linearised_moments_equal_the_dense_lyapunov_solution(mu, s, tau):
+    # sparse Yule-Walker (variance, autocovariance) and impulse response (variance path) against
+    # the dense companion-form computations they replace (stable cases: the threshold is >> 12
+    # for s <= 1e-2 unless mu is near 1, where the structured code must return inf/NaN too)
+    c, alpha = 2.0, 1.7
+    eta = s / c
+    A, P = _dense_lyapunov(alpha, c, eta, mu, tau)
+    stable = np.max(np.abs(np.linalg.eigvals(A))) < 1.0
+    var = C.linearised_variance_u(alpha, c, eta, mu, tau)
+    if not stable:
+        assert var == math.inf
+        return
+    assert var == pytest.approx(P[0, 0] / eta, rel=1e-8)
+    m = A.shape[0]
+    g = C.linearised_autocovariance_u(alpha, c, eta, mu, tau, m + 5)
+    assert g[:m] == pytest.approx(P[0] / eta, rel=1e-7, abs=1e-12 * P[0, 0] / eta)
+    # gamma(h) = e_0^T A^h P e_0: x_{k+h} is A^h applied to the state at k plus later, independent noise
+    Ah = np.linalg.matrix_power(A, 6)
+    assert g[6] == pytest.approx((Ah @ P)[0, 0] / eta, rel=1e-7)
+    # variance path from zero: the covariance iteration P_{k+1} = A P_k A^T + G G^T
+    Pk, want = np.zeros_like(A), []
+    Qn = np.zeros_like(A)
+    Qn[0, 0] = (eta * alpha) ** 2
+    for _ in range(40):
+        want.append(Pk[0, 0] / eta)
+        Pk = A @ Pk @ A.T + Qn
+    got = C.linearised_variance_path_u(alpha, c, eta, mu, tau, np.arange(40))
+    assert got == pytest.approx(np.array(want), rel=1e-10, abs=1e-300)
+
+
+def test_structured_linearised_moments_at_large_delay():
+    # tau = 3000 (a dense companion solve would take minutes): finite, and above the tau = 0 value
+    alpha, c, eta, mu = 2.0, 1.0, 5e-6, 0.9
+    v0 = C.linearised_variance_u(alpha, c, eta, mu, 0)
+    v = C.linearised_variance_u(alpha, c, eta, mu, 3000)
+    assert math.isfinite(v) and v > v0
+    # just past the exact stability threshold the variance is infinite
+    from theory.stability import max_stable_delay
+
+    t_star = max_stable_delay(mu, eta * c)
+    assert math.isfinite(C.linearised_variance_u(alpha, c, eta, mu, t_star))
+    assert C.linearised_variance_u(alpha, c, eta, mu, t_star + 1) == math.inf
+
+
 def test_ar2_closed_form_matches_the_simulate_layer():
     from simulate.reference import ar2_stationary_variance
 

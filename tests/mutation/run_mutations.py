@@ -222,6 +222,32 @@ MUTATIONS: list[Mutation] = [
         (f"{_STATS}::test_power_law_fit_is_scipys_linregress_in_log_log",),
         "fitted-order interval with n - 1 instead of n - 2 dof",
     ),
+    # -- the full-diffusion Euler scheme ----------------------------------------------------------
+    Mutation(
+        "euler-weak-order-declared",
+        "simulate/diffusion.py",
+        "    weak_order = 1.0",
+        "    weak_order = 2.0",
+        (f"{_DIFF}::test_euler_weak_order_of_the_mean_against_the_closed_form_ode",
+         f"{_DIFF}::test_euler_weak_order_of_the_second_moment_against_the_exact_ou"),
+        "declared weak order of DiffusionEuler wrong",
+    ),
+    Mutation(
+        "euler-noise-weight",
+        "simulate/diffusion.py",
+        "return h + model.drift(h) * dt + model.noise(h, dW)",
+        "return h + model.drift(h) * dt + 0.9 * model.noise(h, dW)",
+        (f"{_DIFF}::test_euler_weak_order_of_the_second_moment_against_the_exact_ou",),
+        "Euler step weights the noise increment wrongly (a consistent scheme for the wrong SDE)",
+    ),
+    Mutation(
+        "euler-drift-weight-kernel",
+        "simulate/diffusion.py",
+        "inv1mu, scale = 1.0 / (1.0 - model.mu), model.noise_scale",
+        "inv1mu, scale = 1.0, model.noise_scale",
+        (f"{_DIFF}::test_euler_weak_order_of_the_mean_against_the_closed_form_ode",),
+        "compiled Euler drops the momentum factor 1/(1 - mu) of the drift",
+    ),
 ]
 
 

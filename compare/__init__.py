@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import importlib
 
-from . import stats
-from .verdict import Check, Verdict, collect_versions
-
 __all__ = [
     "Check",
     "Verdict",
@@ -38,7 +35,11 @@ __all__ = [
     "COMMANDS",
 ]
 
+#: Everything is imported on first use, so that ``python -m compare --help`` stays fast.
 _LAZY = {
+    "Check": "compare.verdict",
+    "Verdict": "compare.verdict",
+    "collect_versions": "compare.verdict",
     "compare_phase3": "compare.phase3",
     "compare_phase1": "compare.phase1",
     "compare_phase2": "compare.phase2",
@@ -49,6 +50,8 @@ _LAZY = {
 
 
 def __getattr__(name):
+    if name == "stats":
+        return importlib.import_module("compare.stats")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'compare' has no attribute {name!r}")

@@ -12,19 +12,24 @@ Dispatch, validation and exit codes, once for every subcommand:
   options, which therefore still win;
 * a completed run writes ``DIR/verdict.json`` (+ raw data and figures), prints the summary
   table and exits 0 (a failed check is a finding, not an error); with ``--strict`` it
-  exits 1 if any check fails.
+  exits 1 if any check fails;
+* the engine options (``--workers``, ``--scheduler``, ``--store``, ``--from-store``,
+  ``--overwrite``) are refused, one line, exit 2, by a subcommand not yet ported to the
+  experiment engine (one without ``COMPARISON``).
+
+Start-up stays light: ``python -m compare --help`` reads each subcommand's ``HELP`` from its
+source without importing it, and matplotlib (Agg), numpy, scipy, sympy, xarray, dask and zarr
+are imported only by the subcommand that runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import sys
 import time
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 __all__ = ["COMMANDS", "main", "load_command", "build_parser"]
 
@@ -50,27 +55,38 @@ def load_command(name: str):
     return importlib.import_module(f"compare.{name}")
 
 
-def available_commands() -> dict:
-    """name -> module for every registered subcommand that imports cleanly."""
-    out = {}
-    for name in COMMANDS:
-        try:
-            out[name] = load_command(name)
-        except ImportError:
-            continue
-    return out
+def command_help(name: str) -> str:
+    """The ``HELP`` string of subcommand ``name``, read from its source without importing it."""
+    spec = importlib.util.find_spec(f"compare.{name}")
+    if spec is None or not spec.origin:
+        return ""
+    try:
+        tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+    except (OSError, SyntaxError):
+        return ""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "HELP" for t in node.targets):
+            try:
+                return str(ast.literal_eval(node.value))
+            except ValueError:
+                return ""
+    return ""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser; with ``only`` just that subcommand is imported and registered."""
+    """The top-level parser. With ``only``, that subcommand is imported and its options
+    registered; without, every subcommand is listed with its help, none imported."""
     parser = _Parser(
         prog="python -m compare", description="Compare Async-MSGD with the paper's ODE/SDE limits."
     )
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
-    modules = {only: load_command(only)} if only else available_commands()
-    for name, mod in modules.items():
-        p = sub.add_parser(name, help=getattr(mod, "HELP", ""), description=getattr(mod, "HELP", ""))
-        mod.add_arguments(p)
+    if only is None:
+        for name in COMMANDS:
+            sub.add_parser(name, help=command_help(name), add_help=False)
+        return parser
+    mod = load_command(only)
+    p = sub.add_parser(only, help=getattr(mod, "HELP", ""), description=getattr(mod, "HELP", ""))
+    mod.add_arguments(p)
     return parser
 
 
@@ -108,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         # one line, as for every usage error; `python -m compare -h` prints the full help
         return _fail(f"a command is required; choose from {', '.join(COMMANDS)} (or -h for help)")
+    import matplotlib
+
+    matplotlib.use("Agg")
     from compare import cli
 
     mod = load_command(args.command)
@@ -121,11 +140,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.validate_common(args)
         mod.validate(args)
+        given = cli.engine_options_given(args)
+        if given and not hasattr(mod, "COMPARISON") and args.command != "all":
+            raise ValueError(f"{given[0]}: {args.command} is not ported to the experiment engine yet")
     except ValueError as exc:
         return _fail(str(exc))
     out_dir = cli.output_dir(args, args.command, key_params(mod, args))
     start = time.perf_counter()
-    verdict = mod.run(args, out_dir)
+    try:
+        verdict = mod.run(args, out_dir)
+    except ValueError as exc:  # engine problems (store, scheduler) found while running: one line
+        from compare.engine import EngineError, StoreError
+
+        if not isinstance(exc, (EngineError, StoreError)):
+            raise
+        return _fail(str(exc))
     if not verdict.elapsed_s:
         verdict.elapsed_s = time.perf_counter() - start
     path = verdict.write(out_dir)

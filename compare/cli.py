@@ -10,11 +10,17 @@ Common options
 ``--eta`` step size of eq. (5); ``--mu`` momentum in [0, 1); ``--tau`` constant delay
 (``auto`` = :data:`DEFAULT_TAU_FRACTION` of the exact linear-stability threshold of
 ``theory.stability``, i.e. safely below it); ``--delay-model constant|uniform|geometric|pipeline``
-with ``--tau-max`` (uniform on {0..tau_max}), ``--mean-delay`` (geometric), ``--workers``
-(worker pipeline); ``--eigenvalues`` (default the paper's 4,3,2,1, Section 4.1); ``--dist``;
-``--runs``; ``--seed``; ``--out`` (default ``results/<command>-<key params>/`` relative to the
-working directory); ``--format png|pdf|svg``; ``--quick`` (tiny budget, for smoke tests);
-``--strict`` (exit 1 if any check fails); ``--no-progress``.
+with ``--tau-max`` (uniform on {0..tau_max}), ``--mean-delay`` (geometric),
+``--pipeline-workers`` (worker pipeline: number M of asynchronous workers); ``--eigenvalues``
+(default the paper's 4,3,2,1, Section 4.1); ``--dist``; ``--runs``; ``--seed``; ``--out``
+(default ``results/<command>-<key params>/`` relative to the working directory); ``--format
+png|pdf|svg``; ``--quick`` (tiny budget, for smoke tests); ``--strict`` (exit 1 if any check
+fails); ``--no-progress``.
+
+Engine options (:mod:`compare.engine`; used by the comparisons ported to it, refused by the
+others): ``--workers N`` (a local Dask cluster of N processes), ``--scheduler ADDRESS`` (an
+existing cluster; default ``$DASK_SCHEDULER_ADDRESS``), ``--store PATH`` (default
+``<out>/cells.zarr``), ``--from-store PATH`` (re-analyse without simulating), ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ __all__ = [
     "add_ladder_argument",
     "parse_ladder",
     "single_run_kwargs",
+    "ENGINE_OPTIONS",
+    "engine_options_given",
+    "validate_engine",
 ]
 
 #: Section 4.1 of the paper: eta = 0.0005.
@@ -111,7 +120,9 @@ def add_common_arguments(
     )
     g.add_argument("--tau-max", type=int, default=None, help="uniform model: delays iid on {0..tau_max}")
     g.add_argument("--mean-delay", type=float, default=None, help="geometric model: mean delay")
-    g.add_argument("--workers", type=int, default=None, help="pipeline model: number of workers M")
+    g.add_argument(
+        "--pipeline-workers", type=int, default=None, help="pipeline model: number M of asynchronous workers"
+    )
     g.add_argument(
         "--eigenvalues",
         default=",".join(f"{x:g}" for x in PAPER_EIGENVALUES),
@@ -127,6 +138,9 @@ def add_common_arguments(
     g.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     g.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from compare.engine.pipeline import add_engine_arguments
+
+    add_engine_arguments(parser.add_argument_group("engine options (where cells run, where they are stored)"))
 
 
 def add_level_argument(group) -> None:
@@ -173,13 +187,41 @@ def validate_common(args: argparse.Namespace) -> None:
     if args.mean_delay is not None:
         if not math.isfinite(args.mean_delay) or args.mean_delay < 0:
             raise ValueError(f"--mean-delay must be a finite number >= 0, got {args.mean_delay!r}")
-    if args.workers is not None:
-        args.workers = check_positive_int(args.workers, "--workers")
+    if args.pipeline_workers is not None:
+        args.pipeline_workers = check_positive_int(args.pipeline_workers, "--pipeline-workers")
+    validate_engine(args)
     problem_from_args(args)  # validates --eigenvalues and --dist
     args.runs = check_positive_int(args.runs, "--runs")
     args.seed = check_nonnegative_int(args.seed, "--seed")
     if args.format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+
+
+#: The engine options (attribute names) and their flags.
+ENGINE_OPTIONS = {
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "store": "--store",
+    "from_store": "--from-store",
+    "overwrite": "--overwrite",
+}
+
+
+def engine_options_given(args: argparse.Namespace) -> list[str]:
+    """Flags of the engine options given on the command line (not their defaults)."""
+    return [flag for attr, flag in ENGINE_OPTIONS.items() if getattr(args, attr, None) not in (None, False)]
+
+
+def validate_engine(args: argparse.Namespace) -> None:
+    """``--workers`` >= 1; one of ``--workers`` / ``--scheduler``; ``--from-store`` without ``--store``."""
+    if getattr(args, "workers", None) is not None:
+        args.workers = check_positive_int(args.workers, "--workers")
+        if getattr(args, "scheduler", None):
+            raise ValueError("--workers and --scheduler: give one (a local cluster or an existing one)")
+    if getattr(args, "from_store", None) and (
+        getattr(args, "store", None) or getattr(args, "overwrite", False)
+    ):
+        raise ValueError("--from-store reads a store: it takes neither --store nor --overwrite")
 
 
 def _parse_tau(tau) -> int | str:
@@ -276,7 +318,7 @@ def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu
     ``--tau auto`` is resolved with :func:`default_tau` (needs ``problem`` and ``mu``, taken
     from ``args`` when not given). Random models default to the same mean delay as the
     constant one: uniform ``tau_max = 2 tau``, geometric ``mean = tau``, pipeline
-    ``workers = tau + 1`` (mean staleness M - 1 for equal-speed workers).
+    ``--pipeline-workers = tau + 1`` (mean staleness M - 1 for equal-speed workers).
     """
     problem = problem_from_args(args) if problem is None else problem
     mu = getattr(args, "mu", None) if mu is None else mu
@@ -292,7 +334,8 @@ def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu
         return delays.Uniform(args.tau_max if args.tau_max is not None else 2 * tau)
     if args.delay_model == "geometric":
         return delays.Geometric(mean=args.mean_delay if args.mean_delay is not None else float(tau))
-    return delays.WorkerPipeline(workers=args.workers if args.workers is not None else tau + 1)
+    M = args.pipeline_workers
+    return delays.WorkerPipeline(workers=M if M is not None else tau + 1)
 
 
 def _fmt_key(v) -> str:
@@ -328,7 +371,7 @@ def common_parameters(args: argparse.Namespace, problem: Problem | None = None) 
         out["mu"] = args.mu
     if hasattr(args, "tau"):
         out["tau"] = args.tau
-    for opt in ("tau_max", "mean_delay", "workers"):
+    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
         if getattr(args, opt, None) is not None:
             out[opt] = getattr(args, opt)
     return out

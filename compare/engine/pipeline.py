@@ -1,0 +1,234 @@
+"""The one path of every comparison: ``spec -> run(cells) -> Dataset -> analyse -> Verdict -> figures``.
+
+A comparison hands the engine a :class:`Comparison` (its spec type and four functions);
+the CLI (:func:`run_command`), the Python API (:func:`run`) and notebooks all go through
+:func:`run`, and ``--from-store PATH`` re-analyses and re-plots a stored Dataset without
+simulating (:func:`load`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compare.engine.cell import Cell, combine
+from compare.engine.runner import RunnerOptions, RunSummary, run_cells, scheduler_address
+from compare.engine.spec import Spec
+from compare.engine.store import Store, StoreError
+
+__all__ = [
+    "Comparison",
+    "run",
+    "load",
+    "run_command",
+    "add_engine_arguments",
+    "options_from_args",
+    "STORE_NAME",
+]
+
+#: Default store: ``<out>/cells.zarr``.
+STORE_NAME = "cells.zarr"
+
+
+def _default_assemble(spec: Spec, cells: list[Cell], datasets: list):
+    return combine(cells, datasets)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison gives the engine.
+
+    Attributes
+    ----------
+    name : str
+        Subcommand name; also stored in the store (a store of another comparison is refused).
+    spec : type
+        Its :class:`~compare.engine.spec.Spec` subclass.
+    from_args : callable
+        ``argparse.Namespace`` (validated) -> spec.
+    cells : callable
+        spec -> list of :class:`~compare.engine.cell.Cell` (the plan).
+    analyse : callable
+        ``(spec, Dataset, info) -> Verdict`` (checks and results; ``info`` has the run summary).
+    figures : callable
+        ``(spec, Dataset, Verdict, out_dir, fmt) -> list of figure paths`` relative to out_dir.
+    assemble : callable
+        ``(spec, cells, datasets) -> Dataset``; default :func:`~compare.engine.cell.combine`.
+    report : callable, optional
+        Verdict -> text printed by the CLI before the summary table (e.g. the Figure 1 table).
+    """
+
+    name: str
+    spec: type
+    from_args: Callable
+    cells: Callable
+    analyse: Callable
+    figures: Callable
+    assemble: Callable = _default_assemble
+    report: Callable | None = None
+
+
+def load(comparison: Comparison, path, analysis: Spec | None = None):
+    """Spec and Dataset of a complete store, without simulating.
+
+    The simulation fields of the spec come from the store; its ``ANALYSIS`` fields from
+    ``analysis`` when given (re-analyse with another ``--rho``), else from the store.
+    Returns (spec, Dataset, RunSummary).
+    """
+    t0 = time.perf_counter()
+    store = Store.read_only(path)
+    meta = store.meta()
+    if meta.get("comparison") != comparison.name:
+        raise StoreError(
+            f"--from-store {path} holds cells of {meta.get('comparison')!r}, not {comparison.name!r}"
+        )
+    spec = comparison.spec.from_dict(meta["spec"])
+    if analysis is not None:
+        spec = spec.replace(**{k: getattr(analysis, k) for k in spec.ANALYSIS})
+    cells = comparison.cells(spec)
+    keys = list(dict.fromkeys(c.key for c in cells))
+    missing = [k for k in keys if k not in store.complete()]
+    if missing:
+        raise StoreError(
+            f"--from-store {path}: {len(missing)} of {len(keys)} cells are not complete; "
+            f"rerun the command with --store {path} to compute them"
+        )
+    read = {k: store.read(k) for k in keys}
+    datasets = [read[c.key][0] for c in cells]
+    times = {k: s for k, (_, s) in read.items()}
+    summary = RunSummary(len(keys), 0, len(keys), 0.0, time.perf_counter() - t0, "from the store", times)
+    return spec, comparison.assemble(spec, cells, datasets), summary
+
+
+def run(
+    comparison: Comparison,
+    spec: Spec,
+    *,
+    out_dir=None,
+    store=None,
+    from_store=None,
+    overwrite: bool = False,
+    options: RunnerOptions | None = None,
+    fmt: str = "png",
+):
+    """Run a comparison end to end: plan, compute (or load), assemble, analyse, plot.
+
+    Parameters
+    ----------
+    comparison : Comparison
+    spec : Spec
+        Its spec (with ``from_store``: only its analysis fields are used).
+    out_dir : path, optional
+        Where figures go (no figures when None).
+    store : path, optional
+        Store to compute into (resumes what it holds); None: in memory only.
+    from_store : path, optional
+        Analyse this complete store instead of computing.
+    overwrite : bool
+        Replace a store made by another spec instead of refusing it.
+    options : RunnerOptions
+    fmt : str
+        Figure format.
+
+    Returns
+    -------
+    verdict : compare.verdict.Verdict
+        With ``raw`` = the assembled Dataset and ``results["engine"]`` = the run summary.
+    summary : RunSummary
+    """
+    t0 = time.perf_counter()
+    if from_store is not None:
+        spec, ds, summary = load(comparison, from_store, analysis=spec)
+    else:
+        cells = comparison.cells(spec)
+        st = Store.open(store, spec, comparison.name, overwrite=overwrite) if store is not None else None
+        try:
+            datasets, summary = run_cells(cells, store=st, options=options, desc=f"{comparison.name} cells")
+            if st is not None:
+                st.consolidate()
+        finally:
+            if st is not None:
+                st.close()
+        ds = comparison.assemble(spec, cells, datasets)
+    info = {
+        "summary": summary,
+        "store": None if (store is None and from_store is None) else str(from_store or store),
+    }
+    verdict = comparison.analyse(spec, ds, info)
+    if out_dir is not None:
+        verdict.figures = list(comparison.figures(spec, ds, verdict, Path(out_dir), fmt))
+    if verdict.raw is None:
+        verdict.raw = ds
+    verdict.results["engine"] = {**summary.as_dict(), "store": info["store"]}
+    verdict.elapsed_s = time.perf_counter() - t0
+    return verdict, summary
+
+
+# ---------------------------------------------------------------------------------------
+# CLI glue (compare/cli.py adds these options to every subcommand)
+# ---------------------------------------------------------------------------------------
+def add_engine_arguments(parser_or_group) -> None:
+    """``--workers``, ``--scheduler``, ``--store``, ``--from-store``, ``--overwrite``."""
+    g = parser_or_group
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the cells on a local Dask cluster of N worker processes (closed afterwards)",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the cells on an existing Dask cluster (tcp://host:port; default $DASK_SCHEDULER_ADDRESS)",
+    )
+    g.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help=f"zarr store of finished cells (default <out>/{STORE_NAME}); "
+        "a rerun computes only the missing cells",
+    )
+    g.add_argument(
+        "--from-store",
+        default=None,
+        metavar="PATH",
+        help="re-analyse and re-plot a complete store without simulating",
+    )
+    g.add_argument("--overwrite", action="store_true", help="replace a store made by another spec")
+
+
+def options_from_args(args: argparse.Namespace) -> RunnerOptions:
+    """RunnerOptions of the engine options (EngineError naming the option if inconsistent)."""
+    workers = getattr(args, "workers", None)
+    return RunnerOptions(
+        workers=workers,
+        scheduler=scheduler_address(getattr(args, "scheduler", None), workers),
+        progress=not getattr(args, "no_progress", False),
+    )
+
+
+def run_command(comparison: Comparison, args: argparse.Namespace, out_dir):
+    """``run(args, out_dir)`` of an engine-based subcommand: spec from the options, default store
+    ``<out>/cells.zarr``, prints the comparison's report and the engine's one-line summary."""
+    spec = comparison.from_args(args)
+    store = None if args.from_store else (args.store or str(Path(out_dir) / STORE_NAME))
+    verdict, summary = run(
+        comparison,
+        spec,
+        out_dir=out_dir,
+        store=store,
+        from_store=args.from_store,
+        overwrite=args.overwrite,
+        options=options_from_args(args),
+        fmt=args.format,
+    )
+    verdict.parameters["quick"] = bool(getattr(args, "quick", False))
+    if comparison.report is not None:
+        print(comparison.report(verdict))
+    print(summary.line())
+    return verdict

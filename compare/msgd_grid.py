@@ -1,0 +1,322 @@
+r"""The cell function of a (mu x delay) grid of Async-MSGD runs, eq. (5): tradeoff, critical and sweep.
+
+A cell runs update (5),
+
+.. math::
+
+    v_{k+1} = v_k + \mu (v_k - v_{k-1}) + \eta (I - w w^\top) X_k X_k^\top w,
+    \qquad w = v_{k-\tau_k},
+
+for every (mu, grid value) of its parameters (``simulate.simulate_async_msgd``, common random
+numbers: every configuration with run index r sees the same data X_k) and returns the final
+iterates in eigen-coordinates. Cells that differ only in their ``mus`` and ``taus`` share that
+data stream: :func:`cell_batch` computes a group of them in one simulator call, the call the
+code made before the engine. The numbers of one configuration do not depend on the others
+in the call (the simulator's bit-identity across grid order, grouping, threads and run
+chunks), so a grid gives the same bits whether it is one cell or cut into many.
+
+Grid values (:func:`delay_for_grid_value`): the constant delay tau, or for a random delay
+model its mean delay m (uniform on {0..2m}, geometric with mean m, worker pipeline with
+M = m + 1 equal-speed workers); m = 0 is the synchronous run for every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compare.engine.spec import Spec
+
+__all__ = [
+    "DELAY_MODELS",
+    "DISTS",
+    "ERROR_KINDS",
+    "FN",
+    "GRID_KEYS",
+    "GridSpec",
+    "grid_params",
+    "delay_for_grid_value",
+    "cell",
+    "cell_batch",
+    "check_mus",
+    "check_taus",
+]
+
+#: The delay models of the grid (as ``compare.cli.DELAY_MODELS``).
+DELAY_MODELS = ("constant", "uniform", "geometric", "pipeline")
+#: Data distributions of ``theory.Problem`` (as ``compare.cli.DISTS``).
+DISTS = ("gaussian", "rademacher")
+#: Errors at the horizon (``compare.optimal_delay.horizon_error``).
+ERROR_KINDS = ("angle", "distance")
+#: Dotted path of :func:`cell` (what a Cell names).
+FN = "compare.msgd_grid:cell"
+#: The parameters of a cell that are grid axes (cells differing only in these share a data stream).
+GRID_KEYS = ("mus", "taus")
+
+
+def check_mus(mus, name: str = "mus") -> tuple[float, ...]:
+    """Momenta: a non-empty list of distinct floats in [0, 1) (ValueError naming ``name``)."""
+    from theory.validation import check_mu
+
+    if isinstance(mus, (int, float)):
+        mus = (mus,)
+    if not isinstance(mus, (list, tuple)) or not mus:
+        raise ValueError(f"{name} must be a non-empty list of momenta in [0, 1), got {mus!r}")
+    out = tuple(check_mu(m, name) for m in mus)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a value, got {list(mus)}")
+    return out
+
+
+def check_taus(taus, name: str = "taus") -> tuple[int, ...]:
+    """Delay grid: ``"start:stop[:step]"`` or a list of ints, strictly increasing from 0."""
+    from compare.cli import parse_int_range
+
+    if isinstance(taus, str):
+        taus = parse_int_range(taus, name)
+    if not isinstance(taus, (list, tuple)) or not taus:
+        raise ValueError(f"{name} must be a non-empty list of delays or 'start:stop[:step]', got {taus!r}")
+    if any(not isinstance(t, int) or isinstance(t, bool) or t < 0 for t in taus):
+        raise ValueError(f"{name} must hold integers >= 0, got {list(taus)}")
+    if taus[0] != 0:
+        raise ValueError(
+            f"{name} must start at 0 (the reference of the optimal-delay rule), got {list(taus)[:5]}"
+        )
+    if any(b <= a for a, b in zip(taus, taus[1:], strict=False)):
+        raise ValueError(f"{name} must be strictly increasing, got {list(taus)[:8]}")
+    return tuple(int(t) for t in taus)
+
+
+@dataclass(frozen=True)
+class GridSpec(Spec):
+    """Fields every spec of a grid of runs from the saddle shares (tradeoff, critical, sweep).
+
+    eta (step size), runs, seed (root seed), horizon (ODE time T), delay_model, eigenvalues
+    (spectrum of Sigma), dist (data distribution); analysis fields rho (optimal-delay
+    allowance) and error (error kind at the horizon).
+    """
+
+    ANALYSIS = ("rho", "error")
+    eta: float = 5e-4
+    runs: int = 100
+    seed: int = 0
+    horizon: float = 10.0
+    delay_model: str = "constant"
+    eigenvalues: tuple = (4.0, 3.0, 2.0, 1.0)
+    dist: str = "gaussian"
+    rho: float = 0.5
+    error: str = "angle"
+
+    def validate(self) -> None:
+        import math
+
+        from theory import Problem
+        from theory.validation import (
+            check_eta,
+            check_nonnegative_int,
+            check_positive_float,
+            check_positive_int,
+        )
+
+        self.set("eta", check_eta(self.eta, "eta"))
+        self.set("runs", check_positive_int(self.runs, "runs"))
+        self.set("seed", check_nonnegative_int(self.seed, "seed"))
+        self.set("horizon", check_positive_float(self.horizon, "horizon"))
+        if self.delay_model not in DELAY_MODELS:
+            raise ValueError(
+                f"delay_model must be one of {', '.join(DELAY_MODELS)}, got {self.delay_model!r}"
+            )
+        if not isinstance(self.dist, str) or self.dist.strip().lower() not in DISTS:
+            raise ValueError(f"dist must be one of {', '.join(DISTS)}, got {self.dist!r}")
+        self.set("dist", self.dist.strip().lower())
+        if not isinstance(self.eigenvalues, (list, tuple)) or isinstance(self.eigenvalues, str):
+            raise ValueError(f"eigenvalues must be a list of numbers, got {self.eigenvalues!r}")
+        try:
+            lam = Problem([float(x) for x in self.eigenvalues], dist=self.dist).lambda_
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            raise ValueError(msg if msg.startswith("eigenvalues") else f"eigenvalues: {msg}") from None
+        self.set("eigenvalues", tuple(float(x) for x in lam))
+        if not isinstance(self.rho, (int, float)) or not math.isfinite(self.rho) or self.rho < 0:
+            raise ValueError(f"rho must be a finite number >= 0, got {self.rho!r}")
+        self.set("rho", float(self.rho))
+        if self.error not in ERROR_KINDS:
+            raise ValueError(f"error must be one of {', '.join(ERROR_KINDS)}, got {self.error!r}")
+
+    def problem(self):
+        """The ``theory.Problem`` of eigenvalues and dist."""
+        from theory import Problem
+
+        return Problem(list(self.eigenvalues), dist=self.dist)
+
+
+def grid_params(*, eta, mus, taus, delay_model, eigenvalues, dist, horizon, v0=None) -> dict:
+    """The JSON parameters of a grid cell (plain floats, ints and strings).
+
+    Parameters
+    ----------
+    eta : float
+        Step size.
+    mus : sequence of float
+        Momenta of the cell.
+    taus : sequence of int
+        Grid values (constant delays, or mean delays of ``delay_model``).
+    delay_model : str
+        One of :data:`DELAY_MODELS`.
+    eigenvalues : sequence of float
+        Spectrum of Sigma (``theory.Problem``).
+    dist : str
+        Data distribution (``"gaussian"``, ``"rademacher"``).
+    horizon : float
+        ODE time T; n_steps = round(T / eta).
+    v0 : sequence of float, optional
+        Start in the original coordinates; None: Section 4.1's saddle e_2.
+    """
+    return {
+        "eta": float(eta),
+        "mus": [float(m) for m in mus],
+        "taus": [int(t) for t in taus],
+        "delay_model": str(delay_model),
+        "eigenvalues": [float(x) for x in eigenvalues],
+        "dist": str(dist),
+        "horizon": float(horizon),
+        "v0": None if v0 is None else [float(x) for x in v0],
+    }
+
+
+def delay_for_grid_value(model: str, m: int):
+    """The delay of grid value ``m``: a constant tau, or a random model with mean delay m.
+
+    ``constant``: tau = m; ``uniform``: uniform on {0..2m}; ``geometric``: mean m;
+    ``pipeline``: M = m + 1 equal-speed workers (mean staleness M - 1 = m). ``m = 0`` is the
+    synchronous run (constant 0) for every model.
+    """
+    m = int(m)
+    if m < 0:
+        raise ValueError(f"m must be >= 0, got {m}")
+    if model not in DELAY_MODELS:
+        raise ValueError(f"model must be one of {', '.join(DELAY_MODELS)}, got {model!r}")
+    if model == "constant" or m == 0:
+        return m
+    from simulate import delays
+
+    if model == "uniform":
+        return delays.Uniform(2 * m)
+    if model == "geometric":
+        return delays.Geometric(mean=float(m))
+    return delays.WorkerPipeline(workers=m + 1)
+
+
+def cell(params: dict, seed: int, runs: int):
+    """One grid cell: :func:`cell_batch` of one parameter set."""
+    return cell_batch([params], seed, runs)[0]
+
+
+def _union(lists) -> list:
+    out, seen = [], set()
+    for values in lists:
+        for v in values:
+            if v not in seen:
+                seen.add(v)
+                out.append(v)
+    return out
+
+
+def cell_batch(params_list: list[dict], seed: int, runs: int) -> list:
+    """Cells that share a data stream, in one simulator call; one Dataset per cell.
+
+    Every parameter set must agree outside :data:`GRID_KEYS`; the call runs the union of
+    their mus x taus and each cell gets its own sub-grid back.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        Per cell: ``h_final`` (mu, tau, run, coord), final iterate in eigen-coordinates
+        h = Q^T v (a diverged run: its frozen state); ``diverged`` (mu, tau, run), bool;
+        ``staleness_mean`` (tau), measured mean delay (iterations). Attributes ``n_steps``,
+        ``eta``, ``horizon``, ``delay_model``, ``equation``.
+    """
+    from simulate import simulate_async_msgd
+    from theory import Problem
+
+    first = {k: v for k, v in params_list[0].items() if k not in GRID_KEYS}
+    for p in params_list[1:]:
+        if {k: v for k, v in p.items() if k not in GRID_KEYS} != first:
+            raise ValueError("params_list: cells of one batch must differ only in mus and taus")
+    mus = _union(p["mus"] for p in params_list)
+    taus = _union(p["taus"] for p in params_list)
+    problem = Problem(first["eigenvalues"], dist=first["dist"])
+    v0 = problem.eigenvector(2) if first["v0"] is None else np.asarray(first["v0"], dtype=float)
+    eta = first["eta"]
+    n_steps = max(1, int(round(first["horizon"] / eta)))
+    res = simulate_async_msgd(
+        problem,
+        eta=eta,
+        mu=mus,
+        delay=[delay_for_grid_value(first["delay_model"], m) for m in taus],
+        v0=v0,
+        n_steps=n_steps,
+        runs=runs,
+        seed=seed,
+    )
+    h = np.asarray(res.h_final, dtype=float)
+    diverged = np.asarray(res.diverged, dtype=bool)
+    staleness = np.array([float(s.mean) for s in res.staleness])
+    out = []
+    for p in params_list:
+        i = [mus.index(m) for m in p["mus"]]
+        j = [taus.index(t) for t in p["taus"]]
+        out.append(_dataset(p, h[np.ix_(i, j)], diverged[np.ix_(i, j)], staleness[j], n_steps, problem.d))
+    return out
+
+
+cell.batch = cell_batch
+
+
+def _dataset(p: dict, h, diverged, staleness, n_steps: int, d: int):
+    import xarray as xr
+
+    return xr.Dataset(
+        {
+            "h_final": (
+                ("mu", "tau", "run", "coord"),
+                np.ascontiguousarray(h),
+                {"long_name": "final iterate in eigen-coordinates h = Q^T v", "units": "1"},
+            ),
+            "diverged": (
+                ("mu", "tau", "run"),
+                np.ascontiguousarray(diverged),
+                {"long_name": "run stopped by the divergence test (||v||^2 > 1e3 or non-finite)"},
+            ),
+            "staleness_mean": (
+                ("tau",),
+                np.ascontiguousarray(staleness),
+                {"long_name": "measured mean delay tau_k", "units": "iterations"},
+            ),
+        },
+        coords={
+            "mu": ("mu", np.array(p["mus"], dtype=float), {"long_name": "momentum mu"}),
+            "tau": (
+                "tau",
+                np.array(p["taus"], dtype=np.int64),
+                {
+                    "long_name": "grid value: constant delay, or mean delay of the model",
+                    "units": "iterations",
+                },
+            ),
+            "run": ("run", np.arange(h.shape[2], dtype=np.int64)),
+            "coord": (
+                "coord",
+                np.arange(1, d + 1, dtype=np.int64),
+                {"long_name": "eigen-coordinate (1-based)"},
+            ),
+        },
+        attrs={
+            "n_steps": int(n_steps),
+            "eta": float(p["eta"]),
+            "horizon": float(p["horizon"]),
+            "delay_model": p["delay_model"],
+            "equation": "Liu et al. 2018, eq. (5), in eigen-coordinates h = Q^T v",
+        },
+    )

@@ -170,7 +170,7 @@ def test_delay_for_grid_value_has_the_grid_value_as_mean_delay():
         (["--horizon", "0"], "--horizon"),
         (["--error", "cosine"], "--error"),
         (["--eta", "-1"], "--eta"),
-        (["--delay-model", "pipeline", "--workers", "4"], "--workers"),
+        (["--delay-model", "pipeline", "--pipeline-workers", "4"], "--pipeline-workers"),
     ],
 )
 def test_bad_options_exit_2_with_one_line_naming_the_option(argv, option, capsys, tmp_path):

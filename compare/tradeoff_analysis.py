@@ -1,0 +1,347 @@
+"""Analysis and figure of ``python -m compare tradeoff`` (Figure 1): Dataset -> Verdict -> figure.
+
+:func:`analyse` takes the assembled Dataset of :mod:`compare.tradeoff` (``h_final`` (mu,
+tau, run, coord), ``diverged`` (mu, tau, run), ``staleness_mean`` (tau)) and a spec with the
+fields of :class:`compare.tradeoff.TradeoffSpec` (``mus``, ``taus``, ``eta``, ``rho``,
+``error``, ``delay_model``, ``seed``, ...) and returns the Verdict: per mu the optimal delay
+with its bootstrap interval, set against the paper (constant delays only), the exact
+linear-stability threshold and (random models) the mean-field threshold, and the error at
+tau = 0 against eq. (8). Every check carries its acceptance region: the values of the
+observation for which it holds (docs/compare.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compare import optimal_delay as od_
+from compare.optimal_delay import OptimalDelay
+from compare.verdict import Check, Verdict
+
+__all__ = ["analyse", "figures", "format_table", "delay_acceptance", "delay_check", "results_skeleton"]
+
+
+def results_skeleton(taus, mean_staleness, n_steps, simulation_s, kind) -> dict:
+    """The ``results`` dict of a tradeoff verdict before the per-mu entries (docs/compare.md)."""
+    return {
+        "taus": [int(t) for t in taus],
+        "mean_staleness": [float(x) for x in mean_staleness],
+        "n_steps": int(n_steps),
+        "simulation_s": float(simulation_s),
+        "error_kind": kind,
+        "band": "95% Student-t confidence interval of the mean over runs",
+        "mean_error": {},
+        "mean_error_ci": {},
+        "diverged_fraction": {},
+        "optimal_delay": {},
+        "optimal_delay_ci": {},
+        "optimal_delay_censored": {},
+        "stability_delay": {},
+        "critical_delay": {},
+        "binding_mode": {},
+        "asymptotic_delay": {},
+        "paper_optimal_delay": {},
+        "bounds": {},
+    }
+
+
+def mu_key(mu: float) -> str:
+    """The results key of a momentum: its shortest decimal form ("0.7", "0.925")."""
+    text = f"{mu:g}"
+    return text if float(text) == mu else repr(float(mu))
+
+
+def analyse(spec, ds, info: dict | None = None) -> Verdict:
+    """The Figure 1 verdict of an assembled Dataset (see the module docstring)."""
+    problem = spec.problem()
+    taus = np.asarray(spec.taus)
+    errors = od_.horizon_error(ds["h_final"].values, ds["diverged"].values, spec.error)  # (mu, tau, run)
+    diverged = ds["diverged"].values
+    summary = (info or {}).get("summary")
+    results = results_skeleton(
+        taus,
+        ds["staleness_mean"].values,
+        ds.attrs["n_steps"],
+        getattr(summary, "cell_seconds", 0.0),
+        spec.error,
+    )
+    theory = od_.theory_rows(problem, spec.mus, spec.eta)
+    spacing = float(np.max(np.diff(taus))) if taus.size > 1 else 1.0
+    rows, checks = [], []
+    for i, mu in enumerate(spec.mus):
+        key = mu_key(mu)
+        errs = errors[i]  # (n_tau, runs)
+        od = od_.bootstrap_optimal_delay(taus, errs.T, spec.rho, seed=spec.seed)
+        th = theory[float(mu)]
+        paper = od_.paper_optimal_delay(mu)
+        mean = errs.mean(axis=1)
+        ci = od_.mean_ci_rows(errs)
+        results["mean_error"][key] = mean.tolist()
+        results["mean_error_ci"][key] = ci.tolist()
+        results["diverged_fraction"][key] = diverged[i].mean(axis=1).tolist()
+        results["optimal_delay"][key] = int(od.estimate)
+        results["optimal_delay_ci"][key] = [od.lo, od.hi]
+        results["optimal_delay_censored"][key] = od.censored
+        for name in ("stability_delay", "critical_delay", "binding_mode", "asymptotic_delay", "bounds"):
+            results[name][key] = th[name]
+        if spec.delay_model != "constant":
+            from theory.stability import mode_rates
+
+            s_rad = spec.eta * mode_rates(problem)[th["binding_mode"]]
+            th["mean_field_delay"] = od_.mean_field_threshold(mu, s_rad, spec.delay_model, taus)
+            results.setdefault("mean_field_delay", {})[key] = th["mean_field_delay"]
+        if paper is not None:
+            results["paper_optimal_delay"][key] = paper
+        rows.append(_table_row(key, paper, od, th))
+        checks.extend(checks_for_mu(key, od, paper, th, spacing, taus[-1], spec.delay_model))
+        pred0 = od_.stationary_error(problem, mu, spec.eta)
+        results.setdefault("error_at_zero_delay", {})[key] = {
+            "observed": float(mean[0]),
+            "ci": [float(ci[0][0]), float(ci[0][1])],
+            "predicted_eq8": pred0,
+        }
+        checks.append(_error_at_zero_check(key, pred0, float(mean[0]), ci[0]))
+    results["table"] = format_table(rows)
+    return Verdict(
+        command="tradeoff",
+        parameters={
+            **spec.to_dict(),
+            "n_steps": int(ds.attrs["n_steps"]),
+            "v0": od_.saddle_start(problem).tolist(),
+        },
+        seed=spec.seed,
+        checks=checks,
+        results=results,
+        raw=_raw(ds, errors, spec.error),
+    )
+
+
+def _raw(ds, errors, kind: str):
+    """raw.nc: the assembled cells plus the per-run error (mu, tau, run) of ``kind``."""
+    out = ds.copy()
+    out["error"] = (("mu", "tau", "run"), errors, {"long_name": f"{kind} error at the horizon"})
+    out.attrs["error_kind"] = kind
+    return out
+
+
+def _table_row(key: str, paper, od: OptimalDelay, th: dict) -> dict:
+    return {
+        "mu_key": key,
+        "paper": paper,
+        "optimal": od.estimate,
+        "lo": od.lo,
+        "hi": od.hi,
+        "censored": od.censored,
+        "stability_delay": th["stability_delay"],
+        "binding_mode": th["binding_mode"],
+        "asymptotic_delay": th["asymptotic_delay"],
+        "bound_numbers": od_.bound_numbers(th["bounds"]),
+        **({"mean_field_delay": th["mean_field_delay"]} if "mean_field_delay" in th else {}),
+    }
+
+
+def _error_at_zero_check(key: str, pred0: float, observed: float, ci) -> Check:
+    """Eq. (8)'s stationary error inside the 95% t interval of the mean error at tau = 0.
+
+    As a region of the observed mean: the prediction widened by the interval's half-widths
+    (the statistical tolerance), [pred - (hi - mean), pred + (mean - lo)].
+    """
+    lo, hi = float(ci[0]), float(ci[1])
+    acceptance = (pred0 - (hi - observed), pred0 + (observed - lo))
+    return Check(
+        name=f"error_at_tau0[mu={key}]",
+        equation="eq. (8), Theorem 5: eta sum_i alpha_i1^2 / (2 (1-mu)(lambda_1 - lambda_i))",
+        predicted=pred0,
+        observed=observed,
+        interval=(lo, hi),
+        tolerance="prediction inside the 95% Student-t interval of the mean error at tau = 0",
+        holds=acceptance[0] <= observed <= acceptance[1],
+        acceptance=acceptance,
+        note="why momentum raises the error at tau = 0 (Section 4.1's remark): the stationary "
+        "OU variance of eq. (8) grows like 1/(1-mu); assumes the run is stationary near e_1 at T",
+    )
+
+
+def delay_acceptance(
+    predicted: float, od: OptimalDelay, allowance: float, grid_top: float, *, nonnegative: bool = False
+) -> tuple[float, float]:
+    """Region of the simulated optimal delay in which ``predicted`` is accepted.
+
+    The rule "``predicted`` lies in the bootstrap interval [lo, hi] widened by ``allowance``"
+    reads, as a region of the estimate e, ``[predicted - allowance - (hi - e), predicted +
+    allowance + (e - lo)]`` (the interval's half-widths are the statistical tolerance). A
+    censored estimate (the grid's end ``grid_top``: only a lower bound) is never accepted,
+    so the region stops half a step below it (grid values are integers); with
+    ``nonnegative``, a negative prediction ("unstable at the first grid value") is accepted
+    nowhere: the region is then {-0.5}, which no grid value reaches.
+    """
+    if nonnegative and predicted < 0:
+        return (-0.5, -0.5)
+    lo = predicted - allowance - (od.hi - od.estimate)
+    hi = min(predicted + allowance + (od.estimate - od.lo), grid_top - 0.5)
+    return (min(lo, hi), hi)
+
+
+def delay_check(
+    name: str,
+    equation: str,
+    predicted,
+    od: OptimalDelay,
+    allowance: float,
+    grid_top: float,
+    *,
+    nonnegative: bool = False,
+    **text,
+) -> Check:
+    """A predicted delay against the simulated optimal delay (:func:`delay_acceptance`)."""
+    acceptance = delay_acceptance(float(predicted), od, allowance, float(grid_top), nonnegative=nonnegative)
+    return Check(
+        name=name,
+        equation=equation,
+        predicted=predicted,
+        observed=od.estimate,
+        interval=(od.lo, od.hi),
+        holds=acceptance[0] <= od.estimate <= acceptance[1],
+        acceptance=acceptance,
+        **text,
+    )
+
+
+def checks_for_mu(
+    key: str, od: OptimalDelay, paper, th: dict, spacing: float, grid_top: float, delay_model: str
+) -> list[Check]:
+    """Per-mu checks: simulated optimal delay vs the paper's, the stability and mean-field thresholds."""
+    checks = []
+    constant = delay_model == "constant"
+    model_note = "" if constant else f" ({delay_model} delays: optimal MEAN delay)"
+    if paper is not None and constant:  # the paper's numbers are for constant delays
+        allowance = spacing + od_.PAPER_READING_RESOLUTION
+        checks.append(
+            delay_check(
+                f"optimal_delay[mu={key}]",
+                "Section 4.1, Figure 1",
+                paper,
+                od,
+                allowance,
+                grid_top,
+                tolerance=f"paper value within the bootstrap 95% CI widened by {allowance:g} "
+                f"(grid spacing {spacing:g} + paper reading resolution {od_.PAPER_READING_RESOLUTION})",
+                note="interval: percentile bootstrap over runs of the simulated optimal delay"
+                + model_note
+                + ("; censored: the error never exceeded the allowance on the grid" if od.censored else ""),
+            )
+        )
+    stab = th["stability_delay"]
+    allowance = spacing + od_.STABILITY_RTOL * max(stab, 0)
+    checks.append(
+        delay_check(
+            f"optimal_vs_stability[mu={key}]",
+            "linearised eq. (5): theory.stability (beyond the paper)",
+            stab,
+            od,
+            allowance,
+            grid_top,
+            tolerance=f"threshold within the bootstrap 95% CI widened by {allowance:.3g} "
+            f"(one grid step + {od_.STABILITY_RTOL:.0%} of the threshold: "
+            "the rule reads a finite rise past it)",
+            note=f"binding mode {th['binding_mode']}; exact critical delay tau_c = {th['critical_delay']:.2f}"
+            + model_note,
+        )
+    )
+    if "mean_field_delay" in th:
+        mf = th["mean_field_delay"]
+        allowance = spacing + od_.STABILITY_RTOL * max(mf, 0)
+        checks.append(
+            delay_check(
+                f"optimal_vs_mean_field[mu={key}]",
+                "linearised eq. (5) averaged over the delay law (beyond the paper)",
+                mf,
+                od,
+                allowance,
+                grid_top,
+                nonnegative=True,
+                tolerance=f"mean-field threshold within the bootstrap 95% CI widened by {allowance:.3g} "
+                f"(one grid step + {od_.STABILITY_RTOL:.0%})",
+                note=f"largest mean delay on the grid whose {delay_model} law keeps the mean radial "
+                "recursion stable (compare.tradeoff.mean_field_threshold)",
+            )
+        )
+    return checks
+
+
+def format_table(rows: list[dict]) -> str:
+    """Plain-text table: one row per mu (paper, simulated [CI], stability, mode, asymptotic, bounds)."""
+    header = [
+        "mu",
+        "paper",
+        "simulated [95% CI]",
+        "stable tau*",
+        "binding",
+        "asymptotic",
+        "bounds (C=1, gamma->0)",
+    ]
+    mean_field = any("mean_field_delay" in r for r in rows)
+    if mean_field:
+        header.insert(4, "mean-field")
+    body = []
+    for r in rows:
+        paper = "-" if r.get("paper") is None else str(r["paper"])
+        sim = f"{r['optimal']:g}{'+' if r.get('censored') else ''} [{r['lo']:g}, {r['hi']:g}]"
+        bnd = ", ".join(f"{k}={v:.3g}" for k, v in r.get("bound_numbers", {}).items())
+        row = [
+            r["mu_key"],
+            paper,
+            sim,
+            str(r["stability_delay"]),
+            r["binding_mode"],
+            f"{r['asymptotic_delay']:.1f}",
+            bnd or "-",
+        ]
+        if mean_field:
+            row.insert(4, str(r.get("mean_field_delay", "-")))
+        body.append(row)
+    widths = [max(len(header[k]), *(len(b[k]) for b in body)) for k in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for b in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
+    """Figure 1: mean error vs delay per mu (log y), 95% CI band, optimal delays and thresholds."""
+    from compare import plots
+
+    results = verdict.results
+    fig, axes = plots.new_figure(1, 1, title=None)
+    ax = axes[0, 0]
+    fig.set_size_inches(7.0, 4.4)
+    taus = np.asarray(spec.taus)
+    floor = np.finfo(float).tiny
+    xlabel = "delay tau" if spec.delay_model == "constant" else f"mean delay ({spec.delay_model} model)"
+    for i, mu in enumerate(spec.mus):
+        key = mu_key(mu)
+        color = plots.COLORS[i % len(plots.COLORS)]
+        mean = np.asarray(results["mean_error"][key])
+        ci = np.asarray(results["mean_error_ci"][key])
+        ax.plot(taus, mean, color=color, lw=1.3, label=f"mu = {key}")
+        plots.band(ax, taus, np.maximum(ci[:, 0], floor), ci[:, 1], color)
+        opt = results["optimal_delay"][key]
+        j = int(np.searchsorted(taus, opt))
+        ax.plot([opt], [mean[j]], "o", color=color, ms=6, mfc="white", mew=1.5)
+        paper = results["paper_optimal_delay"].get(key)
+        if paper is not None and taus[0] <= paper <= taus[-1]:
+            ax.plot([paper], [np.interp(paper, taus, mean)], "x", color=color, ms=7, mew=1.5)
+        stab = results["stability_delay"][key]
+        if taus[0] <= stab <= taus[-1]:
+            ax.axvline(stab, color=color, ls="--", lw=0.9, alpha=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean error at T" + (" (1 - h1^2/|h|^2)" if spec.error == "angle" else " (|v - v*|^2)"))
+    ax.set_title(
+        f"Async-MSGD, eta = {spec.eta:g}, T = {spec.horizon:g}, {spec.runs} runs: "
+        "o simulated optimal, x paper, -- stability threshold",
+        fontsize=plots.STYLE["fontsize"],
+    )
+    ax.legend(fontsize=plots.STYLE["fontsize"], loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return [plots.save(fig, out_dir, "tradeoff", fmt)]

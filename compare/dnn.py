@@ -56,14 +56,15 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as _st
 
 from compare import cli, plots
+from compare.engine import Cell, Comparison, combine, run_command
+from compare.engine import Spec as EngineSpec
 from compare.verdict import Check, Verdict
 from simulate import dnn as _dnn
 from theory import stability
@@ -81,7 +82,10 @@ __all__ = [
     "cell",
     "cell_batch",
     "assemble",
+    "plan",
     "simulate_spec",
+    "report",
+    "COMPARISON",
     "threshold_rate",
     "final_accuracy",
     "predict_best",
@@ -133,12 +137,15 @@ _QUICK = {
 # the spec
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Spec:
+class Spec(EngineSpec):
     """Everything that determines a ``dnn`` run (validated at construction; hashable).
 
     Field names are the CLI options (``Ms`` is ``--Ms``, ``batch_size`` ``--batch-size``);
-    a ValueError names the option.
+    a ValueError names the option. ``level`` only changes the analysis (re-analysable from a store).
     """
+
+    ANALYSIS = ("level",)
+    KIND = "dnn spec"
 
     dataset: str = "digits"
     Ms: tuple = DEFAULT_MS
@@ -157,7 +164,7 @@ class Spec:
     hessian_samples: int = 256
     level: float = cli.DEFAULT_LEVEL
 
-    def __post_init__(self):
+    def validate(self):
         def opt(name):
             return "--" + name.replace("_", "-")
 
@@ -172,27 +179,27 @@ class Spec:
             raise ValueError(f"--Ms must be integers >= 1 (numbers of workers), got {list(Ms)}")
         if len(set(Ms)) != len(Ms) or list(Ms) != sorted(Ms):
             raise ValueError(f"--Ms must be strictly increasing, got {list(Ms)}")
-        object.__setattr__(self, "Ms", tuple(int(m) for m in Ms))
+        self.set("Ms", tuple(int(m) for m in Ms))
         mus = tuple(check_mu(m, "--mus") for m in self.mus)
         if not mus or len(set(mus)) != len(mus) or list(mus) != sorted(mus):
             raise ValueError(f"--mus must be strictly increasing values in [0, 1), got {list(mus)}")
-        object.__setattr__(self, "mus", mus)
+        self.set("mus", mus)
         for name in ("runs", "epochs", "hidden", "batch_size", "sharpness_iters", "hessian_samples"):
-            object.__setattr__(self, name, check_positive_int(getattr(self, name), opt(name)))
+            self.set(name, check_positive_int(getattr(self, name), opt(name)))
         if self.runs < 2:
             raise ValueError(f"--runs must be >= 2 (the checks' errors are over runs), got {self.runs}")
         for name in ("seed", "sharpness_every"):
-            object.__setattr__(self, name, check_nonnegative_int(getattr(self, name), opt(name)))
-        object.__setattr__(self, "eta", check_positive_float(self.eta, "--eta"))
-        object.__setattr__(self, "decay", check_positive_float(self.decay, "--decay"))
+            self.set(name, check_nonnegative_int(getattr(self, name), opt(name)))
+        self.set("eta", check_positive_float(self.eta, "--eta"))
+        self.set("decay", check_positive_float(self.decay, "--decay"))
         ms = tuple(float(f) for f in self.milestones)
         if any(not (0.0 < f < 1.0) for f in ms) or any(b <= a for a, b in zip(ms, ms[1:], strict=False)):
             raise ValueError(f"--milestones must be increasing fractions in (0, 1), got {list(ms)}")
-        object.__setattr__(self, "milestones", ms)
+        self.set("milestones", ms)
         cli.check_level(self.level)
 
     def as_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        return self.to_dict()
 
     def training(self) -> dict:
         """The keyword arguments of :func:`simulate.dnn.train_configs` (minus configs, seeds)."""
@@ -214,9 +221,19 @@ class Spec:
 # ---------------------------------------------------------------------------------------
 # cells: pure functions (params, seed, runs) -> xarray.Dataset
 # ---------------------------------------------------------------------------------------
-def cells(spec: Spec) -> list[dict]:
-    """The plan: one cell per (M, mu), ``params = {"M", "mu", **spec.training()}``."""
+def plan(spec: Spec) -> list[dict]:
+    """The cells' parameters: one per (M, mu), ``{"M", "mu", **spec.training()}``."""
     return [{"M": M, "mu": mu, **spec.training()} for M in spec.Ms for mu in spec.mus]
+
+
+def cells(spec: Spec) -> list[Cell]:
+    """The engine's plan: one :class:`~compare.engine.Cell` per (M, mu), all in one batch group
+    (they share the runs' initial weights and minibatches: one vectorised call in-process)."""
+    return [
+        Cell(comparison=NAME, fn="compare.dnn:cell", params=p, runs=spec.runs, seed=spec.seed,
+             coords={"M": p["M"], "mu": p["mu"]}, group="dnn")
+        for p in plan(spec)
+    ]
 
 
 def _training_key(params: dict) -> tuple:
@@ -248,7 +265,7 @@ def cell_batch(params_list: list[dict], seed: int, runs: int, progress=None) -> 
             **p0,
         )
         for n, i in enumerate(idx):
-            out[i] = ds.isel(config=n)
+            out[i] = ds.isel(config=n).drop_vars(["M", "mu"])
     return out
 
 
@@ -260,30 +277,21 @@ def cell(params: dict, seed: int, runs: int):
 cell.batch = cell_batch  # the experiment engine's batch hook
 
 
-def assemble(datasets: list):
-    """Per-cell Datasets -> one Dataset with dims (M, mu, seed, epoch, step)."""
-    import xarray as xr
+def assemble(spec: Spec, cells_: list, datasets: list):
+    """Per-cell Datasets -> one Dataset with dims (M, mu, seed, epoch, step) in the spec's order.
 
-    shared = [v for v in datasets[0].data_vars if "seed" not in datasets[0][v].dims]  # eta (epoch)
-    parts = [d.drop_vars(["config", *shared], errors="ignore").expand_dims(["M", "mu"]) for d in datasets]
-    ds = xr.combine_by_coords(parts, combine_attrs="override")
-    for v in shared:
-        ds[v] = datasets[0][v]
+    ``eta`` (epoch) is the same in every cell (one schedule): kept once, not along (M, mu).
+    """
+    ds = combine(cells_, datasets, order={"M": list(spec.Ms), "mu": list(spec.mus)})
+    if "M" in ds["eta"].dims:
+        ds["eta"] = ds["eta"].isel(M=0, mu=0, drop=True)
     return ds.transpose("M", "mu", "seed", ...)
 
 
-def simulate_spec(spec: Spec, progress: bool = False):
-    """Run every cell of ``spec`` in-process (one vectorised call) and assemble the Dataset."""
-    bar = None
-    if progress:
-        bar = cli.progress(total=spec.epochs, desc="dnn epochs")
-    cb = (lambda e: bar.update(1)) if bar is not None else None
-    try:
-        dss = cell_batch(cells(spec), spec.seed, spec.runs, progress=cb)
-    finally:
-        if bar is not None:
-            bar.close()
-    return assemble(dss)
+def simulate_spec(spec: Spec):
+    """Every cell of ``spec`` in-process in one vectorised call, assembled (no store; notebooks, tests)."""
+    cs = cells(spec)
+    return assemble(spec, cs, cell_batch([c.params for c in cs], spec.seed, spec.runs))
 
 
 # ---------------------------------------------------------------------------------------
@@ -417,8 +425,8 @@ def _best(mus, mean_acc) -> np.ndarray:
     return np.asarray(mus)[np.argmax(mean_acc, axis=1)]
 
 
-def analyse(ds, spec: Spec, *, elapsed_s: float = 0.0) -> Verdict:
-    """The checks and results of a ``dnn`` Dataset (module docstring)."""
+def analyse(spec: Spec, ds, info=None) -> Verdict:
+    """The checks and results of a ``dnn`` Dataset (module docstring); ``info``: the engine's run summary."""
     Ms = [int(m) for m in ds["M"].values]
     mus = [float(m) for m in ds["mu"].values]
     A = final_accuracy(ds)  # (M, mu, seed)
@@ -567,7 +575,6 @@ def analyse(ds, spec: Spec, *, elapsed_s: float = 0.0) -> Verdict:
         seed=spec.seed,
         checks=checks,
         results=results,
-        elapsed_s=elapsed_s,
     )
 
 
@@ -594,7 +601,7 @@ def format_table(Ms, mus, mean, se, best, pred, unstable) -> str:
 # ---------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------
-def figures(ds, verdict: Verdict, out_dir, fmt: str = "png") -> list[str]:
+def figures(spec: Spec, ds, verdict: Verdict, out_dir, fmt: str = "png") -> list[str]:
     """Figure 2 analogue (accuracy vs momentum per M) with the stability ratio; sharpness along training."""
     import matplotlib as mpl
 
@@ -728,7 +735,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
 
 def validate(args: argparse.Namespace) -> None:
     """Validate the dnn options (ValueError naming the option)."""
-    for opt in ("tau_max", "mean_delay", "workers"):
+    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
         if getattr(args, opt, None) is not None:
             flag = "--" + opt.replace("_", "-")
             raise ValueError(f"{flag} is not used by dnn: --Ms sets the numbers of workers of --delay-model")
@@ -748,17 +755,24 @@ def key_params(args: argparse.Namespace) -> dict:
     return {"data": args.dataset, "delay": args.delay_model, "eta": args.eta}
 
 
+def report(verdict: Verdict) -> str:
+    """The accuracy table printed before the summary (measured and predicted best momentum)."""
+    return verdict.results["table"]
+
+
+#: What the experiment engine runs (compare.engine.pipeline).
+COMPARISON = Comparison(
+    name=NAME,
+    spec=Spec,
+    from_args=lambda args: getattr(args, "spec", None) or spec_from_args(args),
+    cells=cells,
+    analyse=analyse,
+    figures=figures,
+    assemble=assemble,
+    report=report,
+)
+
+
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Train the grid, analyse it, draw the figures; print the accuracy table."""
-    start = time.perf_counter()
-    spec = getattr(args, "spec", None) or spec_from_args(args)
-    ds = simulate_spec(spec, progress=not args.no_progress)
-    verdict = analyse(ds, spec)
-    verdict.figures = figures(ds, verdict, out_dir, args.format)
-    verdict.raw = ds
-    verdict.elapsed_s = time.perf_counter() - start
-    verdict.parameters["quick"] = bool(args.quick)
-    print(verdict.results["table"])
-    return verdict
-
-
+    """Plan, compute (in-process, on Dask, or from a store), analyse, draw: through compare.engine."""
+    return run_command(COMPARISON, args, out_dir)

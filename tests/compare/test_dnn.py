@@ -120,7 +120,7 @@ FLAT = [[0.90, 0.93, 0.96]] * 4
 
 
 def test_analysis_detects_a_falling_best_momentum():
-    v = dnn.analyse(_synthetic(FALLING), _spec())
+    v = dnn.analyse(_spec(), _synthetic(FALLING))
     c = _checks(v)
     assert v.results["best_momentum"] == {"1": 0.9, "2": 0.5, "4": 0.5, "8": 0.1}
     assert c["best_momentum_falls"].holds and c["best_momentum_falls"].observed < -0.9
@@ -133,14 +133,14 @@ def test_analysis_detects_a_falling_best_momentum():
 
 def test_analysis_rejects_a_flat_best_momentum():
     """The same best momentum at every M: no trend (rho = 0), and mu = 0.9 is the best, not the worst."""
-    c = _checks(dnn.analyse(_synthetic(FLAT), _spec()))
+    c = _checks(dnn.analyse(_spec(), _synthetic(FLAT)))
     assert c["best_momentum_falls"].observed == 0.0 and not c["best_momentum_falls"].holds
     assert not c["mu_max_worst_at_M_max"].holds
 
 
 def test_analysis_rejects_a_noisy_trend():
     """A falling best momentum hidden in noise 10x the accuracy differences is not declared significant."""
-    c = _checks(dnn.analyse(_synthetic(FALLING, noise=0.5), _spec()))
+    c = _checks(dnn.analyse(_spec(), _synthetic(FALLING, noise=0.5)))
     assert not c["best_momentum_falls"].holds
 
 
@@ -148,7 +148,7 @@ def test_stability_prediction_check_follows_the_sharpness():
     """With sharpness 1 and eta 0.1 (s_eff = 0.1): mean-field thresholds make mu = 0.9 unstable from M = 2
     (s* = 0.122 > 0.1 > s*(M=4) = 0.048), so the predicted best at M = 4, 8 is 0.5; the FALLING data agree
     at M = 1, 2, 4 and disagree at M = 8 (best 0.1, 15 points above 0.5)."""
-    v = dnn.analyse(_synthetic(FALLING), _spec())
+    v = dnn.analyse(_spec(), _synthetic(FALLING))
     c = _checks(v)
     assert v.results["predicted_best_momentum"] == {"1": 0.9, "2": 0.9, "4": 0.5, "8": 0.5}
     assert v.results["predicted_unstable"]["4"] == [0.9]
@@ -156,7 +156,7 @@ def test_stability_prediction_check_follows_the_sharpness():
     assert not c["stability_prediction[M=2]"].holds  # predicted 0.9 (94%) vs measured 0.5 (95%)
     assert not c["stability_prediction[M=8]"].holds
     # a sharper landscape makes every momentum's ratio larger, so fewer are predicted stable
-    v3 = dnn.analyse(_synthetic(FALLING, sharp=30.0), _spec())
+    v3 = dnn.analyse(_spec(), _synthetic(FALLING, sharp=30.0))
     assert len(v3.results["predicted_unstable"]["8"]) > len(v.results["predicted_unstable"]["8"])
 
 
@@ -164,7 +164,7 @@ def test_staleness_check_fails_on_wrong_staleness():
     ds = _synthetic(FALLING)
     ds["staleness"][2] = ds["staleness"][2] + 1  # M = 4 saw mean 4 instead of 3
     ds["staleness"][2, :, 0] = ds["staleness"][2, :, 0] + 1  # with some spread over runs
-    c = _checks(dnn.analyse(ds, _spec()))
+    c = _checks(dnn.analyse(_spec(), ds))
     assert not c["mean_staleness[M=4]"].holds and c["mean_staleness[M=2]"].holds
 
 
@@ -175,12 +175,14 @@ def test_cell_alone_equals_cell_in_batch():
     """A cell's numbers do not depend on the batch it is computed in (seeds from content)."""
     spec = dnn.Spec(Ms=(1, 3), mus=(0.5, 0.9), runs=2, epochs=1, hidden=3, batch_size=128,
                     sharpness_every=1, sharpness_iters=2, hessian_samples=32)
-    plan = dnn.cells(spec)
-    batch = dnn.cell_batch(plan, spec.seed, spec.runs)
-    alone = dnn.cell(plan[3], spec.seed, spec.runs)
+    cells = dnn.cells(spec)
+    batch = dnn.cell_batch([c.params for c in cells], spec.seed, spec.runs)
+    alone = dnn.cell(cells[3].params, spec.seed, spec.runs)
     for var in ("accuracy", "sharpness", "staleness", "train_loss"):
         assert np.array_equal(alone[var].values, batch[3][var].values, equal_nan=True), var
-    ds = dnn.assemble(batch)
+    ds = dnn.assemble(spec, cells, batch)
+    assert ds["M"].values.tolist() == [1, 3] and ds["mu"].values.tolist() == [0.5, 0.9]
+    assert np.array_equal(ds["accuracy"].sel(M=3, mu=0.9).values, alone["accuracy"].values)
     assert dict(ds.sizes) == {"M": 2, "mu": 2, "seed": 2, "epoch": 2, "step": ds.sizes["step"]}
     assert ds["eta"].dims == ("epoch",)
 
@@ -194,7 +196,7 @@ def test_cell_alone_equals_cell_in_batch():
         (["--mus=-0.1,0.5"], "error: --mus must lie in [0, 1)"),
         (["--dataset", "mnist"], "error: --dataset must be one of digits"),
         (["--delay-model", "uniform"], "error: --delay-model must be one of pipeline, constant"),
-        (["--workers", "4"], "error: --workers is not used by dnn"),
+        (["--pipeline-workers", "4"], "error: --pipeline-workers is not used by dnn"),
         (["--runs", "1"], "error: --runs must be >= 2"),
         (["--milestones", "0.5,0.2"], "error: --milestones must be increasing"),
     ],

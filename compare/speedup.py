@@ -336,7 +336,8 @@ def _exponent(workers: np.ndarray, wall: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ly = np.log(wall)
     xc = lx - lx.mean()
-    b = -np.sum(xc * (ly - ly.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
+    with np.errstate(invalid="ignore"):  # inf - inf: such rows are NaN below
+        b = -np.sum(xc * (ly - ly.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
     return np.where(np.all(np.isfinite(ly), axis=-1), b, np.nan)
 
 

@@ -47,16 +47,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from compare import cli, plots
+from compare.engine import Cell, Comparison, Spec, combine, run_command
 from compare.verdict import Check, Verdict
 from theory import Problem
-from theory.validation import check_eta, check_positive_float, check_positive_int
+from theory.validation import check_eta, check_nonnegative_int, check_positive_float, check_positive_int
 
 __all__ = [
     "NAME",
@@ -64,6 +64,10 @@ __all__ = [
     "ARMS",
     "CONTROLS",
     "Remark7Spec",
+    "COMPARISON",
+    "cells",
+    "assemble",
+    "spec_from_args",
     "UniformComputeTimes",
     "arm_settings",
     "linearised_stationary_excess",
@@ -96,7 +100,11 @@ DEFAULT_DELTA = 0.5
 DEFAULT_HORIZON = 20.0
 DEFAULT_BURN_IN = 10.0
 #: Mean-path window and record spacing (ODE units); phase-time record spacing.
-DEFAULT_MEAN_HORIZON, MEAN_DT, PHASE_DT = 8.0, 0.05, 0.02
+DEFAULT_MEAN_HORIZON = 8.0
+#: Records of the mean-path runs (160 over 8 time units: every 0.05); saddle-run record spacing.
+N_MEAN_RECORDS, PHASE_DT = 160, 0.02
+#: The cell function (dotted path: what Dask workers import).
+FN = "compare.remark7:remark7_cell"
 N_BOOT = 2000
 #: The mean path is compared from k = WARMUP_UPDATES x M updates on (mu_L^(5M) < e^-5).
 WARMUP_UPDATES = 5
@@ -130,9 +138,16 @@ class UniformComputeTimes:
 
 
 @dataclass(frozen=True)
-class Remark7Spec:
-    """Every parameter of one Remark 7 experiment (frozen, validated at construction)."""
+class Remark7Spec(Spec):
+    """Every parameter of one Remark 7 experiment (an engine spec: frozen, validated, hashed).
 
+    eigenvalues, dist; alphas (Async-SGD steps); workers (the M grid); runs, seed; delta, epsilon
+    (phase boundaries; epsilon None = :func:`default_epsilon` per alpha); horizon, burn_in (saddle
+    runs, stationary error from burn_in); mean_horizon (mean-path runs); level (analysis only).
+    """
+
+    KIND = "remark7 spec"
+    ANALYSIS = ("level",)
     eigenvalues: tuple = (4.0, 3.0, 2.0, 1.0)
     dist: str = "gaussian"
     alphas: tuple = (0.002, 0.008)
@@ -146,16 +161,17 @@ class Remark7Spec:
     mean_horizon: float = DEFAULT_MEAN_HORIZON
     level: float = 0.95
 
-    def __post_init__(self):
-        if not self.alphas:
-            raise ValueError("alphas must be a non-empty list of step sizes")
-        for a in self.alphas:
-            check_eta(a, "alphas")
-        if not self.workers or any(int(m) != m or m < 1 for m in self.workers):
+    def validate(self) -> None:
+        if not self.alphas or len(set(self.alphas)) != len(self.alphas):
+            raise ValueError(f"alphas must be a non-empty list of distinct step sizes, got {self.alphas!r}")
+        self.set("alphas", tuple(check_eta(a, "alphas") for a in self.alphas))
+        if not self.workers or any(isinstance(m, bool) or int(m) != m or m < 1 for m in self.workers):
             raise ValueError(f"workers must be integers >= 1, got {self.workers!r}")
-        check_positive_int(self.runs, "runs")
+        self.set("workers", tuple(sorted({int(m) for m in self.workers})))
+        self.set("runs", check_positive_int(self.runs, "runs"))
         if self.runs < 2:
             raise ValueError(f"runs must be >= 2 (paired intervals), got {self.runs}")
+        self.set("seed", check_nonnegative_int(self.seed, "seed"))
         if not 0 < self.delta < 1 / math.sqrt(2):
             raise ValueError(
                 f"delta must lie in (0, 1/sqrt(2)) so that delta^2 < 1 - delta^2, got {self.delta!r}"
@@ -168,27 +184,41 @@ class Remark7Spec:
         check_positive_float(self.mean_horizon, "mean_horizon")
         if not 0 < self.level < 1:
             raise ValueError(f"level must lie in (0, 1), got {self.level!r}")
+        self.problem()  # validates eigenvalues and dist
 
-    @property
     def problem(self) -> Problem:
         return Problem(list(self.eigenvalues), dist=self.dist)
 
-    def cells(self) -> list[dict]:
-        """One cell per (alpha, M): every arm, both starts (the arms share the data streams)."""
-        base = {
-            k: getattr(self, k)
-            for k in ("eigenvalues", "dist", "delta", "horizon", "burn_in", "mean_horizon")
-        }
-        return [
+    def epsilon_at(self, alpha: float) -> float:
+        return float(self.epsilon) if self.epsilon is not None else default_epsilon(self.problem(), alpha)
+
+
+def cells(spec: Remark7Spec) -> list[Cell]:
+    """The plan: one cell per (alpha, M), every arm and both starts in it (shared data streams)."""
+    base = {k: getattr(spec, k) for k in ("dist", "delta", "horizon", "burn_in", "mean_horizon")}
+    return [
+        Cell(
+            NAME,
+            FN,
             {
                 **base,
-                "alpha": float(a),
-                "M": int(M),
-                "epsilon": self.epsilon or default_epsilon(self.problem, a),
-            }
-            for a in self.alphas
-            for M in self.workers
-        ]
+                "eigenvalues": list(spec.eigenvalues),
+                "alpha": a,
+                "M": M,
+                "epsilon": spec.epsilon_at(a),
+            },
+            runs=spec.runs,
+            seed=spec.seed,
+            coords={"alpha": a, "M": M},
+        )
+        for a in spec.alphas
+        for M in spec.workers
+    ]
+
+
+def assemble(spec: Remark7Spec, plan: list[Cell], datasets: list):
+    """One Dataset with dims (alpha, M, arm, run, record, record_mean, coord, phase)."""
+    return combine(plan, datasets, order={"alpha": spec.alphas, "M": spec.workers})
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,13 +335,29 @@ def _run_arms(problem, arms, alpha, M, v0, n_steps, every, runs, seed):
     return out
 
 
-def remark7_cell(params: dict, seed: int, runs: int):
-    """One (alpha, M) cell -> ``xarray.Dataset`` (dims arm, run, time_mean, time, coord, phase).
+def _paired_shifted_difference(x, hb, t, lag):
+    """Mean and SE over runs of x(t) - hb(t + lag) (linear interpolation; NaN where t + lag > t[-1]).
 
-    ``h_mean_run`` (arm, run, time_mean, coord): eigen-coordinates from h0 (mean-path run);
-    ``phase_time`` (phase, arm, run): T1, T2, T3 from e_2 (ODE units, NaN if not reached);
-    ``stationary_error`` (arm, run): mean angle error after the burn-in; ``mean_error`` (arm, time);
-    ``staleness_mean`` (arm). Time is k alpha for every arm (one update = alpha of ODE time).
+    x, hb : (run, time, coord) on the grid t. Returns two arrays (time, coord)."""
+    keep = t + lag <= t[-1] + 1e-12
+    sh = np.full_like(x, np.nan)
+    for r in range(hb.shape[0]):
+        for i in range(hb.shape[2]):
+            sh[r, keep, i] = np.interp(t[keep] + lag, t, hb[r, :, i])
+    diff = x - sh
+    return diff.mean(0), diff.std(0, ddof=1) / math.sqrt(diff.shape[0])
+
+
+def remark7_cell(params: dict, seed: int, runs: int):
+    """One (alpha, M) cell -> ``xarray.Dataset`` of numbers (arms and phases as integer indices).
+
+    Mean-path run from h0 (``mean_path`` (arm, record_mean, coord); ``diff_mean``, ``diff_se``: the
+    paired E h_arm(t) - E h_heavy_ball(t + (M-1) alpha) and its SE; ``record_mean_time``); saddle run
+    from e_2 (``phase_time`` (phase, arm, run): T1, T2, T3 in ODE units, NaN if not reached;
+    ``stationary_error`` (arm, run): mean angle error from the burn-in on; ``mean_error`` (arm,
+    record); ``record_time``); ``staleness_mean`` (arm). Arms in :data:`ARMS` order, phases T1..T3.
+    Time is k alpha in every arm (one update = alpha of ODE time). Fixed record counts
+    (:data:`N_MEAN_RECORDS`, :data:`N_PHASE_RECORDS` per unit of ODE time) so cells line up.
     """
     import xarray as xr
 
@@ -319,14 +365,18 @@ def remark7_cell(params: dict, seed: int, runs: int):
     alpha, M = float(params["alpha"]), int(params["M"])
     d = problem.d
     h0 = np.ones(d) / math.sqrt(d)
-    n_mean = int(round(params["mean_horizon"] / alpha))
-    every_mean = max(1, int(round(MEAN_DT / alpha)))
-    mean_run = _run_arms(problem, ARMS, alpha, M, problem.from_eigen(h0), n_mean, every_mean, runs, seed)
-    n = int(round(params["horizon"] / alpha))
-    every = max(1, int(round(PHASE_DT / alpha)))
-    sad = _run_arms(problem, ARMS, alpha, M, problem.eigenvector(2), n, every, runs, seed)
-    t = np.arange(n // every + 1) * every * alpha
-    pt, stat, merr = [], [], []
+    n_rec_mean = N_MEAN_RECORDS
+    every_mean = max(1, math.ceil(params["mean_horizon"] / alpha / n_rec_mean))
+    mean_run = _run_arms(
+        problem, ARMS, alpha, M, problem.from_eigen(h0), every_mean * n_rec_mean, every_mean, runs, seed
+    )
+    n_rec = int(round(params["horizon"] / PHASE_DT))
+    every = max(1, math.ceil(params["horizon"] / alpha / n_rec))
+    sad = _run_arms(problem, ARMS, alpha, M, problem.eigenvector(2), every * n_rec, every, runs, seed)
+    t = np.arange(n_rec + 1) * every * alpha
+    tm = np.arange(n_rec_mean + 1) * every_mean * alpha
+    pt, stat, merr, dmean, dse = [], [], [], [], []
+    hb = mean_run["heavy_ball"][0]
     for a in ARMS:
         h, div, _ = sad[a]
         with np.errstate(all="ignore"):
@@ -335,26 +385,33 @@ def remark7_cell(params: dict, seed: int, runs: int):
         pt.append(phase_times(ratio, t, params["delta"], params["epsilon"]))
         stat.append((1 - ratio)[:, t >= params["burn_in"]].mean(axis=1))
         merr.append((1 - ratio).mean(axis=0))
-    tm = np.arange(n_mean // every_mean + 1) * every_mean * alpha
+        m, e = _paired_shifted_difference(mean_run[a][0], hb, tm, warmup_lag(M) * alpha)
+        dmean.append(m)
+        dse.append(e)
+    arm_dims = ("arm", "record_mean", "coord")
     return xr.Dataset(
         {
-            "h_mean_run": (("arm", "run", "time_mean", "coord"), np.stack([mean_run[a][0] for a in ARMS])),
+            "mean_path": (arm_dims, np.stack([mean_run[a][0].mean(0) for a in ARMS])),
+            "diff_mean": (arm_dims, np.stack(dmean)),
+            "diff_se": (arm_dims, np.stack(dse)),
+            "record_mean_time": (("record_mean",), tm),
             "phase_time": (("phase", "arm", "run"), np.stack(pt, axis=1)),
             "stationary_error": (("arm", "run"), np.stack(stat)),
-            "mean_error": (("arm", "time"), np.stack(merr)),
+            "mean_error": (("arm", "record"), np.stack(merr)),
+            "record_time": (("record",), t),
             "staleness_mean": (("arm",), np.array([sad[a][2] for a in ARMS])),
         },
         coords={
-            "arm": list(ARMS),
+            "arm": np.arange(len(ARMS)),
             "run": np.arange(runs),
-            "time_mean": tm,
-            "time": t,
+            "record": np.arange(t.size),
+            "record_mean": np.arange(tm.size),
             "coord": np.arange(1, d + 1),
-            "phase": ["T1", "T2", "T3"],
+            "phase": np.arange(1, 4),
         },
         attrs={
-            **{k: params[k] for k in ("alpha", "M", "delta", "epsilon", "horizon", "burn_in")},
-            "mu_L": 1 - 1 / M,
+            "arms": ",".join(ARMS),
+            "phases": "T1,T2,T3",
             "equation": "eq. (5); Mitliagkas et al. 2016 Thm 3",
         },
     )
@@ -391,32 +448,32 @@ def _interval_check(name, equation, pred, est, lo, hi, allow, tolerance, note) -
     )
 
 
-def compare_arm(ds, arm: str, level: float, seed: int = 0) -> dict:
-    """Statistics of ``arm`` against heavy ball in one cell (paired over runs; bootstrap seeded)."""
+def compare_arm(cell, arm: str, alpha: float, M: int, level: float, seed: int = 0) -> dict:
+    """Statistics of ``arm`` against heavy ball in one cell (``ds.sel(alpha=, M=)``; paired over runs)."""
     from scipy.stats import t as t_dist
 
-    M, alpha = int(ds.attrs["M"]), float(ds.attrs["alpha"])
-    t, dm, dse = _shifted_difference(ds, arm)
+    a, hb = ARMS.index(arm), ARMS.index("heavy_ball")
+    t = cell["record_mean_time"].values
+    dm, dse = cell["diff_mean"].values[a], cell["diff_se"].values[a]
     # after heavy ball's warm-up: its residual lag (M-1) mu_L^(k+1) updates is < 1% of it from k = 5M on
-    late = t >= WARMUP_UPDATES * M * alpha
+    late = (t >= WARMUP_UPDATES * M * alpha) & np.all(np.isfinite(dm), axis=-1)
     dm, dse = dm[late], dse[late]
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(dse > 0, np.abs(dm) / dse, 0.0)
-    runs = ds.sizes["run"]
-    x, hb = ds["h_mean_run"].sel(arm=arm).values, ds["h_mean_run"].sel(arm="heavy_ball").values
+    runs = cell.sizes["run"]
+    mp = cell["mean_path"].values
     out = {
         "mean_path_sup": float(np.abs(dm).max()),
         "mean_path_max_z": float(z.max()),
         "mean_path_z_bonferroni": float(t_dist.ppf(1 - (1 - level) / (2 * z.size), runs - 1)),
-        "mean_path_sup_unshifted": float(np.abs((x - hb).mean(0)).max()),
+        "mean_path_sup_unshifted": float(np.abs(mp[a] - mp[hb]).max()),
         "lag": warmup_lag(M) * alpha,
     }
-    pt = ds["phase_time"]
-    for ph in ("T1", "T2", "T3"):
-        dlt = pt.sel(phase=ph, arm=arm).values - pt.sel(phase=ph, arm="heavy_ball").values
-        out[ph] = _t_interval(dlt, level)
-        out[ph + "_heavy_ball"] = float(np.nanmean(pt.sel(phase=ph, arm="heavy_ball").values))
-    s, sh = ds["stationary_error"].sel(arm=arm).values, ds["stationary_error"].sel(arm="heavy_ball").values
+    pt = cell["phase_time"].values  # (phase, arm, run)
+    for n_ph, ph in enumerate(("T1", "T2", "T3")):
+        out[ph] = _t_interval(pt[n_ph, a] - pt[n_ph, hb], level)
+        out[ph + "_heavy_ball"] = float(np.nanmean(pt[n_ph, hb]))
+    s, sh = cell["stationary_error"].values[a], cell["stationary_error"].values[hb]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E7, M, int(round(alpha * 1e9))]))
     idx = rng.integers(0, s.size, size=(N_BOOT, s.size))
     boots = s[idx].mean(1) / sh[idx].mean(1) - 1
@@ -515,42 +572,47 @@ def _cell_checks(key: str, st: dict, rr: dict, dt: float, pred_excess: float) ->
     return out
 
 
-def analyse(datasets: list, spec: Remark7Spec) -> tuple[list[Check], dict]:
-    """Datasets of :func:`remark7_cell` -> checks (the pipeline arm vs heavy ball) and results."""
+def analyse(spec: Remark7Spec, ds, info: dict | None = None) -> Verdict:
+    """The assembled Dataset -> the verdict: the pipeline arm vs heavy ball, per (alpha, M) and overall."""
     checks, res = [], {"arms": list(ARMS), "by_cell": {}, "phase_III_counts": {}, "verdict": []}
-    by = {(float(d.attrs["alpha"]), int(d.attrs["M"])): d for d in datasets}
-    for (alpha, M), ds in by.items():
+    by = {(a, M): ds.sel(alpha=a, M=M) for a in spec.alphas for M in spec.workers}
+    dt = {a: float(ds["record_time"].sel(alpha=a, M=spec.workers[0]).values[1]) for a in spec.alphas}
+    for (alpha, M), cell in by.items():
         key = f"alpha={alpha:g},M={M}"
-        stats = {a: compare_arm(ds, a, spec.level, spec.seed) for a in ASYNC_ARMS}
-        pred = linearised_stationary_excess(spec.problem, alpha, M)
+        stats = {arm: compare_arm(cell, arm, alpha, M, spec.level, spec.seed) for arm in ASYNC_ARMS}
+        pred = linearised_stationary_excess(spec.problem(), alpha, M)
         res["by_cell"][key] = {
-            "staleness_mean": dict(zip(ARMS, ds["staleness_mean"].values.tolist(), strict=True)),
-            "epsilon": ds.attrs["epsilon"],
+            "staleness_mean": dict(zip(ARMS, cell["staleness_mean"].values.tolist(), strict=True)),
+            "epsilon": spec.epsilon_at(alpha),
             "linearised_stationary_excess": pred,
             **stats,
         }
         if M > 1:
-            checks += _cell_checks(
-                key, stats["pipeline"], stats["round_robin"], float(ds["time"].values[1]), pred
-            )
+            checks += _cell_checks(key, stats["pipeline"], stats["round_robin"], dt[alpha], pred)
     checks += _phase3_counts(by, spec, res)
     res["verdict"] = _verdict_lines(res, checks, spec)
-    return checks, res
+    params = {
+        **spec.to_dict(),
+        "epsilon": {f"alpha={a:g}": spec.epsilon_at(a) for a in spec.alphas},
+        "arms": list(ARMS),
+    }
+    raw = ds.drop_vars(["mean_error", "record_time"])
+    return Verdict(command=NAME, parameters=params, seed=spec.seed, checks=checks, results=res, raw=raw)
 
 
 def _phase3_counts(by: dict, spec: Remark7Spec, res: dict) -> list[Check]:
     """Remark 7's N-hat_3 vs N-tilde_3 (printed and derived) and the measured wall-clock ratio."""
     from theory.phases import T3_derived, iteration_counts, phi_effective
 
-    problem, checks = spec.problem, []
+    problem, checks = spec.problem(), []
     l1, l2 = float(problem.lambda_[0]), float(problem.lambda_[1])
     for alpha in spec.alphas:
-        Mmax = max(M for (a, M) in by if a == alpha)
-        ds, eps = by[(alpha, Mmax)], float(by[(alpha, Mmax)].attrs["epsilon"])
+        Mmax = max(spec.workers)
+        eps = spec.epsilon_at(alpha)
         counts = iteration_counts(problem, 0.0, alpha, delta=spec.delta, epsilon=eps)
         T3 = T3_derived(l1, l2, 0.0, alpha, spec.delta, eps, phi_effective(problem))
-        pt = ds["phase_time"].sel(phase="T3")
-        a_t3, h_t3 = pt.sel(arm="pipeline").values, pt.sel(arm="heavy_ball").values
+        pt = by[(alpha, Mmax)]["phase_time"].values[2]  # (arm, run)
+        a_t3, h_t3 = pt[ARMS.index("pipeline")], pt[ARMS.index("heavy_ball")]
         ok = np.isfinite(a_t3) & np.isfinite(h_t3)
         a_t3, h_t3 = a_t3[ok], h_t3[ok]
         ratio = float(a_t3.mean() / (Mmax * h_t3.mean()))  # wall clock: M workers against one machine
@@ -650,44 +712,30 @@ def _verdict_lines(res: dict, checks: list[Check], spec: Remark7Spec) -> list[st
 # ---------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------
-def _shifted_difference(ds, arm: str):
-    """Paired E h_arm(t) - E h_heavy_ball(t + (M-1) alpha) and its standard error (time, coord)."""
-    tm = ds["time_mean"].values
-    L = warmup_lag(int(ds.attrs["M"])) * float(ds.attrs["alpha"])
-    keep = tm + L <= tm[-1]
-    x, hb = ds["h_mean_run"].sel(arm=arm).values, ds["h_mean_run"].sel(arm="heavy_ball").values
-    sh = np.empty_like(x[:, keep])
-    for r in range(hb.shape[0]):
-        for i in range(hb.shape[2]):
-            sh[r, :, i] = np.interp(tm[keep] + L, tm, hb[r, :, i])
-    diff = x[:, keep] - sh
-    return tm[keep], diff.mean(0), diff.std(0, ddof=1) / math.sqrt(diff.shape[0])
-
-
-def figures(datasets: list, results: dict, spec: Remark7Spec, out_dir: Path, fmt: str = "png") -> list[str]:
+def figures(spec: Remark7Spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
     """Mean paths and their warm-up-shifted differences at the largest M; the quantities against M."""
-    Mmax = max(spec.workers)
-    big = [d for d in datasets if int(d.attrs["M"]) == Mmax]
-    fig, axes = plots.new_figure(2, len(big))
-    for c, ds in enumerate(big):
+    results, Mmax = verdict.results, max(spec.workers)
+    fig, axes = plots.new_figure(2, len(spec.alphas))
+    for c, alpha in enumerate(spec.alphas):
+        cell = ds.sel(alpha=alpha, M=Mmax)
         ax, axd = axes[0, c], axes[1, c]
-        tm = ds["time_mean"].values
-        for i in range(ds.sizes["coord"]):
+        tm = cell["record_mean_time"].values
+        for i in range(cell.sizes["coord"]):
             col = plots.COLORS[i % len(plots.COLORS)]
             for arm, ls in (("pipeline", "-"), ("heavy_ball", "--"), ("round_robin", ":")):
                 ax.plot(
                     tm,
-                    ds["h_mean_run"].sel(arm=arm).isel(coord=i).mean("run"),
+                    cell["mean_path"].values[ARMS.index(arm), :, i],
                     ls,
                     color=col,
                     lw=1,
                     label=f"E h{i + 1}: {arm}",
                 )
-            t, dm, se = _shifted_difference(ds, "pipeline")
-            axd.plot(t, dm[:, i], color=col, lw=1, label=f"h{i + 1}: pipeline - shifted heavy ball")
-            plots.band(axd, t, dm[:, i] - 2 * se[:, i], dm[:, i] + 2 * se[:, i], col)
+            dm, se = cell["diff_mean"].values[0, :, i], cell["diff_se"].values[0, :, i]
+            axd.plot(tm, dm, color=col, lw=1, label=f"h{i + 1}: pipeline - shifted heavy ball")
+            plots.band(axd, tm, dm - 2 * se, dm + 2 * se, col)
         axd.axhline(0.0, color="k", lw=0.6, label="mapping: 0 (bands: +-2 SE)")
-        ax.set_title(f"alpha = {ds.attrs['alpha']:g}, M = {Mmax}", fontsize=plots.STYLE["fontsize"])
+        ax.set_title(f"alpha = {alpha:g}, M = {Mmax}", fontsize=plots.STYLE["fontsize"])
         for a in (ax, axd):
             a.set_xlabel("ODE time t = k alpha")
             a.legend(fontsize=5, ncol=2)
@@ -782,21 +830,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def validate(args: argparse.Namespace) -> None:
     """Parse and validate into ``args.spec`` (ValueError naming the option)."""
-    from compare.speedup import reject_delay_options
+    from compare.speedup import reject_delay_options, spec_error
 
     reject_delay_options(args, NAME, "the arms fix the delays (--worker-counts)")
     if args.eta != cli.DEFAULT_ETA:
         raise ValueError("--eta is not used by remark7: the Async-SGD step sizes are --alphas")
     alphas = cli.parse_float_list(args.alphas, "--alphas")
     workers = cli.parse_float_list(args.worker_counts, "--worker-counts")
-    if any(m < 1 or m != int(m) for m in workers):
-        raise ValueError(f"--worker-counts must be integers >= 1, got {args.worker_counts!r}")
     cli.check_level(args.level)
     kw = dict(
         eigenvalues=tuple(cli.problem_from_args(args).lambda_.tolist()),
         dist=args.dist,
         alphas=tuple(alphas),
-        workers=tuple(int(m) for m in workers),
+        workers=tuple(workers),
         runs=args.runs,
         seed=args.seed,
         delta=args.delta,
@@ -806,17 +852,15 @@ def validate(args: argparse.Namespace) -> None:
         mean_horizon=args.mean_horizon,
         level=args.level,
     )
-    flags = {
-        "alphas": "--alphas",
-        "workers": "--worker-counts",
-        "burn_in": "--burn-in",
-        "mean_horizon": "--mean-horizon",
-    }
     try:
         args.spec = Remark7Spec(**kw)
     except ValueError as exc:
-        name = str(exc).split(" ")[0]
-        raise ValueError(f"{flags.get(name, '--' + name)} {str(exc)[len(name) :].lstrip()}") from None
+        raise spec_error(exc, {"workers": "--worker-counts"}) from None
+
+
+def spec_from_args(args: argparse.Namespace) -> Remark7Spec:
+    """The spec of validated options (:func:`validate` built it)."""
+    return args.spec
 
 
 def quick_args() -> list[str]:
@@ -829,48 +873,18 @@ def key_params(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Run every cell in-process, analyse, draw (compare.engine, once it lands, replaces the loop)."""
-    import xarray as xr
+    """Through the experiment engine: plan, compute (or --from-store), assemble, analyse, draw."""
+    return run_command(COMPARISON, args, out_dir)
 
-    start = time.perf_counter()
-    spec = args.spec
-    cells = spec.cells()
-    datasets = [remark7_cell(p, spec.seed, spec.runs) for p in cli.progress(cells, args=args, desc="remark7")]
-    checks, results = analyse(datasets, spec)
-    for line in results["verdict"]:
-        print(line)
-    figs = figures(datasets, results, spec, out_dir, args.format)
-    raw = xr.concat(
-        [
-            d.drop_vars(["h_mean_run", "mean_error", "time_mean", "time"]).expand_dims(
-                cell=[f"alpha={d.attrs['alpha']:g},M={d.attrs['M']}"]
-            )
-            for d in datasets
-        ],
-        dim="cell",
-        combine_attrs="drop",
-        join="exact",
-        coords="minimal",
-    )
-    params = {
-        **cli.common_parameters(args, spec.problem),
-        "alphas": list(spec.alphas),
-        "worker_counts": list(spec.workers),
-        "delta": spec.delta,
-        "epsilon": {f"alpha={c['alpha']:g}": c["epsilon"] for c in cells},
-        "horizon": spec.horizon,
-        "burn_in": spec.burn_in,
-        "level": spec.level,
-        "arms": list(ARMS),
-    }
-    params.pop("eta", None)
-    return Verdict(
-        command=NAME,
-        parameters=params,
-        seed=spec.seed,
-        checks=checks,
-        figures=figs,
-        results=results,
-        elapsed_s=time.perf_counter() - start,
-        raw=raw,
-    )
+
+#: The comparison as the engine runs it (the verdict lines are printed before the table).
+COMPARISON = Comparison(
+    name=NAME,
+    spec=Remark7Spec,
+    from_args=spec_from_args,
+    cells=cells,
+    analyse=analyse,
+    figures=figures,
+    assemble=assemble,
+    report=lambda v: "\n".join(v.results["verdict"]),
+)

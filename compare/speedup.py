@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,15 +58,21 @@ import numpy as np
 
 from compare import cli, plots
 from compare._common import companion, linearised_variance_u
+from compare.engine import Cell, Comparison, Spec, combine, run_command
 from compare.verdict import Check, Verdict
 from theory import Problem
-from theory.validation import check_eta, check_mu, check_positive_float, check_positive_int
+from theory.validation import check_eta, check_mu, check_nonnegative_int, check_positive_int
 
 __all__ = [
     "NAME",
     "HELP",
     "COMPUTE_TIMES",
     "SpeedupSpec",
+    "COMPARISON",
+    "cells",
+    "assemble",
+    "spec_from_args",
+    "spec_error",
     "speedup_cell",
     "analyse",
     "figures",
@@ -103,12 +108,21 @@ N_BOOT = 1000
 #: Proposition 10's nu for a median escape time (P(escaped by T1) = 1 - nu = 1/2).
 NU_MEDIAN = 0.5
 _QUICK = {"mus": "0.9", "worker_counts": "1,4,64", "runs": 24, "compute_times": "constant"}
+#: The cell function (dotted path: what Dask workers import).
+FN = "compare.speedup:speedup_cell"
 
 
 @dataclass(frozen=True)
-class SpeedupSpec:
-    """Every parameter of one speed-up experiment (frozen, validated at construction)."""
+class SpeedupSpec(Spec):
+    """Every parameter of one speed-up experiment (an engine spec: frozen, validated, hashed).
 
+    eigenvalues, dist : the problem; eta : step size; mus : momenta; workers : the M grid
+    (with 1, increasing); compute_times : pipeline laws; epsilon : target error; runs, seed;
+    level : confidence level (analysis only).
+    """
+
+    KIND = "speedup spec"
+    ANALYSIS = ("level",)
     eigenvalues: tuple = (4.0, 3.0, 2.0, 1.0)
     dist: str = "gaussian"
     eta: float = 5e-4
@@ -120,51 +134,65 @@ class SpeedupSpec:
     seed: int = 0
     level: float = 0.95
 
-    def __post_init__(self):
-        check_eta(self.eta, "eta")
-        for mu in self.mus:
-            check_mu(mu, "mus")
-        if not self.workers or any(int(m) != m or m < 1 for m in self.workers):
+    def validate(self) -> None:
+        self.set("eta", check_eta(self.eta, "eta"))
+        if not self.mus or len(set(self.mus)) != len(self.mus):
+            raise ValueError(f"mus must be a non-empty list without repeats, got {self.mus!r}")
+        self.set("mus", tuple(check_mu(mu, "mus") for mu in self.mus))
+        if not self.workers or any(isinstance(m, bool) or int(m) != m or m < 1 for m in self.workers):
             raise ValueError(f"workers must be integers >= 1, got {self.workers!r}")
-        if 1 not in self.workers:
+        self.set("workers", tuple(int(m) for m in self.workers))
+        if self.workers[0] != 1 or any(b <= a for a, b in zip(self.workers, self.workers[1:], strict=False)):
             raise ValueError(
-                f"workers must include M = 1 (the reference of the speed-up), got {self.workers!r}"
+                f"workers must be strictly increasing from M = 1 (the reference), got {self.workers!r}"
             )
-        if list(self.workers) != sorted(set(self.workers)):
-            raise ValueError(f"workers must be strictly increasing, got {self.workers!r}")
         if not self.compute_times or any(c not in COMPUTE_TIMES for c in self.compute_times):
             raise ValueError(
                 f"compute_times must be among {', '.join(COMPUTE_TIMES)}, got {self.compute_times!r}"
             )
         if not 0 < self.epsilon < 1:
             raise ValueError(f"epsilon must lie in (0, 1), got {self.epsilon!r}")
-        check_positive_int(self.runs, "runs")
+        self.set("runs", check_positive_int(self.runs, "runs"))
+        if self.runs < 2:
+            raise ValueError(f"runs must be >= 2 (bootstrap intervals), got {self.runs}")
+        self.set("seed", check_nonnegative_int(self.seed, "seed"))
         if not 0 < self.level < 1:
             raise ValueError(f"level must lie in (0, 1), got {self.level!r}")
+        self.problem()  # validates eigenvalues and dist
 
-    @property
     def problem(self) -> Problem:
         return Problem(list(self.eigenvalues), dist=self.dist)
 
-    def cells(self) -> list[dict]:
-        """One cell per (mu, compute-time law), all M in it (one data draw, CRN across M)."""
-        out = []
-        for mu in self.mus:
-            T = theory_prediction(self.problem, mu, self.eta, self.epsilon)["T"]
-            for ct in self.compute_times:
-                out.append(
-                    {
-                        "eigenvalues": tuple(self.eigenvalues),
-                        "dist": self.dist,
-                        "eta": self.eta,
-                        "mu": float(mu),
-                        "compute_time": ct,
-                        "workers": tuple(self.workers),
-                        "epsilon": self.epsilon,
-                        "horizon": HORIZON_FACTOR * T,
-                    }
-                )
-        return out
+    def horizon(self, mu: float) -> float:
+        """ODE time of the runs at ``mu``: HORIZON_FACTOR x the predicted median time at M = 1."""
+        return HORIZON_FACTOR * theory_prediction(self.problem(), mu, self.eta, self.epsilon)["T"]
+
+
+def cells(spec: SpeedupSpec) -> list[Cell]:
+    """The plan: one cell per (mu, compute-time law) holding every M (one data draw, CRN across M)."""
+    out = []
+    for mu in spec.mus:
+        horizon = spec.horizon(mu)
+        for ct in spec.compute_times:
+            params = {
+                "eigenvalues": list(spec.eigenvalues),
+                "dist": spec.dist,
+                "eta": spec.eta,
+                "mu": mu,
+                "compute_time": ct,
+                "workers": list(spec.workers),
+                "epsilon": spec.epsilon,
+                "horizon": horizon,
+            }
+            out.append(
+                Cell(NAME, FN, params, runs=spec.runs, seed=spec.seed, coords={"mu": mu, "compute_time": ct})
+            )
+    return out
+
+
+def assemble(spec: SpeedupSpec, plan: list[Cell], datasets: list):
+    """One Dataset with dims (mu, compute_time, workers, run, record) in the spec's order."""
+    return combine(plan, datasets, order={"mu": spec.mus, "compute_time": spec.compute_times})
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,9 +297,13 @@ def first_passage(err: np.ndarray, epsilon: float) -> np.ndarray:
 def speedup_cell(params: dict, seed: int, runs: int):
     """One (mu, compute-time law) cell: update (5) from e_2 for every M, with common random numbers.
 
-    Returns an ``xarray.Dataset`` with dims (workers, run, time): ``error`` (workers, run, time),
-    the angle error at the records (1 after a divergence); ``first_passage`` (workers, run),
-    the first update with error <= epsilon (-1: censored at the horizon); ``staleness_mean``.
+    Exactly N_RECORDS records after the start (the horizon rounded up to a whole record spacing),
+    so cells of different mu line up on the ``record`` dimension. Returns an ``xarray.Dataset``:
+    ``first_passage`` (workers, run), the first update with error <= epsilon (-1: censored);
+    ``floor_run`` (workers, run), the mean error over the last quarter of the records;
+    ``mean_error`` (workers, record); ``record_time`` (record, ODE units); ``diverged``;
+    ``staleness_mean`` (workers); scalars ``record_every``, ``n_steps``. Error: 1 - h_1^2/|h|^2,
+    1 from a divergence on.
     """
     import xarray as xr
 
@@ -279,8 +311,8 @@ def speedup_cell(params: dict, seed: int, runs: int):
 
     problem = Problem(list(params["eigenvalues"]), dist=params["dist"])
     eta, workers = float(params["eta"]), [int(M) for M in params["workers"]]
-    n_steps = max(1, int(round(params["horizon"] / eta)))
-    every = max(1, n_steps // N_RECORDS)
+    every = max(1, math.ceil(params["horizon"] / eta / N_RECORDS))
+    n_steps = every * N_RECORDS
     res = simulate_async_msgd(
         problem,
         eta=eta,
@@ -292,30 +324,27 @@ def speedup_cell(params: dict, seed: int, runs: int):
         seed=seed,
         record_every=every,
     )
-    h = res.records[0]  # (workers, run, time, d)
+    h = res.records[0]  # (workers, run, record, d)
     with np.errstate(all="ignore"):
         err = 1.0 - h[..., 0] ** 2 / np.sum(h * h, axis=-1)
     k = np.arange(h.shape[2]) * every
     dead = res.diverged[0][..., None] & (k[None, None, :] >= res.diverged_step[0][..., None])
     err = np.where(dead | ~np.isfinite(err), 1.0, err)
     fp = first_passage(err, params["epsilon"])
+    tail = err[..., -(N_RECORDS // 4) :]
     return xr.Dataset(
         {
-            "error": (("workers", "run", "time"), err),
             "first_passage": (("workers", "run"), np.where(fp >= 0, fp * every, -1)),
+            "floor_run": (("workers", "run"), tail.mean(axis=-1)),
+            "mean_error": (("workers", "record"), err.mean(axis=1)),
+            "record_time": (("record",), k * eta),
             "diverged": (("workers", "run"), res.diverged[0].astype(np.int8)),
             "staleness_mean": (("workers",), np.array([s.mean for s in res.staleness])),
+            "record_every": ((), every),
+            "n_steps": ((), n_steps),
         },
-        coords={"workers": workers, "run": np.arange(runs), "time": k * eta, "iteration": ("time", k)},
-        attrs={
-            "mu": params["mu"],
-            "compute_time": params["compute_time"],
-            "eta": eta,
-            "n_steps": n_steps,
-            "record_every": every,
-            "epsilon": params["epsilon"],
-            "equation": "eq. (5) from e_2",
-        },
+        coords={"workers": workers, "run": np.arange(runs), "record": np.arange(k.size)},
+        attrs={"equation": "eq. (5) from e_2, worker-pipeline staleness", "epsilon": params["epsilon"]},
     )
 
 
@@ -341,9 +370,9 @@ def _exponent(workers: np.ndarray, wall: np.ndarray) -> np.ndarray:
     return np.where(np.all(np.isfinite(ly), axis=-1), b, np.nan)
 
 
-def analyse(ds_by_cell: list, spec: SpeedupSpec) -> tuple[list[Check], dict]:
-    """Datasets of :func:`speedup_cell` (in ``spec.cells()`` order) -> checks and results."""
-    problem, lvl = spec.problem, spec.level
+def analyse(spec: SpeedupSpec, ds, info: dict | None = None) -> Verdict:
+    """The assembled Dataset of :func:`assemble` -> the verdict (checks, results)."""
+    problem, lvl = spec.problem(), spec.level
     q = [0.5 - lvl / 2, 0.5 + lvl / 2]
     checks, res = (
         [],
@@ -358,63 +387,66 @@ def analyse(ds_by_cell: list, spec: SpeedupSpec) -> tuple[list[Check], dict]:
     )
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x5BEED]))
     idx = rng.integers(0, spec.runs, size=(N_BOOT, spec.runs))
-    done_M1 = set()
-    for ds in ds_by_cell:
-        mu, law = float(ds.attrs["mu"]), str(ds.attrs["compute_time"])
-        key = f"mu={mu:g},{law}"
-        Ms = ds["workers"].values.astype(float)
-        fp = ds["first_passage"].values
-        wall, wall_b = _medians(fp) / Ms, _medians(fp, idx) / Ms[:, None]
-        lo, hi = np.quantile(wall_b, q, axis=1, method="inverted_cdf")  # no interpolation: inf-safe
+    Ms = np.asarray(spec.workers, dtype=float)
+    for mu in spec.mus:
         th = theory_prediction(problem, mu, spec.eta, spec.epsilon)
-        brk = breakdown_M(problem, mu, spec.eta, law, ds["workers"].values, spec.epsilon)
-        infl = linearised_inflation(problem, mu, spec.eta, law, ds["workers"].values)
-        tail = ds["error"].isel(time=slice(-max(1, ds.sizes["time"] // 4), None)).mean("time").values
-        floor_m, floor_se = tail.mean(axis=1), tail.std(axis=1, ddof=1) / math.sqrt(spec.runs)
-        res["time_to_epsilon"][key] = {
-            "M": Ms.astype(int).tolist(),
-            "median_wall": wall.tolist(),
-            "ci": np.stack([lo, hi], 1).tolist(),
-            "median_iterations": (wall * Ms).tolist(),
-            "censored_fraction": (fp < 0).mean(axis=1).tolist(),
-        }
-        res["floor"][key] = {
-            "mean": floor_m.tolist(),
-            "se": floor_se.tolist(),
-            "predicted": [brk["floors"][int(M)] for M in Ms],
-        }
-        res["theory"][key] = {
-            **th,
-            "N_wall": (th["T"] / (spec.eta * Ms)).tolist(),
-            "inflation": infl.tolist(),
-            "M_b": brk["M_b"],
-            "M_stability": brk["M_stability"],
-            "M_floor": brk["M_floor"],
-            "stability_delay": brk["stability_delay"],
-        }
-        if mu not in done_M1:  # M = 1 is tau = 0 for every law: one check per mu
-            done_M1.add(mu)
-            checks.append(_check_M1(mu, th, wall[0], lo[0], hi[0], ds, spec))
-        fit = Ms < (brk["M_b"] if brk["M_b"] is not None else np.inf)
-        if fit.sum() >= 2:
-            b, b_boot = float(_exponent(Ms[fit], wall[fit])), _exponent(Ms[fit], wall_b[fit].T)
-            ok = np.isfinite(b_boot)
-            b_lo, b_hi = (
-                np.quantile(b_boot[ok], q, method="inverted_cdf") if ok.sum() > 1 else (np.nan, np.nan)
-            )
-            b_lin = float(_exponent(Ms[fit], (infl / Ms)[fit]))
-            res["speedup_exponent"][key] = {
-                "b": b,
-                "ci": [b_lo, b_hi],
-                "linearised": b_lin,
-                "M_fit": Ms[fit].astype(int).tolist(),
+        for law in spec.compute_times:
+            key = f"mu={mu:g},{law}"
+            cell = ds.sel(mu=mu, compute_time=law)
+            fp = cell["first_passage"].values
+            wall, wall_b = _medians(fp) / Ms, _medians(fp, idx) / Ms[:, None]
+            lo, hi = np.quantile(wall_b, q, axis=1, method="inverted_cdf")  # no interpolation: inf-safe
+            brk = breakdown_M(problem, mu, spec.eta, law, spec.workers, spec.epsilon)
+            infl = linearised_inflation(problem, mu, spec.eta, law, spec.workers)
+            tail = cell["floor_run"].values
+            floor_m, floor_se = tail.mean(axis=1), tail.std(axis=1, ddof=1) / math.sqrt(spec.runs)
+            res["time_to_epsilon"][key] = {
+                "M": list(spec.workers),
+                "median_wall": wall.tolist(),
+                "ci": np.stack([lo, hi], 1).tolist(),
+                "median_iterations": (wall * Ms).tolist(),
+                "censored_fraction": (fp < 0).mean(axis=1).tolist(),
             }
-            checks.append(_check_exponent(key, b, b_lo, b_hi, b_lin, Ms[fit]))
-        past = np.flatnonzero(Ms >= (brk["M_b"] or np.inf))
-        if past.size:
-            j = int(past[0])
-            checks.append(_check_floor(key, int(Ms[j]), floor_m[j], floor_se[j], spec, brk))
-    return checks, res
+            res["floor"][key] = {
+                "mean": floor_m.tolist(),
+                "se": floor_se.tolist(),
+                "predicted": [brk["floors"][M] for M in spec.workers],
+            }
+            res["theory"][key] = {
+                **th,
+                "N_wall": (th["T"] / (spec.eta * Ms)).tolist(),
+                "inflation": infl.tolist(),
+                **{k: brk[k] for k in ("M_b", "M_stability", "M_floor", "stability_delay")},
+            }
+            if law == spec.compute_times[0]:  # M = 1 is tau = 0 under every law: one check per mu
+                checks.append(_check_M1(mu, th, wall[0], lo[0], hi[0], int(cell["record_every"]), spec))
+            fit = Ms < (brk["M_b"] if brk["M_b"] is not None else np.inf)
+            if fit.sum() >= 2:
+                b, b_boot = float(_exponent(Ms[fit], wall[fit])), _exponent(Ms[fit], wall_b[fit].T)
+                ok = np.isfinite(b_boot)
+                b_lo, b_hi = (
+                    np.quantile(b_boot[ok], q, method="inverted_cdf") if ok.sum() > 1 else (np.nan,) * 2
+                )
+                b_lin = float(_exponent(Ms[fit], (infl / Ms)[fit]))
+                res["speedup_exponent"][key] = {
+                    "b": b,
+                    "ci": [b_lo, b_hi],
+                    "linearised": b_lin,
+                    "M_fit": Ms[fit].astype(int).tolist(),
+                    "bootstrap_defined": float(ok.mean()),
+                }
+                checks.append(_check_exponent(key, b, b_lo, b_hi, b_lin, Ms[fit]))
+            past = np.flatnonzero(Ms >= (brk["M_b"] or np.inf))
+            if past.size:
+                j = int(past[0])
+                checks.append(_check_floor(key, int(Ms[j]), floor_m[j], floor_se[j], spec, brk))
+    params = {
+        **spec.to_dict(),
+        "horizons": {f"mu={mu:g}": spec.horizon(mu) for mu in spec.mus},
+        "n_steps": {f"mu={mu:g}": int(ds["n_steps"].sel(mu=mu).max()) for mu in spec.mus},
+    }
+    raw = ds.drop_vars([v for v in ("mean_error",) if v in ds])
+    return Verdict(command=NAME, parameters=params, seed=spec.seed, checks=checks, results=res, raw=raw)
 
 
 def _z(level: float) -> float:
@@ -423,9 +455,9 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def _check_M1(mu, th, est, lo, hi, ds, spec) -> Check:
+def _check_M1(mu, th, est, lo, hi, record_every, spec) -> Check:
     pred = th["T"] / spec.eta  # iterations = wall units at M = 1
-    allow = float(ds.attrs["record_every"]) + mu / (1 - mu)  # record spacing + heavy-ball warm-up lag
+    allow = float(record_every) + mu / (1 - mu)  # record spacing + heavy-ball warm-up lag
     return Check(
         name=f"time_to_epsilon_at_M1[mu={mu:g}]",
         equation="Props 8 and 10 (derived): T1(nu=1/2) + T2, delta^2 = eps",
@@ -478,8 +510,9 @@ def _check_floor(key, M, m, se, spec, brk) -> Check:
 # ---------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------
-def figures(results: dict, spec: SpeedupSpec, out_dir: Path, fmt: str = "png") -> list[str]:
+def figures(spec: SpeedupSpec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
     """Wall time vs M (log-log) per law with the linear and paper lines; error floor vs M."""
+    results = verdict.results
     laws = list(spec.compute_times)
     fig, axes = plots.new_figure(2, len(laws))
     for c, law in enumerate(laws):
@@ -567,11 +600,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def reject_delay_options(args: argparse.Namespace, command: str, why: str) -> None:
     """Refuse the common delay options, which ``command`` would ignore (ValueError naming the option)."""
-    for opt in ("tau_max", "mean_delay", "workers"):
+    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
         if getattr(args, opt, None) is not None:
             raise ValueError(f"--{opt.replace('_', '-')} is not used by {command}: {why}")
     if args.delay_model != "constant":
         raise ValueError(f"--delay-model is not used by {command}: {why}")
+
+
+def spec_error(exc: ValueError, flags: dict) -> ValueError:
+    """A spec's ValueError ("field ...") renamed to its option ("--option ...")."""
+    name, _, rest = str(exc).partition(" ")
+    return ValueError(f"{flags.get(name, '--' + name.replace('_', '-'))} {rest}")
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -580,20 +619,15 @@ def validate(args: argparse.Namespace) -> None:
         args, NAME, "the staleness comes from the worker pipeline (--worker-counts, --compute-times)"
     )
     mus = cli.parse_float_list(args.mus, "--mus")
-    for mu in mus:
-        check_mu(mu, "--mus")
     workers = cli.parse_float_list(args.worker_counts, "--worker-counts")
-    if any(m < 1 or m != int(m) for m in workers):
-        raise ValueError(f"--worker-counts must be integers >= 1, got {args.worker_counts!r}")
     laws = [c.strip() for c in args.compute_times.split(",")]
     cli.check_level(args.level)
-    check_positive_float(args.epsilon, "--epsilon")
     kw = dict(
         eigenvalues=tuple(cli.problem_from_args(args).lambda_.tolist()),
         dist=args.dist,
         eta=args.eta,
         mus=tuple(mus),
-        workers=tuple(int(m) for m in workers),
+        workers=tuple(workers),
         compute_times=tuple(laws),
         epsilon=args.epsilon,
         runs=args.runs,
@@ -603,9 +637,12 @@ def validate(args: argparse.Namespace) -> None:
     try:
         args.spec = SpeedupSpec(**kw)
     except ValueError as exc:
-        flag = {"workers": "--worker-counts", "compute_times": "--compute-times", "epsilon": "--epsilon"}
-        name = str(exc).split(" ")[0]
-        raise ValueError(f"{flag.get(name, '--' + name)} {str(exc)[len(name) :].lstrip()}") from None
+        raise spec_error(exc, {"workers": "--worker-counts", "runs": "--runs"}) from None
+
+
+def spec_from_args(args: argparse.Namespace) -> SpeedupSpec:
+    """The spec of validated options (:func:`validate` built it)."""
+    return args.spec
 
 
 def quick_args() -> list[str]:
@@ -627,43 +664,17 @@ def key_params(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Run every cell in-process, analyse, draw (compare.engine, once it lands, replaces the loop)."""
-    import xarray as xr
+    """Through the experiment engine: plan, compute (or --from-store), assemble, analyse, draw."""
+    return run_command(COMPARISON, args, out_dir)
 
-    start = time.perf_counter()
-    spec = args.spec
-    cells = spec.cells()
-    datasets = [speedup_cell(p, spec.seed, spec.runs) for p in cli.progress(cells, args=args, desc="speedup")]
-    checks, results = analyse(datasets, spec)
-    figs = figures(results, spec, out_dir, args.format)
-    raw = xr.concat(
-        [
-            d.drop_vars(["error", "time", "iteration"]).expand_dims(
-                cell=[f"mu={d.attrs['mu']:g},{d.attrs['compute_time']}"]
-            )
-            for d in datasets
-        ],
-        dim="cell",
-        combine_attrs="drop",
-        join="exact",
-        coords="minimal",
-    )
-    params = {
-        **cli.common_parameters(args, spec.problem),
-        "mus": list(spec.mus),
-        "worker_counts": list(spec.workers),
-        "compute_times": list(spec.compute_times),
-        "epsilon": spec.epsilon,
-        "level": spec.level,
-        "horizons": {f"mu={c['mu']:g}": c["horizon"] for c in cells},
-    }
-    return Verdict(
-        command=NAME,
-        parameters=params,
-        seed=spec.seed,
-        checks=checks,
-        figures=figs,
-        results=results,
-        elapsed_s=time.perf_counter() - start,
-        raw=raw,
-    )
+
+#: The comparison as the engine runs it.
+COMPARISON = Comparison(
+    name=NAME,
+    spec=SpeedupSpec,
+    from_args=spec_from_args,
+    cells=cells,
+    analyse=analyse,
+    figures=figures,
+    assemble=assemble,
+)

@@ -164,52 +164,53 @@ def test_linearised_excess_vanishes_at_M1_and_grows_like_alpha_M():
 # checks on synthetic cells: the mapping holds on equal arms, fails on wrong ones
 # ---------------------------------------------------------------------------------------
 def _synthetic_cell(alpha=0.008, M=4, runs=60, shift=0.0, stat_factor=1.0, t2_offset=0.0, seed=0):
+    """An assembled Dataset shaped like the engine's (one alpha, one M), with chosen discrepancies."""
     rng = np.random.default_rng(seed)
     tm = np.arange(0, 3.0001, 0.05)
     L = (M - 1) * alpha
-    path = np.stack([np.exp(-tm), 1 - np.exp(-tm), 0.5 * np.exp(-2 * tm), 0.1 + 0 * tm], -1)
-    hb = path[None] + 0.02 * rng.standard_normal((runs, tm.size, 4))
+
+    def path(t):
+        return np.stack([np.exp(-t), 1 - np.exp(-t), 0.5 * np.exp(-2 * t), 0.1 + 0 * t], -1)
+
+    hb = path(tm)[None] + 0.02 * rng.standard_normal((runs, tm.size, 4))
     # the async arms move like heavy ball advanced by its warm-up lag (+ an optional wrong shift)
-    adv = np.stack(
-        [
-            np.exp(-(tm + L + shift)),
-            1 - np.exp(-(tm + L + shift)),
-            0.5 * np.exp(-2 * (tm + L + shift)),
-            0.1 + 0 * tm,
-        ],
-        -1,
-    )
-    h = np.stack([adv[None] + 0.02 * rng.standard_normal((runs, tm.size, 4)) for _ in r7.ASYNC_ARMS] + [hb])
+    h = [path(tm + L + shift)[None] + 0.02 * rng.standard_normal((runs, tm.size, 4)) for _ in r7.ASYNC_ARMS]
+    dm, dse = zip(*[r7._paired_shifted_difference(x, hb, tm, L) for x in [*h, hb]], strict=True)
     base = np.array([1.2, 1.0, 0.4])[:, None] + 0.05 * rng.standard_normal((3, runs))
     pt = np.stack([base + np.array([-L, t2_offset, 0.0])[:, None] for _ in r7.ASYNC_ARMS] + [base], axis=1)
     s_hb = 0.07 * (1 + 0.1 * rng.standard_normal(runs))
     stat = np.stack([s_hb * stat_factor for _ in r7.ASYNC_ARMS] + [s_hb])
-    return xr.Dataset(
+    arm_dims = ("arm", "record_mean", "coord")
+    ds = xr.Dataset(
         {
-            "h_mean_run": (("arm", "run", "time_mean", "coord"), h),
+            "mean_path": (arm_dims, np.stack([x.mean(0) for x in [*h, hb]])),
+            "diff_mean": (arm_dims, np.stack(dm)),
+            "diff_se": (arm_dims, np.stack(dse)),
+            "record_mean_time": (("record_mean",), tm),
             "phase_time": (("phase", "arm", "run"), pt),
             "stationary_error": (("arm", "run"), stat),
-            "mean_error": (("arm", "time"), np.zeros((5, 3))),
+            "mean_error": (("arm", "record"), np.zeros((5, 3))),
+            "record_time": (("record",), np.array([0, 0.02, 0.04])),
             "staleness_mean": (("arm",), np.full(5, M - 1.0)),
         },
         coords={
-            "arm": list(r7.ARMS),
+            "arm": np.arange(5),
             "run": np.arange(runs),
-            "time_mean": tm,
-            "time": np.array([0.0, 0.02, 0.04]),
+            "record_mean": np.arange(tm.size),
+            "record": np.arange(3),
             "coord": np.arange(1, 5),
-            "phase": ["T1", "T2", "T3"],
+            "phase": np.arange(1, 4),
         },
-        attrs={"alpha": alpha, "M": M, "delta": 0.5, "epsilon": 0.1, "horizon": 3.0, "burn_in": 1.0},
     )
+    return ds.expand_dims(alpha=[alpha], M=[M])
 
 
 SPEC = r7.Remark7Spec(alphas=(0.008,), workers=(4,), runs=60)
 
 
 def _checks(ds):
-    checks, res = r7.analyse([ds], SPEC)
-    return {c.name.split("[")[0]: c for c in checks}, res
+    verdict = r7.analyse(SPEC, ds)
+    return {c.name.split("[")[0]: c for c in verdict.checks}, verdict.results
 
 
 def test_arms_that_follow_the_mapping_pass():
@@ -234,13 +235,35 @@ def test_wrong_arms_fail_each_check():
 # a tiny real cell
 # ---------------------------------------------------------------------------------------
 def test_real_cell_at_M1_every_arm_is_sgd():
-    params = {**SPEC.cells()[0], "M": 1, "horizon": 3.0, "burn_in": 2.0, "mean_horizon": 1.0}
+    params = {**r7.cells(SPEC)[0].params, "M": 1, "horizon": 3.0, "burn_in": 2.0, "mean_horizon": 1.0}
     ds = r7.remark7_cell(params, 5, 6)
-    ref = ds.sel(arm="heavy_ball")
-    for arm in r7.ASYNC_ARMS:
-        for var in ("h_mean_run", "stationary_error", "phase_time"):
-            np.testing.assert_allclose(ds[var].sel(arm=arm), ref[var], rtol=0, atol=1e-12, equal_nan=True)
+    hb = r7.ARMS.index("heavy_ball")
+    for var in ("mean_path", "stationary_error", "phase_time"):
+        for a in range(len(r7.ASYNC_ARMS)):
+            np.testing.assert_allclose(
+                ds[var].isel(arm=a), ds[var].isel(arm=hb), rtol=0, atol=1e-12, equal_nan=True
+            )
     assert np.all(ds["staleness_mean"].values == 0)
+    assert ds.sizes["record_mean"] == r7.N_MEAN_RECORDS + 1 and ds.sizes["record"] == 3.0 / r7.PHASE_DT + 1
+
+
+def test_plan_one_cell_per_alpha_and_M_and_the_spec_refuses_bad_fields():
+    spec = r7.Remark7Spec(alphas=(0.002, 0.008), workers=(1, 4), runs=4)
+    assert [(c.coords["alpha"], c.coords["M"]) for c in r7.cells(spec)] == [
+        (0.002, 1),
+        (0.002, 4),
+        (0.008, 1),
+        (0.008, 4),
+    ]
+    for bad, name in (
+        ({"workers": (0, 2)}, "workers"),
+        ({"alphas": (-1.0,)}, "alphas"),
+        ({"delta": 0.9}, "delta"),
+        ({"epsilon": 0.3}, "epsilon"),
+        ({"burn_in": 25.0}, "burn_in"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name}"):
+            r7.Remark7Spec(**bad)
 
 
 # ---------------------------------------------------------------------------------------

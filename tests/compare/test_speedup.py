@@ -102,26 +102,27 @@ def test_exponent_recovers_a_power_law_and_refuses_infinite_times():
 
 
 def _synthetic_cell(mu, law, iterations, floor, runs=40, workers=(1, 2, 4, 8, 64), seed=0):
-    """A Dataset shaped like speedup_cell's: first passages scattered around ``iterations[M]``."""
+    """An assembled Dataset shaped like the engine's: first passages scattered around ``iterations[M]``."""
     rng = np.random.default_rng(seed)
-    n_t = 8
     fp = np.array([np.round(k * (1 + 0.02 * rng.standard_normal(runs))) for k in iterations]).astype(int)
-    err = np.array([np.full((runs, n_t), f) + 0.001 * rng.standard_normal((runs, n_t)) for f in floor])
-    return xr.Dataset(
+    fl = np.array([np.full(runs, f) + 0.001 * rng.standard_normal(runs) for f in floor])
+    ds = xr.Dataset(
         {
-            "error": (("workers", "run", "time"), err),
             "first_passage": (("workers", "run"), fp),
+            "floor_run": (("workers", "run"), fl),
             "diverged": (("workers", "run"), np.zeros_like(fp, dtype=np.int8)),
             "staleness_mean": (("workers",), np.array(workers, float) - 1),
+            "record_every": ((), 1),
+            "n_steps": ((), 100),
         },
-        coords={"workers": list(workers), "run": np.arange(runs), "time": np.arange(n_t) * 0.1},
-        attrs={"mu": mu, "compute_time": law, "eta": ETA, "n_steps": 100, "record_every": 1, "epsilon": 0.1},
+        coords={"workers": list(workers), "run": np.arange(runs)},
     )
+    return ds.expand_dims(mu=[mu], compute_time=[law])
 
 
 def _checks(ds, spec):
-    checks, res = sp.analyse([ds], spec)
-    return {c.name.split("[")[0]: c for c in checks}, res
+    verdict = sp.analyse(spec, ds)
+    return {c.name.split("[")[0]: c for c in verdict.checks}, verdict.results
 
 
 SPEC = sp.SpeedupSpec(mus=(0.9,), workers=(1, 2, 4, 8, 64), compute_times=("constant",), runs=40)
@@ -168,16 +169,38 @@ def test_real_cell_common_random_numbers_and_staleness():
     }
     ds = sp.speedup_cell(params, 3, 8)
     rr = sp.speedup_cell({**params, "compute_time": "constant"}, 3, 8)
+    assert ds.sizes["record"] == sp.N_RECORDS + 1 and int(ds["n_steps"]) * 2e-3 >= 3.0
     # M = 1 is tau = 0 under both laws, on the same data streams: the same numbers
-    np.testing.assert_allclose(ds["error"].sel(workers=1), rr["error"].sel(workers=1), rtol=0, atol=1e-12)
-    assert not np.allclose(ds["error"].sel(workers=8), rr["error"].sel(workers=8))
+    for var in ("mean_error", "floor_run"):
+        np.testing.assert_allclose(ds[var].sel(workers=1), rr[var].sel(workers=1), rtol=0, atol=1e-12)
+    assert not np.allclose(ds["mean_error"].sel(workers=8), rr["mean_error"].sel(workers=8))
     # round robin: tau_k = M - 1 after the first M updates; exponential: mean M - 1 (a geometric law)
-    n = ds.attrs["n_steps"]
+    n = int(ds["n_steps"])
     assert float(rr["staleness_mean"].sel(workers=8)) == pytest.approx((7 * n - 7 * 8 / 2) / n, rel=1e-12)
     assert abs(float(ds["staleness_mean"].sel(workers=8)) - 7) < 0.5
     # same seed -> same numbers
     again = sp.speedup_cell(params, 3, 8)
     assert np.array_equal(again["first_passage"].values, ds["first_passage"].values)
+
+
+def test_plan_is_one_cell_per_mu_and_law_and_the_spec_refuses_bad_fields():
+    spec = sp.SpeedupSpec(mus=(0.5, 0.9), workers=(1, 4), compute_times=("exponential", "constant"), runs=4)
+    plan = sp.cells(spec)
+    assert [(c.coords["mu"], c.coords["compute_time"]) for c in plan] == [
+        (0.5, "exponential"),
+        (0.5, "constant"),
+        (0.9, "exponential"),
+        (0.9, "constant"),
+    ]
+    assert len({c.key for c in plan}) == 4
+    for bad, name in (
+        ({"workers": (2, 4)}, "workers"),
+        ({"mus": (0.5, 1.0)}, "mus"),
+        ({"compute_times": ("gamma",)}, "compute_times"),
+        ({"epsilon": 0.0}, "epsilon"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name}"):
+            sp.SpeedupSpec(**bad)
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,7 +216,7 @@ def test_real_cell_common_random_numbers_and_staleness():
         (["--mus", "-0.1"], "--mus"),
         (["--compute-times", "gamma"], "--compute-times"),
         (["--epsilon", "1.5"], "--epsilon"),
-        (["--workers", "4"], "--workers"),
+        (["--pipeline-workers", "4"], "--pipeline-workers"),
         (["--delay-model", "geometric"], "--delay-model"),
     ],
 )

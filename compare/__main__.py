@@ -34,7 +34,19 @@ import time
 __all__ = ["COMMANDS", "main", "load_command", "build_parser"]
 
 #: Registered subcommands, in the order ``all`` runs them (modules compare/<name>.py).
-COMMANDS = ["phase3", "phase1", "phase2", "ode", "tradeoff", "critical", "dnn", "speedup", "remark7", "all"]
+COMMANDS = [
+    "phase3",
+    "phase1",
+    "phase2",
+    "ode",
+    "tradeoff",
+    "critical",
+    "dnn",
+    "speedup",
+    "remark7",
+    "sweep",
+    "all",
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _subcommands() -> list[str]:
     from compare.__main__ import COMMANDS
 
-    return [c for c in COMMANDS if c != NAME]
+    return [c for c in COMMANDS if c not in (NAME, "sweep")]  # a sweep needs its own --spec
 
 
 def validate(args) -> None:

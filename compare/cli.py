@@ -39,6 +39,7 @@ __all__ = [
     "DELAY_MODELS",
     "FORMATS",
     "add_common_arguments",
+    "add_output_arguments",
     "validate_common",
     "problem_from_args",
     "delay_from_args",
@@ -133,6 +134,13 @@ def add_common_arguments(
         "--runs", type=int, default=runs_default, help=f"independent runs (default {runs_default})"
     )
     g.add_argument("--seed", type=int, default=seed_default, help=f"root seed (default {seed_default})")
+    add_output_arguments(parser, g)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, group=None) -> None:
+    """``--out``, ``--format``, ``--quick``, ``--strict``, ``--no-progress`` (into ``group``) and the
+    engine options: what every subcommand has, even one without the model options (``sweep``)."""
+    g = parser.add_argument_group("output options") if group is None else group
     g.add_argument("--out", default=None, help="output directory (default results/<command>-<key params>/)")
     g.add_argument("--format", default="png", help="figure format: png | pdf | svg")
     g.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
@@ -174,7 +182,15 @@ def parse_ladder(text: str) -> list[float]:
 
 
 def validate_common(args: argparse.Namespace) -> None:
-    """Validate the common options in place (normalising them); ValueError naming the option."""
+    """Validate the common options in place (normalising them); ValueError naming the option.
+
+    A subcommand with only the output options (:func:`add_output_arguments`) gets those checked.
+    """
+    validate_engine(args)
+    if args.format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+    if not hasattr(args, "eta"):
+        return
     args.eta = check_eta(args.eta, "--eta")
     if hasattr(args, "mu"):
         args.mu = check_mu(args.mu, "--mu")
@@ -189,12 +205,9 @@ def validate_common(args: argparse.Namespace) -> None:
             raise ValueError(f"--mean-delay must be a finite number >= 0, got {args.mean_delay!r}")
     if args.pipeline_workers is not None:
         args.pipeline_workers = check_positive_int(args.pipeline_workers, "--pipeline-workers")
-    validate_engine(args)
     problem_from_args(args)  # validates --eigenvalues and --dist
     args.runs = check_positive_int(args.runs, "--runs")
     args.seed = check_nonnegative_int(args.seed, "--seed")
-    if args.format not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
 
 
 #: The engine options (attribute names) and their flags.

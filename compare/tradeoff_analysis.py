@@ -93,7 +93,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         if paper is not None:
             results["paper_optimal_delay"][key] = paper
         rows.append(_table_row(key, paper, od, th))
-        checks.extend(checks_for_mu(key, od, paper, th, spacing, taus[-1], spec.delay_model))
+        checks.extend(checks_for_mu(f"mu={key}", od, paper, th, spacing, taus[-1], spec.delay_model))
         pred0 = od_.stationary_error(problem, mu, spec.eta)
         results.setdefault("error_at_zero_delay", {})[key] = {
             "observed": float(mean[0]),
@@ -210,7 +210,10 @@ def delay_check(
 def checks_for_mu(
     key: str, od: OptimalDelay, paper, th: dict, spacing: float, grid_top: float, delay_model: str
 ) -> list[Check]:
-    """Per-mu checks: simulated optimal delay vs the paper's, the stability and mean-field thresholds."""
+    """Per-mu checks: simulated optimal delay vs the paper's, the stability and mean-field thresholds.
+
+    ``key`` names the curve inside the check names' brackets (``"mu=0.9"``; a sweep adds its axes).
+    """
     checks = []
     constant = delay_model == "constant"
     model_note = "" if constant else f" ({delay_model} delays: optimal MEAN delay)"
@@ -218,7 +221,7 @@ def checks_for_mu(
         allowance = spacing + od_.PAPER_READING_RESOLUTION
         checks.append(
             delay_check(
-                f"optimal_delay[mu={key}]",
+                f"optimal_delay[{key}]",
                 "Section 4.1, Figure 1",
                 paper,
                 od,
@@ -235,7 +238,7 @@ def checks_for_mu(
     allowance = spacing + od_.STABILITY_RTOL * max(stab, 0)
     checks.append(
         delay_check(
-            f"optimal_vs_stability[mu={key}]",
+            f"optimal_vs_stability[{key}]",
             "linearised eq. (5): theory.stability (beyond the paper)",
             stab,
             od,
@@ -253,7 +256,7 @@ def checks_for_mu(
         allowance = spacing + od_.STABILITY_RTOL * max(mf, 0)
         checks.append(
             delay_check(
-                f"optimal_vs_mean_field[mu={key}]",
+                f"optimal_vs_mean_field[{key}]",
                 "linearised eq. (5) averaged over the delay law (beyond the paper)",
                 mf,
                 od,

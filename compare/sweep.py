@@ -1,0 +1,209 @@
+"""``python -m compare sweep --spec FILE.toml``: any grid of runs, the metrics of a named comparison.
+
+A sweep spec is a TOML file::
+
+    metrics = "tradeoff"          # whose metrics: a key of METRICS
+    runs = 100
+    rho = 0.5                     # analysis options of the metrics (re-analyse with --from-store)
+
+    [grid]                        # every axis optional (default: Figure 1's value)
+    eta = [5e-4, 2.5e-4]          # outer axes: lists of alternatives (a product)
+    delay_model = ["constant", "uniform"]
+    eigenvalues = [[4, 3, 2, 1], [8, 4, 2, 1]]
+    dist = ["gaussian", "rademacher"]
+    horizon = [10.0]
+    seed = [0, 1, 2]
+    mu = [0.7, 0.8, 0.9]          # inner axes: the grid of one simulator call
+    tau = "0:160"                 # delays (or the mean delay of a random model), from 0
+
+Every combination of the outer axes is one data stream (common random numbers across its
+mu x tau grid), cut into cells of ``cell_taus`` delays: in-process each stream is one
+simulator call; on Dask the cells spread over the workers. The result is one Dataset with
+a dimension per axis, analysed by the metrics' comparison (:mod:`compare.sweep_tradeoff`: the
+optimal delay per mu against the exact stability threshold, the paper where it applies).
+
+Bad specs (an unknown key, an empty axis, an invalid value) are refused before any work with
+one line naming the key (``grid.mu ...``), exit 2.
+
+Adding metrics (e.g. phase3's): a module with a :class:`SweepSpec` subclass declaring its
+``AXES`` (name -> validator, default) and a :class:`compare.engine.Comparison` over it;
+register its dotted path in :data:`METRICS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from compare import cli
+from compare.engine import Spec, run_command
+from compare.engine.spec import freeze, thaw
+from compare.verdict import Verdict
+
+__all__ = [
+    "NAME",
+    "HELP",
+    "METRICS",
+    "QUICK_SPEC",
+    "SweepSpec",
+    "load_spec",
+    "metrics_comparison",
+    "add_arguments",
+    "validate",
+    "run",
+    "quick_args",
+    "key_params",
+]
+
+NAME = "sweep"
+HELP = (
+    "a grid over mu, tau (or a delay model's mean delay), eta, spectrum, distribution, horizon and seed "
+    "from a TOML spec, with the metrics of a named comparison (tradeoff)"
+)
+
+#: Metrics name -> dotted path of the Comparison that plans, analyses and plots the sweep.
+METRICS = {"tradeoff": "compare.sweep_tradeoff:COMPARISON"}
+
+#: ``--quick`` without ``--spec``: a tiny grid (2 dists x 2 mus x 3 delays x 4 runs, T = 0.5).
+QUICK_SPEC = {
+    "metrics": "tradeoff",
+    "runs": 4,
+    "grid": {"mu": [0.8, 0.9], "tau": "0:40:20", "horizon": [0.5], "dist": ["gaussian", "rademacher"]},
+}
+#: ``--quick`` with ``--spec``: at most this many runs and this horizon.
+_QUICK_CAPS = {"runs": 4, "horizon": 0.5}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec(Spec):
+    """Base of sweep specs: ``metrics``, ``runs`` and a ``grid`` of named axes.
+
+    Subclasses set ``AXES`` (axis -> (validator, default)), ``INNER`` (the axes of one
+    simulator call, whose value is one list; every other axis is a list of alternatives) and
+    may add fields. A validator ``f(value, name) -> tuple`` raises ``ValueError`` naming ``name``.
+    """
+
+    KIND = "sweep spec"
+    AXES: ClassVar[dict[str, tuple[Callable, tuple]]] = {}
+    INNER: ClassVar[tuple[str, ...]] = ()
+    metrics: str = ""
+    runs: int = 100
+    grid: dict = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        from theory.validation import check_positive_int
+
+        self.set("runs", check_positive_int(self.runs, "runs"))
+        grid = self.grid if isinstance(self.grid, dict) else None
+        if grid is None:
+            raise ValueError(f"grid must be a table of axes, got {self.grid!r}")
+        out = {}
+        for key in grid:
+            if key not in self.AXES:
+                raise ValueError(
+                    f"grid.{key}: unknown axis of {self.metrics!r} sweeps; axes: {', '.join(self.AXES)}"
+                )
+        for axis, (check, default) in self.AXES.items():
+            value = grid.get(axis, default)
+            if axis not in self.INNER and not isinstance(value, (list, tuple)):
+                value = (value,)
+            if isinstance(value, (list, tuple)) and not value:
+                raise ValueError(f"grid.{axis}: empty grid (give at least one value)")
+            out[axis] = check(value, f"grid.{axis}")
+        self.set("grid", out)
+
+    def axis(self, name: str) -> tuple:
+        return self.grid[name]
+
+    def outer_axes(self) -> list[str]:
+        return [a for a in self.AXES if a not in self.INNER]
+
+    def outer_points(self) -> list[dict]:
+        """Every combination of the outer axes, in axis order (the last varies fastest)."""
+        names = self.outer_axes()
+        return [
+            dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(self.grid[a] for a in names))
+        ]
+
+
+def metrics_comparison(name: str):
+    """The Comparison of metrics ``name`` (ValueError naming ``metrics`` if unknown)."""
+    from compare.engine import resolve
+
+    if name not in METRICS:
+        raise ValueError(f"metrics must be one of {', '.join(METRICS)}, got {name!r}")
+    return resolve(METRICS[name])
+
+
+def load_spec(data: dict | str | Path, *, quick: bool = False) -> SweepSpec:
+    """A sweep spec from a TOML file (or its dict); ``quick`` caps runs and horizons."""
+    if not isinstance(data, dict):
+        path = Path(data)
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ValueError(f"--spec {path}: cannot be read ({exc.strerror or exc})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--spec {path}: not valid TOML ({' '.join(str(exc).split())})") from None
+    data = thaw(freeze(data))
+    comparison = metrics_comparison(data.get("metrics", "tradeoff"))
+    data.setdefault("metrics", comparison.spec.metrics)
+    spec = comparison.spec.from_dict(data)
+    if quick:
+        grid = dict(spec.grid)
+        if "horizon" in grid:
+            grid["horizon"] = tuple(min(h, _QUICK_CAPS["horizon"]) for h in grid["horizon"])
+        spec = spec.replace(runs=min(spec.runs, _QUICK_CAPS["runs"]), grid=grid)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--spec`` and the analysis options, plus the output and engine options."""
+    g = parser.add_argument_group("sweep options")
+    g.add_argument("--spec", default=None, metavar="FILE", help="TOML spec of the sweep (see examples/)")
+    g.add_argument("--rho", type=float, default=None, help="override the spec's optimal-delay allowance")
+    g.add_argument("--error", default=None, help="override the spec's error kind: angle | distance")
+    cli.add_output_arguments(parser)
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Load and validate the spec (ValueError naming the key); ``--quick`` without ``--spec``
+    takes :data:`QUICK_SPEC`."""
+    if args.spec is None and not args.from_store:
+        if not args.quick:
+            raise ValueError("--spec is required: a TOML file of the grid (see examples/sweep_small.toml)")
+    source = QUICK_SPEC if args.spec is None else args.spec
+    spec = load_spec(source, quick=args.quick)
+    overrides = {k: getattr(args, k) for k in ("rho", "error") if getattr(args, k) is not None}
+    try:
+        spec = spec.replace(**overrides)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
+    args.sweep_spec = spec
+
+
+def quick_args() -> list[str]:
+    """The contract test's budget: :data:`QUICK_SPEC` (applied by ``--quick`` without ``--spec``)."""
+    return []
+
+
+def key_params(args: argparse.Namespace) -> dict:
+    """Default output directory: ``results/sweep-<spec file stem>``."""
+    return {"spec": Path(args.spec).stem if args.spec else "quick"}
+
+
+def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
+    """Run (or load with --from-store) the sweep and analyse it with its metrics."""
+    spec = args.sweep_spec
+    comparison = metrics_comparison(spec.metrics)
+    comparison = dataclasses.replace(comparison, from_args=lambda a: a.sweep_spec)
+    return run_command(comparison, args, out_dir)

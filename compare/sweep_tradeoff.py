@@ -1,0 +1,351 @@
+"""Tradeoff metrics of a sweep (``metrics = "tradeoff"``): Figure 1's optimal delay on any grid.
+
+Axes (:class:`TradeoffSweepSpec`): outer ``eta``, ``delay_model``, ``eigenvalues``
+(dimension ``spectrum``, labelled "4,3,2,1"), ``dist``, ``horizon``, ``seed``; inner ``mu``
+and ``tau`` (one simulator call per outer point, common random numbers across it). Defaults:
+Figure 1 (Section 4.1).
+
+Per outer point and mu, the analysis reports the mean error curve, the optimal delay of
+:func:`compare.optimal_delay.optimal_delay` with its bootstrap interval, the exact
+linear-stability threshold (:mod:`theory.stability`) and, for random delay models, the
+mean-field threshold; the checks are those of ``tradeoff`` (optimal delay vs threshold, and
+vs the paper where the paper's setting applies: eta = 5e-4, Sigma = diag(4, 3, 2, 1),
+constant delays). The figure puts every optimal delay against its threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from compare import msgd_grid
+from compare import optimal_delay as od_
+from compare import tradeoff_analysis as ta
+from compare.engine import Cell, Comparison, canonical_json, combine
+from compare.msgd_grid import DELAY_MODELS, DISTS, ERROR_KINDS, check_mus, check_taus
+from compare.sweep import SweepSpec
+from compare.verdict import Verdict
+
+__all__ = ["TradeoffSweepSpec", "COMPARISON", "cells", "assemble", "analyse", "figures", "spectrum_label"]
+
+#: Outer-axis name -> dimension name in the Dataset.
+DIMS = {
+    "eta": "eta",
+    "delay_model": "delay_model",
+    "eigenvalues": "spectrum",
+    "dist": "dist",
+    "horizon": "horizon",
+    "seed": "seed",
+}
+#: The paper's setting of Figure 1: where its optimal delays apply.
+PAPER_SETTING = {"eta": 5e-4, "eigenvalues": (4.0, 3.0, 2.0, 1.0), "delay_model": "constant"}
+
+
+def spectrum_label(eigenvalues) -> str:
+    """``(4.0, 3.0, 2.0, 1.0)`` -> ``"4,3,2,1"`` (the ``spectrum`` coordinate)."""
+    return ",".join(f"{x:g}" for x in eigenvalues)
+
+
+def _each(check):
+    def f(values, name):
+        return tuple(check(v, name) for v in values)
+
+    return f
+
+
+def _eta(v, name):
+    from theory.validation import check_eta
+
+    return check_eta(v, name)
+
+
+def _positive(v, name):
+    from theory.validation import check_positive_float
+
+    return check_positive_float(v, name)
+
+
+def _seed(v, name):
+    from theory.validation import check_nonnegative_int
+
+    return check_nonnegative_int(v, name)
+
+
+def _choice(options):
+    def f(v, name):
+        if v not in options:
+            raise ValueError(f"{name} must be one of {', '.join(options)}, got {v!r}")
+        return v
+
+    return f
+
+
+def _spectrum(v, name):
+    from theory import Problem
+
+    if not isinstance(v, (list, tuple)) or isinstance(v, str):
+        raise ValueError(f"{name} must be a list of spectra (lists of eigenvalues), got {v!r}")
+    try:
+        return tuple(float(x) for x in Problem([float(x) for x in v]).lambda_)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _unique(check):
+    def f(values, name):
+        out = check(values, name)
+        if len(set(out)) != len(out):
+            raise ValueError(f"{name} must not repeat a value, got {list(values)}")
+        return out
+
+    return f
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeoffSweepSpec(SweepSpec):
+    """A sweep with tradeoff's metrics (fields of SweepSpec, plus ``rho``, ``error``, ``cell_taus``)."""
+
+    ANALYSIS = ("rho", "error")
+    EXECUTION = ("cell_taus",)
+    INNER = ("mu", "tau")
+    AXES = {
+        "eta": (_unique(_each(_eta)), (5e-4,)),
+        "delay_model": (_unique(_each(_choice(DELAY_MODELS))), ("constant",)),
+        "eigenvalues": (_unique(_each(_spectrum)), ((4.0, 3.0, 2.0, 1.0),)),
+        "dist": (_unique(_each(_choice(DISTS))), ("gaussian",)),
+        "horizon": (_unique(_each(_positive)), (10.0,)),
+        "seed": (_unique(_each(_seed)), (0,)),
+        "mu": (check_mus, od_.PAPER_MUS),
+        "tau": (check_taus, tuple(range(161))),
+    }
+    metrics: str = "tradeoff"
+    rho: float = od_.DEFAULT_RHO
+    error: str = "angle"
+    cell_taus: int = 32
+
+    def validate(self) -> None:
+        import math
+
+        from theory.validation import check_positive_int
+
+        if self.metrics != "tradeoff":
+            raise ValueError(f"metrics must be 'tradeoff' for this spec, got {self.metrics!r}")
+        super().validate()
+        if not isinstance(self.rho, (int, float)) or not math.isfinite(self.rho) or self.rho < 0:
+            raise ValueError(f"rho must be a finite number >= 0, got {self.rho!r}")
+        self.set("rho", float(self.rho))
+        if self.error not in ERROR_KINDS:
+            raise ValueError(f"error must be one of {', '.join(ERROR_KINDS)}, got {self.error!r}")
+        self.set("cell_taus", check_positive_int(self.cell_taus, "cell_taus"))
+
+
+def _coords(point: dict) -> dict:
+    return {DIMS[k]: (spectrum_label(v) if k == "eigenvalues" else v) for k, v in point.items()}
+
+
+def cells(spec: TradeoffSweepSpec) -> list[Cell]:
+    """Per outer point (one data stream, one batch group), blocks of ``cell_taus`` delays x every mu."""
+    out = []
+    taus, mus = spec.axis("tau"), spec.axis("mu")
+    for point in spec.outer_points():
+        group = canonical_json(point)
+        for k in range(0, len(taus), spec.cell_taus):
+            params = msgd_grid.grid_params(
+                mus=mus,
+                taus=taus[k : k + spec.cell_taus],
+                **{k2: point[k2] for k2 in ("eta", "delay_model", "eigenvalues", "dist", "horizon")},
+            )
+            out.append(
+                Cell(
+                    "sweep:tradeoff",
+                    msgd_grid.FN,
+                    params,
+                    runs=spec.runs,
+                    seed=point["seed"],
+                    coords=_coords(point),
+                    group=group,
+                )
+            )
+    return out
+
+
+def assemble(spec: TradeoffSweepSpec, plan: list[Cell], datasets: list):
+    """One Dataset with a dimension per axis, in the spec's order."""
+    order = {
+        DIMS[a]: ([spectrum_label(v) for v in spec.axis(a)] if a == "eigenvalues" else list(spec.axis(a)))
+        for a in spec.outer_axes()
+    }
+    order.update({"mu": list(spec.axis("mu")), "tau": list(spec.axis("tau"))})
+    ds = combine(plan, datasets, order=order)
+    for attr in ("n_steps", "eta", "horizon", "delay_model"):  # differ between points: coordinates say them
+        ds.attrs.pop(attr, None)
+    return ds
+
+
+def _label(point: dict, spec: TradeoffSweepSpec, mu: float) -> str:
+    """Check/record name: the axes that vary in this sweep, then mu."""
+    parts = [f"{DIMS[k]}={_coords({k: v})[DIMS[k]]}" for k, v in point.items() if len(spec.axis(k)) > 1]
+    return ",".join([*parts, f"mu={ta.mu_key(mu)}"])
+
+
+def _point_records(spec, point, errs_mu, taus) -> tuple[list[dict], list]:
+    """Records and checks of one outer point; ``errs_mu``: (mu, tau, run) errors."""
+    from compare._common import stability
+    from theory import Problem
+    from theory.stability import mode_rates
+
+    problem = Problem(list(point["eigenvalues"]), dist=point["dist"])
+    spacing = float(np.max(np.diff(taus))) if taus.size > 1 else 1.0
+    paper_setting = all(point[k] == v for k, v in PAPER_SETTING.items())
+    records, checks = [], []
+    for i, mu in enumerate(spec.axis("mu")):
+        od = od_.bootstrap_optimal_delay(taus, errs_mu[i].T, spec.rho, seed=point["seed"])
+        st = stability(problem, mu, point["eta"])
+        th = {
+            "stability_delay": int(st.max_stable_delay),
+            "critical_delay": float(st.critical_delay),
+            "binding_mode": st.binding_mode,
+        }
+        if point["delay_model"] != "constant":
+            s_rad = point["eta"] * mode_rates(problem)[st.binding_mode]
+            th["mean_field_delay"] = od_.mean_field_threshold(mu, s_rad, point["delay_model"], taus)
+        paper = od_.paper_optimal_delay(mu) if paper_setting else None
+        name = _label(point, spec, mu)
+        records.append(
+            {
+                **{k: (list(v) if k == "eigenvalues" else v) for k, v in point.items()},
+                "mu": mu,
+                "optimal_delay": od.estimate,
+                "optimal_delay_ci": [od.lo, od.hi],
+                "censored": od.censored,
+                "paper_optimal_delay": paper,
+                **th,
+                "name": name,
+            }
+        )
+        for c in ta.checks_for_mu(name, od, paper, th, spacing, float(taus[-1]), point["delay_model"]):
+            checks.append(c)
+    return records, checks
+
+
+def analyse(spec: TradeoffSweepSpec, ds, info: dict | None = None) -> Verdict:
+    """Per outer point and mu: optimal delay and its checks; metrics added to the raw Dataset."""
+    taus = np.asarray(spec.axis("tau"))
+    records, checks = [], []
+    metric = {
+        k: np.full(tuple(ds.sizes[DIMS[a]] for a in spec.outer_axes()) + (len(spec.axis("mu")),), np.nan)
+        for k in ("optimal_delay", "optimal_delay_lo", "optimal_delay_hi", "stability_delay")
+    }
+    for point in spec.outer_points():
+        idx = _coords(point)
+        sub = ds.sel(idx)
+        errs = od_.horizon_error(sub["h_final"].values, sub["diverged"].values, spec.error)  # (mu, tau, run)
+        recs, chks = _point_records(spec, point, errs, taus)
+        records += recs
+        checks += chks
+        where = tuple(list(ds[DIMS[a]].values).index(idx[DIMS[a]]) for a in spec.outer_axes())
+        for i, r in enumerate(recs):
+            metric["optimal_delay"][(*where, i)] = r["optimal_delay"]
+            metric["optimal_delay_lo"][(*where, i)], metric["optimal_delay_hi"][(*where, i)] = r[
+                "optimal_delay_ci"
+            ]
+            metric["stability_delay"][(*where, i)] = r["stability_delay"]
+    raw = ds.copy()
+    dims = tuple(DIMS[a] for a in spec.outer_axes()) + ("mu",)
+    for k, v in metric.items():
+        raw[k] = (dims, v)
+    summary = (info or {}).get("summary")
+    results = {
+        "axes": {DIMS[a]: list(ds[DIMS[a]].values.tolist()) for a in spec.outer_axes()},
+        "mus": list(spec.axis("mu")),
+        "taus": [int(t) for t in taus],
+        "records": records,
+        "simulation_s": float(getattr(summary, "cell_seconds", 0.0)),
+        "table": _table(records),
+    }
+    return Verdict(
+        command="sweep",
+        parameters=spec.to_dict(),
+        seed=int(spec.axis("seed")[0]),
+        checks=checks,
+        results=results,
+        raw=raw,
+    )
+
+
+def _table(records: list[dict]) -> str:
+    rows = [("point", "optimal [95% CI]", "stable tau*", "mean-field", "paper")]
+    for r in records:
+        lo, hi = r["optimal_delay_ci"]
+        rows.append(
+            (
+                r["name"],
+                f"{r['optimal_delay']:g}{'+' if r['censored'] else ''} [{lo:g}, {hi:g}]",
+                str(r["stability_delay"]),
+                str(r.get("mean_field_delay", "-")),
+                "-" if r["paper_optimal_delay"] is None else str(r["paper_optimal_delay"]),
+            )
+        )
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
+    """Every simulated optimal delay (95% bootstrap interval) against its exact stability threshold."""
+    from compare import plots
+
+    recs = verdict.results["records"]
+    fig, axes = plots.new_figure(1, 1)
+    ax = axes[0, 0]
+    fig.set_size_inches(6.0, 4.6)
+    models = sorted({r["delay_model"] for r in recs})
+    top = max([r["stability_delay"] for r in recs] + [r["optimal_delay_ci"][1] for r in recs] + [1])
+    line = np.array([0.0, 1.05 * top])
+    ax.plot(line, line, "k-", lw=0.8, label="optimal = threshold")
+    ax.fill_between(
+        line, line, (1 + od_.STABILITY_RTOL) * line, color="0.85", label=f"+{od_.STABILITY_RTOL:.0%}"
+    )
+    for k, model in enumerate(models):
+        sel = [r for r in recs if r["delay_model"] == model]
+        x = np.array([r["stability_delay"] for r in sel], dtype=float)
+        y = np.array([r["optimal_delay"] for r in sel], dtype=float)
+        lo = np.array([r["optimal_delay_ci"][0] for r in sel])
+        hi = np.array([r["optimal_delay_ci"][1] for r in sel])
+        cens = np.array([r["censored"] for r in sel], dtype=bool)
+        color = plots.COLORS[k % len(plots.COLORS)]
+        ax.errorbar(
+            x[~cens],
+            y[~cens],
+            yerr=plots.ci_yerr(y[~cens], lo[~cens], hi[~cens]),
+            fmt="o",
+            ms=4,
+            capsize=2,
+            color=color,
+            label=f"{model} delays ({len(sel)} points)",
+        )
+        if cens.any():  # the error never rose enough on the grid: only a lower bound
+            ax.plot(x[cens], y[cens], "^", ms=6, mfc="white", color=color, label="censored (grid end)")
+    ax.set_xlabel("exact linear-stability threshold tau* (theory.stability)")
+    ax.set_ylabel("simulated optimal delay (rho rule)")
+    ax.set_title(
+        f"sweep: {len(recs)} (point, mu) optimal delays, {spec.runs} runs each",
+        fontsize=plots.STYLE["fontsize"],
+    )
+    ax.legend(fontsize=plots.STYLE["fontsize"] - 1)
+    return [plots.save(fig, out_dir, "sweep_tradeoff", fmt)]
+
+
+#: The comparison the sweep command runs for ``metrics = "tradeoff"``.
+COMPARISON = Comparison(
+    name="sweep:tradeoff",
+    spec=TradeoffSweepSpec,
+    from_args=lambda args: args.sweep_spec,
+    cells=cells,
+    analyse=analyse,
+    figures=figures,
+    assemble=assemble,
+    report=lambda verdict: verdict.results["table"],
+)

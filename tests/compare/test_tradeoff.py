@@ -300,3 +300,45 @@ def test_stationary_error_is_eq8_by_hand(mu):
     eta = 5e-4
     want = eta * (12 / 1 + 8 / 2 + 4 / 3) / (2 * (1 - mu))
     assert tr.stationary_error(Problem.paper(), mu, eta) == pytest.approx(want, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# acceptance regions of the delay checks (compare.tradeoff_analysis)
+# ---------------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    grid=delay_grids,
+    data=st.data(),
+    predicted=st.integers(-1, 500),
+    allowance=st.floats(0.0, 40.0, allow_nan=False),
+    nonnegative=st.booleans(),
+)
+def test_delay_acceptance_is_the_bootstrap_rule_as_a_region_of_the_estimate(
+    grid, data, predicted, allowance, nonnegative
+):
+    """holds (from the region) == the rule as first written: prediction inside [lo - a, hi + a],
+    not censored, and (nonnegative) a prediction >= 0. Integer allowances hit the boundaries."""
+    from compare.tradeoff_analysis import delay_acceptance
+
+    k_lo, k_est, k_hi = sorted(data.draw(st.lists(st.integers(0, grid.size - 1), min_size=3, max_size=3)))
+    lo, est, hi = (float(grid[k]) for k in (k_lo, k_est, k_hi))
+    allowance = data.draw(st.sampled_from([allowance, float(round(allowance))]))
+    od = tr.OptimalDelay(est, lo, hi, censored=bool(est == grid[-1]))
+    rule = (
+        (lo - allowance <= predicted <= hi + allowance)
+        and not od.censored
+        and (predicted >= 0 or not nonnegative)
+    )
+    a_lo, a_hi = delay_acceptance(float(predicted), od, allowance, float(grid[-1]), nonnegative=nonnegative)
+    assert a_lo <= a_hi
+    assert (a_lo <= est <= a_hi) == rule
+
+
+def test_a_censored_optimum_is_outside_every_acceptance_region():
+    from compare.tradeoff_analysis import delay_check
+
+    od = tr.OptimalDelay(160.0, 150.0, 160.0, censored=True)
+    c = delay_check("x", "eq", 160, od, 10.0, 160.0, tolerance="t")
+    assert c.holds is False and c.acceptance[1] < 160
+    free = tr.OptimalDelay(150.0, 140.0, 160.0, censored=False)
+    assert delay_check("x", "eq", 160, free, 10.0, 170.0, tolerance="t").holds is True

@@ -9,6 +9,9 @@ simulation. One module per result family of the paper:
 * :mod:`theory.delays`: Lemma 1, Theorem 3, Lemma 4, Theorems 5 and 9 (delay conditions);
 * :mod:`theory.stability`: the exact linear-stability threshold, and its mean-field version
   under i.i.d. random delays (beyond the paper);
+* :mod:`theory.random_delays`: exact mean-square stability and stationary variance of a mode
+  under random staleness (i.i.d. laws, the worker pipeline); :mod:`theory.random_tradeoff`:
+  the thresholds and Figure 1's predicted optimal delay from them (beyond the paper);
 * :mod:`theory.latex`: LaTeX of every result; ``python -m theory`` prints them all.
 """
 
@@ -54,6 +57,23 @@ from .phases import (
     phi_effective,
 )
 from .problem import PAPER_EIGENVALUES, Problem
+from .random_delays import (
+    RANDOM_DELAY_KINDS,
+    MeanSquare,
+    WorkerPipelineLaw,
+    mean_square_growth,
+    mean_square_stability,
+    random_delay_law,
+    stationary_variance_random,
+)
+from .random_tradeoff import (
+    PredictedOptimalDelay,
+    largest_stable_mean,
+    mean_square_threshold,
+    predicted_optimal_delay,
+    random_delay_report,
+    stationary_error_random,
+)
 from .sde import (
     OUCoefficients,
     gradient_noise_covariance_symbolic,
@@ -143,6 +163,20 @@ __all__ = [
     "asymptotic_threshold",
     "mean_field_spectral_radius",
     "mean_field_threshold",
+    # random staleness: mean-square stability, stationary error, optimal delay (beyond the paper)
+    "RANDOM_DELAY_KINDS",
+    "WorkerPipelineLaw",
+    "random_delay_law",
+    "MeanSquare",
+    "mean_square_stability",
+    "mean_square_growth",
+    "stationary_variance_random",
+    "largest_stable_mean",
+    "mean_square_threshold",
+    "stationary_error_random",
+    "PredictedOptimalDelay",
+    "predicted_optimal_delay",
+    "random_delay_report",
     # LaTeX
     "latex_results",
 ]

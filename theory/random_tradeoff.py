@@ -1,0 +1,376 @@
+r"""Thresholds and the predicted optimal delay of Figure 1 under random staleness (beyond the paper).
+
+Built on :mod:`theory.random_delays` (the exact mean-square criterion and stationary
+variance of one mode). For a :class:`~theory.Problem` the linearised update (5) at the
+optimum :math:`e_1` splits into the radial mode (:math:`c = 2\lambda_1`, the norm of the
+iterate) and the tangent modes :math:`h_i` (:math:`c_i = \lambda_1 - \lambda_i`, noise
+:math:`\alpha_{i1}`) of :func:`theory.stability.mode_rates`.
+
+* :func:`largest_stable_mean`: the largest mean delay m (``random_delay_law(kind, m)``) at
+  which a mode is mean-square (or mean-field) stable; for a constant delay both are
+  :func:`theory.stability.max_stable_delay`.
+* :func:`stationary_error_random`: the predicted error :math:`1 - h_1^2/\|h\|^2 \approx
+  \sum_{i \ge 2} h_i^2` of ``compare tradeoff`` in the stationary state,
+  :math:`\sum_{i\ge2} \eta\, \mathrm{Var}\, u_i` (:func:`~theory.random_delays.stationary_variance_random`).
+* :func:`predicted_optimal_delay`: Figure 1's rule (largest m with the error at every
+  m' <= m within :math:`(1+\rho)` of its m = 0 value) applied to that error, with the
+  radial mode's mean-square stability as a hard limit: no fitted constant.
+
+Every search assumes the property is monotone in m (stable up to a threshold, the error
+non-decreasing); the tests check it by scans on small cases. The uniform law's exact test
+costs O(m^2), so its searches run on a frequency-grid guide (O(m log m)) and re-decide the
+answer with exact evaluations only around the guide's result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import stability as _st
+from .problem import Problem
+from .random_delays import (
+    RANDOM_DELAY_KINDS,
+    _iid_grid,
+    mean_square_growth,
+    mean_square_stability,
+    random_delay_law,
+)
+from .validation import check_eta, check_mu, check_nonnegative_int, check_positive_float
+
+__all__ = [
+    "DEFAULT_MEAN_MAX",
+    "CRITERIA",
+    "largest_stable_mean",
+    "mean_square_threshold",
+    "stationary_error_random",
+    "PredictedOptimalDelay",
+    "predicted_optimal_delay",
+    "random_delay_report",
+]
+
+#: Largest mean delay a search visits; a result equal to it means ">= it".
+DEFAULT_MEAN_MAX = 10**6
+#: What :func:`largest_stable_mean` asks of the mode.
+CRITERIA = ("mean-square", "mean-field")
+
+
+# ---------------------------------------------------------------------------------------
+# monotone searches over the integer mean delay
+# ---------------------------------------------------------------------------------------
+def _largest_true(pred, mean_max: int) -> int:
+    """Largest m in [0, mean_max] with pred true on [0, m] (pred monotone); -1 if pred(0) is false."""
+    if not pred(0):
+        return -1
+    lo, hi = 0, 1
+    while hi <= mean_max and pred(hi):
+        lo, hi = hi, 2 * hi
+    if hi > mean_max:
+        if pred(mean_max):
+            return mean_max
+        hi = mean_max
+    while hi - lo > 1:  # invariant: pred(lo), not pred(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if pred(mid) else (lo, mid)
+    return lo
+
+
+def _refine(pred, guess: int, mean_max: int) -> int:
+    """:func:`_largest_true` of ``pred`` re-decided around ``guess`` (two calls when it is right)."""
+    if not pred(0):
+        return -1
+    m = min(max(guess, 0), mean_max)
+    if pred(m):
+        lo, step = m, 1
+        while True:
+            hi = min(lo + step, mean_max)
+            if hi == lo:
+                return lo
+            if not pred(hi):
+                break
+            lo, step = hi, 2 * step
+    else:
+        hi, step = m, 1
+        while True:
+            lo = max(hi - step, 0)
+            if pred(lo):
+                break
+            hi, step = lo, 2 * step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if pred(mid) else (lo, mid)
+    return lo
+
+
+def _search(kind: str, exact, guide, mean_max: int) -> int:
+    """Largest m with ``exact`` true; the uniform law searches ``guide`` first, then refines."""
+    if kind != "uniform":
+        return _largest_true(exact, mean_max)
+    return _refine(exact, _largest_true(guide, mean_max), mean_max)
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in RANDOM_DELAY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(RANDOM_DELAY_KINDS)}, got {kind!r}")
+    return kind
+
+
+def largest_stable_mean(
+    mu: float, s: float, kind: str, *, criterion: str = "mean-square", mean_max: int = DEFAULT_MEAN_MAX
+) -> int:
+    """Largest mean delay m at which a mode (s = eta c) is stable under ``random_delay_law(kind, m)``.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    kind : str
+        One of :data:`~theory.random_delays.RANDOM_DELAY_KINDS`.
+    criterion : {"mean-square", "mean-field"}
+        Second moments (:func:`~theory.random_delays.mean_square_stability`) or the mean only.
+    mean_max : int
+        Search limit; the result is ``mean_max`` when still stable there.
+
+    Returns
+    -------
+    int
+        The threshold, -1 if unstable even at m = 0. For ``"constant"`` both criteria are
+        :func:`theory.stability.max_stable_delay` (capped at ``mean_max``).
+    """
+    mu = check_mu(mu)
+    s = check_positive_float(s, "s")
+    kind = _check_kind(kind)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    mean_max = check_nonnegative_int(mean_max, "mean_max")
+    if kind == "constant":
+        return min(_st.max_stable_delay(mu, s), mean_max)
+    field = "mean_square_stable" if criterion == "mean-square" else "mean_stable"
+
+    def exact(m):
+        return getattr(mean_square_stability(mu, s, random_delay_law(kind, m)), field)
+
+    def guide(m):
+        mean_ok, gain, _ = _iid_grid(mu, s, random_delay_law(kind, m))
+        return mean_ok and (criterion == "mean-field" or gain < 1.0)
+
+    return _search(kind, exact, guide, mean_max)
+
+
+def mean_square_threshold(mu: float, s: float, kind: str, *, mean_max: int = DEFAULT_MEAN_MAX) -> int:
+    """:func:`largest_stable_mean` with the mean-square criterion."""
+    return largest_stable_mean(mu, s, kind, criterion="mean-square", mean_max=mean_max)
+
+
+# ---------------------------------------------------------------------------------------
+# the predicted error and the optimal delay
+# ---------------------------------------------------------------------------------------
+def _tangent_modes(problem: Problem):
+    """[(name, c_i, alpha_i1)] for i = 2..d (:func:`theory.stability.mode_rates`, problem.alpha)."""
+    rates = _st.mode_rates(problem)
+    return [
+        (f"tangent[{i}]", rates[f"tangent[{i}]"], float(problem.alpha[i - 1, 0]))
+        for i in range(2, problem.d + 1)
+    ]
+
+
+def _tangent_error(problem, mu, eta, law, *, guide: bool = False) -> float:
+    """sum_i eta^2 alpha_i1^2 Var-factor_i: the stationary tangent error (inf if a mode is unstable)."""
+    total = 0.0
+    for _, c, alpha in _tangent_modes(problem):
+        if guide and isinstance(law, np.ndarray):
+            mean_ok, gain, h2 = _iid_grid(mu, eta * c, law)
+            factor = h2 / (1.0 - gain) if mean_ok and gain < 1.0 else math.inf
+        else:
+            factor = mean_square_stability(mu, eta * c, law).variance_factor
+        total += eta**2 * alpha**2 * factor
+    return total
+
+
+def stationary_error_random(problem: Problem, mu: float, eta: float, law) -> float:
+    r"""Predicted stationary error :math:`\sum_{i\ge2} E h_i^2` of the linearised tangent modes.
+
+    The random-delay, finite-eta version of ``compare.tradeoff.stationary_error`` (eq. (8),
+    Theorem 5: :math:`\eta\sum_i\alpha_{i1}^2/(2(1-\mu)(\lambda_1-\lambda_i))` as eta -> 0):
+    :math:`\sum_i \eta\,` :func:`~theory.random_delays.stationary_variance_random`
+    :math:`(\alpha_{i1}, \lambda_1-\lambda_i, \eta, \mu, law)`; inf if a mode is
+    mean-square unstable.
+    """
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a theory.Problem, got {type(problem).__name__}")
+    return _tangent_error(problem, check_mu(mu), check_eta(eta), law)
+
+
+@dataclass(frozen=True)
+class PredictedOptimalDelay:
+    """The predicted optimal (mean) delay of Figure 1 for one momentum and delay kind.
+
+    Attributes
+    ----------
+    delay : int
+        min(tangent_error_delay, radial_mean_square_delay).
+    binding_mode : str
+        ``"radial"`` (its mean-square threshold is the smaller; ties count as radial) or
+        ``"tangent"`` (the stationary tangent error reaches (1 + rho) x its m = 0 value first).
+    radial_mean_square_delay : int
+        Largest mean delay at which the radial mode (c = 2 lambda_1) is mean-square stable.
+    tangent_error_delay : int
+        Largest m with the predicted tangent error <= (1 + rho) x its m = 0 value at every m' <= m.
+    error_at_zero : float
+        The predicted stationary error at m = 0 (finite eta, no delay).
+    radial_growth_efolds : float
+        Horizon diagnostic: n log(lambda) of the radial second moment one step past its
+        threshold (n = horizon / eta steps, lambda from
+        :func:`~theory.random_delays.mean_square_growth`): how far a mode just past its
+        threshold can grow within the run. NaN when no horizon was given.
+    tangent_relaxation_efolds : float
+        Horizon diagnostic: -n log(lambda) of the slowest tangent second moment at ``delay``:
+        the e-folds of relaxation the run allows (the stationary error applies when large).
+    kind, mu, eta, rho, horizon : the parameters
+    capped : bool
+        True when ``delay`` reached the search limit (the prediction is ">= delay").
+    """
+
+    delay: int
+    binding_mode: str
+    radial_mean_square_delay: int
+    tangent_error_delay: int
+    error_at_zero: float
+    radial_growth_efolds: float
+    tangent_relaxation_efolds: float
+    kind: str
+    mu: float
+    eta: float
+    rho: float
+    horizon: float | None
+    capped: bool
+
+    def as_dict(self) -> dict:
+        """A JSON-serialisable dict."""
+        return asdict(self)
+
+
+def predicted_optimal_delay(
+    problem: Problem,
+    mu: float,
+    eta: float,
+    kind: str,
+    rho: float = 0.5,
+    horizon: float | None = 10.0,
+    *,
+    mean_max: int = DEFAULT_MEAN_MAX,
+) -> PredictedOptimalDelay:
+    """Figure 1's optimal (mean) delay predicted from the linearised modes, no fitted constant.
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    kind : str
+        One of :data:`~theory.random_delays.RANDOM_DELAY_KINDS` (the ``--delay-model`` of
+        ``compare tradeoff``: grid value m = mean delay, pipeline M = m + 1 workers).
+    rho : float
+        The rule's allowance >= 0 (``compare tradeoff --rho``).
+    horizon : float or None
+        ODE time T of the run, for the two horizon diagnostics (None skips them).
+    mean_max : int
+        Search limit.
+
+    Returns
+    -------
+    PredictedOptimalDelay
+    """
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a theory.Problem, got {type(problem).__name__}")
+    mu, eta, kind = check_mu(mu), check_eta(eta), _check_kind(kind)
+    rho = float(rho)
+    if not math.isfinite(rho) or rho < 0:
+        raise ValueError(f"rho must be a finite number >= 0, got {rho!r}")
+    if horizon is not None:
+        horizon = check_positive_float(horizon, "horizon")
+    mean_max = check_nonnegative_int(mean_max, "mean_max")
+    e0 = _tangent_error(problem, mu, eta, random_delay_law(kind, 0))
+    limit = (1.0 + rho) * e0
+    tangent = _search(
+        kind,
+        lambda m: _tangent_error(problem, mu, eta, random_delay_law(kind, m)) <= limit,
+        lambda m: _tangent_error(problem, mu, eta, random_delay_law(kind, m), guide=True) <= limit,
+        mean_max,
+    )
+    s_rad = eta * _st.mode_rates(problem)["radial"]
+    radial = mean_square_threshold(mu, s_rad, kind, mean_max=mean_max)
+    delay = min(tangent, radial)
+    growth = relax = math.nan
+    if horizon is not None:
+        n = horizon / eta
+        if radial < mean_max:
+            growth = n * math.log(mean_square_growth(mu, s_rad, random_delay_law(kind, radial + 1)))
+        if delay >= 0:
+            c_min = min(c for _, c, _ in _tangent_modes(problem))
+            relax = -n * math.log(mean_square_growth(mu, eta * c_min, random_delay_law(kind, delay)))
+    return PredictedOptimalDelay(
+        delay=int(delay),
+        binding_mode="radial" if radial <= tangent else "tangent",
+        radial_mean_square_delay=int(radial),
+        tangent_error_delay=int(tangent),
+        error_at_zero=float(e0),
+        radial_growth_efolds=float(growth),
+        tangent_relaxation_efolds=float(relax),
+        kind=kind,
+        mu=mu,
+        eta=eta,
+        rho=rho,
+        horizon=horizon,
+        capped=bool(delay >= mean_max),
+    )
+
+
+def random_delay_report(
+    problem: Problem, mu: float, eta: float, kind: str, mean: int, *, mean_max: int = DEFAULT_MEAN_MAX
+) -> dict:
+    """Per mode: stability at mean delay ``mean`` and the mean-field / mean-square thresholds.
+
+    Returns
+    -------
+    dict
+        ``{"kind", "mean", "mean_max", "modes": {name: {"c", "s", "mean_stable",
+        "mean_square_stable", "loop_gain", "mean_field_delay", "mean_square_delay"}},
+        "binding_mode", "mean_field_delay", "mean_square_delay"}``; the binding mode has the
+        smallest mean-square threshold (ties: the larger rate). A threshold equal to
+        ``mean_max`` means ">= mean_max"; ``loop_gain`` is NaN for the pipeline.
+    """
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a theory.Problem, got {type(problem).__name__}")
+    mu, eta, kind = check_mu(mu), check_eta(eta), _check_kind(kind)
+    mean = check_nonnegative_int(mean, "mean")
+    law = random_delay_law(kind, mean)
+    modes = {}
+    for name, c in _st.mode_rates(problem).items():
+        s = eta * c
+        at = mean_square_stability(mu, s, law)
+        modes[name] = {
+            "c": c,
+            "s": s,
+            "mean_stable": at.mean_stable,
+            "mean_square_stable": at.mean_square_stable,
+            "loop_gain": float(at.loop_gain),
+            "mean_field_delay": largest_stable_mean(mu, s, kind, criterion="mean-field", mean_max=mean_max),
+            "mean_square_delay": mean_square_threshold(mu, s, kind, mean_max=mean_max),
+        }
+    binding = min(modes, key=lambda k: (modes[k]["mean_square_delay"], -modes[k]["c"]))
+    return {
+        "kind": kind,
+        "mean": mean,
+        "mean_max": mean_max,
+        "modes": modes,
+        "binding_mode": binding,
+        "mean_field_delay": min(m["mean_field_delay"] for m in modes.values()),
+        "mean_square_delay": modes[binding]["mean_square_delay"],
+    }

@@ -5,6 +5,7 @@ Usage::
     python -m theory --eigenvalues 4,3,2,1 --mu 0.9 --eta 5e-4 [--gamma G] [--delta D]
                      [--epsilon E] [--nu N] [--dist gaussian|rademacher] [--constant C]
                      [--h0 1,0,0,0] [--json] [--latex]
+                     [--delay-model constant|uniform|geometric|pipeline --mean-delay M]
 
 Defaults (each named with its source):
 
@@ -21,12 +22,16 @@ Defaults (each named with its source):
 
 Output: a human-readable report, or with ``--json`` one JSON object with keys
 ``parameters, constants, ou, phase_times, iteration_counts, delay_bounds, stability,
-traverse_time`` (and ``latex`` with ``--latex``). JSON has no NaN or infinity: both are
+traverse_time`` (and ``latex`` with ``--latex``; ``random_delays`` with ``--delay-model``:
+:func:`theory.random_tradeoff.random_delay_report`, per mode the mean-field and mean-square
+stability at mean delay M and both thresholds, and the binding mode; the pipeline has
+M + 1 workers). JSON has no NaN or infinity: both are
 written as ``null`` (NaN = not applicable / printed formula undefined; the derived T3 is
 infinite when epsilon is below the noise floor; ``notes`` says which).
 
 Bad input (mu outside [0, 1), eta <= 0 or not finite, no eigengap, a non-positive
-eigenvalue, mismatched lengths, non-numbers, unknown options) prints one line to stderr and
+eigenvalue, mismatched lengths, non-numbers, unknown options, a negative or non-integer
+``--mean-delay``, ``--delay-model`` without ``--mean-delay`` or the reverse) prints one line to stderr and
 exits with status 2.
 """
 
@@ -43,6 +48,8 @@ from .delays import GAMMA_DEFAULT, delay_bounds
 from .ode import traverse_time
 from .phases import NU_DEFAULT, iteration_counts, phase_times
 from .problem import PAPER_EIGENVALUES, Problem
+from .random_delays import RANDOM_DELAY_KINDS
+from .random_tradeoff import random_delay_report
 from .sde import ou_coefficients
 from .stability import stability_threshold
 from .validation import check_eta, check_mu, check_positive_float, check_probability
@@ -68,6 +75,24 @@ def _parse_floats(text: str, name: str) -> list[float]:
     except ValueError:
         raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from None
     return values
+
+
+def _parse_delay_model(args) -> int | None:
+    """The validated ``--mean-delay`` (None without ``--delay-model``); both or neither."""
+    if (args.delay_model is None) != (args.mean_delay is None):
+        raise ValueError("--delay-model and --mean-delay must be given together")
+    if args.delay_model is None:
+        return None
+    if args.delay_model not in RANDOM_DELAY_KINDS:
+        kinds = ", ".join(RANDOM_DELAY_KINDS)
+        raise ValueError(f"--delay-model must be one of {kinds}, got {args.delay_model!r}")
+    try:
+        m = int(args.mean_delay)
+    except ValueError:
+        raise ValueError(f"--mean-delay must be an integer >= 0, got {args.mean_delay!r}") from None
+    if m < 0:
+        raise ValueError(f"--mean-delay must be an integer >= 0, got {args.mean_delay!r}")
+    return m
 
 
 def json_safe(obj):
@@ -220,12 +245,36 @@ def _print_table(report: dict, out) -> None:
         f"\nExact linear stability (theory.stability): max stable delay {s['max_stable_delay']}, "
         f"binding mode {s['binding_mode']}, asymptotic {s['asymptotic']:.6g}\n"
     )
+    if "random_delays" in report:
+        _print_random_delays(report["random_delays"], w)
     for n in report["notes"]:
         w(f"note: {n}\n")
     if "latex" in report:
         w("\nLaTeX:\n")
         for k, v in report["latex"].items():
             w(f"  {k}: {v}\n")
+
+
+def _print_random_delays(r: dict, w) -> None:
+    """The random-delays section: per mode, stability at the mean delay and both thresholds."""
+    cap = r["mean_max"]
+
+    def thr(x):
+        return f">={x}" if x is not None and x >= cap else _fmt(x)
+
+    w(f"\nRandom delays (theory.random_tradeoff): {r['kind']}, mean delay {r['mean']}\n")
+    w(f"  {'mode':12} {'c':>8} {'mean-field':>10} {'mean-square':>11} {'loop gain':>10}"
+      f" {'mean-field thr':>14} {'mean-square thr':>15}\n")
+    for name, m in r["modes"].items():
+        w(
+            f"  {name:12} {m['c']:>8.4g} {('stable' if m['mean_stable'] else 'unstable'):>10}"
+            f" {('stable' if m['mean_square_stable'] else 'unstable'):>11} {_fmt(m['loop_gain']):>10}"
+            f" {thr(m['mean_field_delay']):>14} {thr(m['mean_square_delay']):>15}\n"
+        )
+    w(
+        f"  binding mode {r['binding_mode']}: largest mean-square stable mean delay "
+        f"{thr(r['mean_square_delay'])} (mean field: {thr(r['mean_field_delay'])})\n"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -246,6 +295,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--dist", choices=["gaussian", "rademacher"], default="rademacher")
     ap.add_argument("--constant", type=float, default=1.0, help="unknown constant of the delay bounds")
     ap.add_argument("--h0", default=None, help="comma-separated Phase II start (length d)")
+    ap.add_argument(
+        "--delay-model",
+        default=None,
+        help=f"random-delays section: one of {', '.join(RANDOM_DELAY_KINDS)} (needs --mean-delay)",
+    )
+    ap.add_argument("--mean-delay", default=None, help="mean delay M >= 0 of --delay-model (integer)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--latex", action="store_true", help="include LaTeX of every result")
     return ap
@@ -256,6 +311,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         problem = Problem(_parse_floats(args.eigenvalues, "eigenvalues"), dist=args.dist)
+        mean_delay = _parse_delay_model(args)
         h0 = None if args.h0 is None else _parse_floats(args.h0, "h0")
         if args.delta is not None:
             check_probability(args.delta, "delta")
@@ -270,6 +326,9 @@ def main(argv=None) -> int:
             constant=args.constant,
             h0=h0,
         )
+        if mean_delay is not None:
+            kind = args.delay_model
+            report["random_delays"] = random_delay_report(problem, args.mu, args.eta, kind, mean_delay)
         if args.latex:
             from .latex import latex_results
 

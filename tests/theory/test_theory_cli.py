@@ -124,6 +124,12 @@ def test_json_safe_encoding():
         ["--gamma", "0.7"],
         ["--epsilon", "-1"],
         ["--no-such-option"],
+        ["--delay-model", "uniform"],
+        ["--mean-delay", "3"],
+        ["--delay-model", "poisson", "--mean-delay", "3"],
+        ["--delay-model", "uniform", "--mean-delay", "-2"],
+        ["--delay-model", "uniform", "--mean-delay", "2.5"],
+        ["--delay-model", "geometric", "--mean-delay", "ten"],
     ],
 )
 def test_bad_input_one_line_exit_2(argv, capsys):
@@ -136,3 +142,31 @@ def test_bad_input_one_line_exit_2(argv, capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0]
+
+
+def test_random_delays_json(capsys):
+    assert main(["--json", "--delay-model", "geometric", "--mean-delay", "100"]) == 0
+    r = json.loads(capsys.readouterr().out, parse_constant=_reject_constant)["random_delays"]
+    assert r["kind"] == "geometric" and r["mean"] == 100
+    assert set(r["modes"]) == {"radial", "tangent[2]", "tangent[3]", "tangent[4]"}
+    for m in r["modes"].values():
+        assert isinstance(m["mean_square_delay"], int) and isinstance(m["mean_field_delay"], int)
+        assert isinstance(m["mean_square_stable"], bool)
+        assert m["mean_square_stable"] == (100 <= m["mean_square_delay"])
+    # at mean 100 every mode is mean-square stable (the radial threshold is in the hundreds, the
+    # mean field never binds: issue 11), and the radial mode binds
+    assert r["binding_mode"] == "radial"
+    assert 100 < r["mean_square_delay"] < r["mean_field_delay"]
+
+
+def test_random_delays_table_constant_is_the_exact_threshold(capsys):
+    # a constant delay: mean-square = deterministic threshold, 32 at mu = 0.9, eta = 5e-4
+    # (docs/stability.md section 4, from the D-subdivision, not this code)
+    assert main(["--delay-model", "constant", "--mean-delay", "33"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("Random delays"))
+    radial = lines[start + 2].split()
+    assert radial[:4] == ["radial", "8", "unstable", "unstable"]
+    assert radial[-2:] == ["32", "32"]
+    assert "binding mode radial: largest mean-square stable mean delay 32" in out

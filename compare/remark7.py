@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from compare import cli, plots
+from compare.checks import bound_check, interval_check
 from compare.engine import Cell, Comparison, Spec, combine, run_command
 from compare.verdict import Check, Verdict
 from theory import Problem
@@ -101,8 +102,12 @@ DEFAULT_HORIZON = 20.0
 DEFAULT_BURN_IN = 10.0
 #: Mean-path window and record spacing (ODE units); phase-time record spacing.
 DEFAULT_MEAN_HORIZON = 8.0
-#: Records of the mean-path runs (160 over 8 time units: every 0.05); saddle-run record spacing.
-N_MEAN_RECORDS, PHASE_DT = 160, 0.02
+#: Record spacings (ODE time) of the mean-path and saddle runs: multiples of both default alphas
+#: (0.048 = 24 x 0.002 = 6 x 0.008; 0.024 = 12 x 0.002 = 3 x 0.008), so the default horizons are
+#: kept to one spacing. A record count depends on the horizon only (cells of every alpha line up);
+#: the spacing in updates is round(spacing / alpha), so another alpha shifts the horizon by < half
+#: an update per record (the actual horizons are in results.horizons).
+MEAN_DT, PHASE_DT = 0.048, 0.024
 #: The cell function (dotted path: what Dask workers import).
 FN = "compare.remark7:remark7_cell"
 N_BOOT = 2000
@@ -357,7 +362,7 @@ def remark7_cell(params: dict, seed: int, runs: int):
     ``stationary_error`` (arm, run): mean angle error from the burn-in on; ``mean_error`` (arm,
     record); ``record_time``); ``staleness_mean`` (arm). Arms in :data:`ARMS` order, phases T1..T3.
     Time is k alpha in every arm (one update = alpha of ODE time). Fixed record counts
-    (:data:`N_MEAN_RECORDS`, :data:`N_PHASE_RECORDS` per unit of ODE time) so cells line up.
+    (horizon / :data:`MEAN_DT`, horizon / :data:`PHASE_DT`) so cells of every alpha line up.
     """
     import xarray as xr
 
@@ -365,13 +370,13 @@ def remark7_cell(params: dict, seed: int, runs: int):
     alpha, M = float(params["alpha"]), int(params["M"])
     d = problem.d
     h0 = np.ones(d) / math.sqrt(d)
-    n_rec_mean = N_MEAN_RECORDS
-    every_mean = max(1, math.ceil(params["mean_horizon"] / alpha / n_rec_mean))
+    n_rec_mean = max(1, int(round(params["mean_horizon"] / MEAN_DT)))
+    every_mean = max(1, int(round(MEAN_DT / alpha)))
     mean_run = _run_arms(
         problem, ARMS, alpha, M, problem.from_eigen(h0), every_mean * n_rec_mean, every_mean, runs, seed
     )
-    n_rec = int(round(params["horizon"] / PHASE_DT))
-    every = max(1, math.ceil(params["horizon"] / alpha / n_rec))
+    n_rec = max(1, int(round(params["horizon"] / PHASE_DT)))
+    every = max(1, int(round(PHASE_DT / alpha)))
     sad = _run_arms(problem, ARMS, alpha, M, problem.eigenvector(2), every * n_rec, every, runs, seed)
     t = np.arange(n_rec + 1) * every * alpha
     tm = np.arange(n_rec_mean + 1) * every_mean * alpha
@@ -432,19 +437,18 @@ def _t_interval(x: np.ndarray, level: float) -> tuple[float, float, float]:
 
 
 def _interval_check(name, equation, pred, est, lo, hi, allow, tolerance, note) -> Check:
-    """Holds iff pred lies in [lo - allow, hi + allow]; the acceptance region of est says the same."""
-    if not all(math.isfinite(x) for x in (pred, est, lo, hi)):
-        return Check(name, equation, pred, None, (lo, hi), tolerance, None, "not measured. " + note)
-    return Check(
-        name,
-        equation,
-        pred,
-        est,
-        (lo, hi),
-        tolerance,
-        lo - allow <= pred <= hi + allow,
-        note,
-        acceptance=(pred - (hi - est) - allow, pred + (est - lo) + allow),
+    """``compare.checks.interval_check`` with a two-sided allowance (not measured if not finite)."""
+    return interval_check(
+        name=name,
+        equation=equation,
+        predicted=pred,
+        estimate=est,
+        lo=lo,
+        hi=hi,
+        tolerance=tolerance,
+        note=note,
+        allowance_below=allow,
+        allowance_above=allow,
     )
 
 
@@ -510,17 +514,16 @@ def _cell_checks(key: str, st: dict, rr: dict, dt: float, pred_excess: float) ->
     """The mapping's checks for the pipeline arm of one cell, and the linearised one for round robin."""
     zb = st["mean_path_z_bonferroni"]
     out = [
-        Check(
-            f"mean_path[{key}]",
-            "Mitliagkas et al. 2016 Thm 3: E update = heavy ball's (mu_L, alpha/M)",
-            0.0,
-            st["mean_path_max_z"],
-            (0.0, st["mean_path_max_z"]),
-            f"max |t| over (t, i) of the paired mean difference <= the Bonferroni t quantile {zb:.3g}",
-            st["mean_path_max_z"] <= zb,
-            f"E h_pipeline(t) - E h_heavy_ball(t + (M-1) alpha), t >= {WARMUP_UPDATES}M alpha; sup |diff| "
-            f"{st['mean_path_sup']:.3g} (unshifted {st['mean_path_sup_unshifted']:.3g})",
-            acceptance=(0.0, zb),
+        bound_check(
+            name=f"mean_path[{key}]",
+            equation="Mitliagkas et al. 2016 Thm 3: E update = heavy ball's (mu_L, alpha/M)",
+            predicted=0.0,
+            observed=st["mean_path_max_z"],
+            upper=zb,
+            tolerance=f"max |t| over (t, i) of the paired mean difference <= the Bonferroni t quantile "
+            f"{zb:.3g}",
+            note=f"E h_pipeline(t) - E h_heavy_ball(t + (M-1) alpha), t >= {WARMUP_UPDATES}M alpha; "
+            f"sup |diff| {st['mean_path_sup']:.3g} (unshifted {st['mean_path_sup_unshifted']:.3g})",
         )
     ]
     for ph in ("T1", "T2", "T3"):
@@ -591,6 +594,13 @@ def analyse(spec: Remark7Spec, ds, info: dict | None = None) -> Verdict:
             checks += _cell_checks(key, stats["pipeline"], stats["round_robin"], dt[alpha], pred)
     checks += _phase3_counts(by, spec, res)
     res["verdict"] = _verdict_lines(res, checks, spec)
+    res["horizons"] = {
+        f"alpha={a:g}": {
+            "saddle": float(ds["record_time"].sel(alpha=a, M=spec.workers[0]).max()),
+            "mean_path": float(ds["record_mean_time"].sel(alpha=a, M=spec.workers[0]).max()),
+        }
+        for a in spec.alphas
+    }
     params = {
         **spec.to_dict(),
         "epsilon": {f"alpha={a:g}": spec.epsilon_at(a) for a in spec.alphas},

@@ -67,7 +67,7 @@ from compare.engine import Cell, Comparison, combine, run_command
 from compare.engine import Spec as EngineSpec
 from compare.verdict import Check, Verdict
 from simulate import dnn as _dnn
-from theory import stability
+from theory import random_delays, stability
 from theory.validation import check_mu, check_nonnegative_int, check_positive_float, check_positive_int
 
 __all__ = [
@@ -107,6 +107,8 @@ HELP = (
 
 #: Section 4.2's momentum grid.
 PAPER_MUS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: Stability theories for random (pipeline) delays; the constant delay's threshold is exact.
+STABILITY_THEORIES = ("mean-field", "mean-square")
 #: Numbers of workers (the paper has 1..8; 16 extends it).
 DEFAULT_MS = (1, 2, 4, 8, 16)
 #: Figure 2's reading (Section 4.2 text): best momentum 0.9 at one worker, 0.5 at eight.
@@ -144,7 +146,7 @@ class Spec(EngineSpec):
     a ValueError names the option. ``level`` only changes the analysis (re-analysable from a store).
     """
 
-    ANALYSIS = ("level",)
+    ANALYSIS = ("level", "stability")
     KIND = "dnn spec"
 
     dataset: str = "digits"
@@ -163,6 +165,7 @@ class Spec(EngineSpec):
     sharpness_iters: int = 6
     hessian_samples: int = 256
     level: float = cli.DEFAULT_LEVEL
+    stability: str = "mean-field"
 
     def validate(self):
         def opt(name):
@@ -197,6 +200,9 @@ class Spec(EngineSpec):
             raise ValueError(f"--milestones must be increasing fractions in (0, 1), got {list(ms)}")
         self.set("milestones", ms)
         cli.check_level(self.level)
+        if self.stability not in STABILITY_THEORIES:
+            opts = ", ".join(STABILITY_THEORIES)
+            raise ValueError(f"--stability must be one of {opts}, got {self.stability!r}")
 
     def as_dict(self) -> dict:
         return self.to_dict()
@@ -302,9 +308,12 @@ def _delay_law(M: int):
     return stability.delay_law("geometric", 0) if M == 1 else stability.GeometricDelayLaw(1.0 - 1.0 / M)
 
 
-def _is_stable(mu: float, s: float, M: int, delay_model: str) -> bool:
-    if delay_model == "constant":
+def _is_stable(mu: float, s: float, M: int, delay_model: str, theory: str) -> bool:
+    if delay_model == "constant":  # a point mass: mean, mean-square and deterministic stability coincide
         return stability.max_stable_delay(mu, s) >= M - 1
+    if theory == "mean-square":
+        law = random_delays.WorkerPipelineLaw(M)
+        return random_delays.mean_square_stability(mu, s, law).mean_square_stable
     return stability.mean_field_spectral_radius(mu, s, _delay_law(M)) < 1.0
 
 
@@ -314,14 +323,18 @@ _RATE_RTOL = 1e-10
 
 
 @functools.lru_cache(maxsize=1024)
-def threshold_rate(mu: float, M: int, delay_model: str = "pipeline") -> float:
+def threshold_rate(mu: float, M: int, delay_model: str = "pipeline", theory: str = "mean-field") -> float:
     r"""Smallest :math:`s = \eta\lambda` at which the delayed heavy-ball recursion loses linear stability.
 
     ``constant``: delay :math:`\tau = M - 1`, exact (``max_stable_delay(mu, s) >= tau`` iff
     stable; monotone in s by the outward crossings of theory.stability).
-    ``pipeline``: the mean-field recursion under the pipeline's stationary law (geometric,
-    mean M - 1): the first s on a log grid whose spectral radius reaches 1, refined by
-    bisection (so the smallest unstable s, even if stability were not monotone in s).
+    ``pipeline``, ``theory="mean-field"``: the mean recursion under the pipeline's stationary
+    law (geometric, mean M - 1, :func:`theory.stability.mean_field_spectral_radius`);
+    ``theory="mean-square"``: the exact mean-square stability of the pipeline's jump-linear
+    recursion (:func:`theory.random_delays.mean_square_stability` with ``WorkerPipelineLaw(M)``;
+    stricter: mean-square stability implies mean stability). Either way the first s on a log
+    grid that is unstable, refined by bisection (the smallest unstable s, even if stability
+    were not monotone in s).
     For M = 1 both give :math:`2(1+\mu)` (the undelayed heavy ball, root through z = -1).
 
     Returns
@@ -333,13 +346,15 @@ def threshold_rate(mu: float, M: int, delay_model: str = "pipeline") -> float:
     M = check_positive_int(M, "M")
     if delay_model not in _dnn.DELAY_MODELS:
         raise ValueError(f"delay_model must be one of {', '.join(_dnn.DELAY_MODELS)}, got {delay_model!r}")
+    if theory not in STABILITY_THEORIES:
+        raise ValueError(f"theory must be one of {', '.join(STABILITY_THEORIES)}, got {theory!r}")
     if M == 1:
         return 2.0 * (1.0 + mu)
     if delay_model == "constant":
         lo, hi = 0.0, 2.0 * (1.0 + mu)
     else:
         grid = np.geomspace(1e-6, 2.0 * (1.0 + mu), 60)  # 1.3x apart: a scan, then bisection
-        bad = [s for s in grid if not _is_stable(mu, float(s), M, delay_model)]
+        bad = [s for s in grid if not _is_stable(mu, float(s), M, delay_model, theory)]
         if not bad:
             return float(grid[-1])
         hi = float(bad[0])
@@ -347,7 +362,7 @@ def threshold_rate(mu: float, M: int, delay_model: str = "pipeline") -> float:
         lo = float(below[-1]) if below.size else 0.0
     while hi - lo > _RATE_RTOL * hi:
         mid = 0.5 * (lo + hi)
-        if _is_stable(mu, mid, M, delay_model):
+        if _is_stable(mu, mid, M, delay_model, theory):
             lo = mid
         else:
             hi = mid
@@ -425,6 +440,25 @@ def _best(mus, mean_acc) -> np.ndarray:
     return np.asarray(mus)[np.argmax(mean_acc, axis=1)]
 
 
+def _theory_label(delay_model: str, theory: str) -> str:
+    if delay_model == "constant":
+        return "exact, constant delay tau = M - 1"
+    if theory == "mean-square":
+        return "exact mean-square, worker pipeline (theory.random_delays)"
+    return "mean field, geometric law of mean M - 1 (the pipeline's stationary law)"
+
+
+def _prediction(Ms, mus, ref_accuracy, s_eff, delay_model: str, theory: str):
+    """Thresholds s* (M, mu), ratios s_eff / s* (M, mu), predicted best {M: mu} and unstable {M: [mu]}."""
+    s_star = np.array([[threshold_rate(mu, M, delay_model, theory) for mu in mus] for M in Ms])
+    ratio = s_eff[None, :] / s_star
+    pred, unstable = {}, {}
+    for i, M in enumerate(Ms):
+        if not np.all(np.isnan(ratio[i])):
+            pred[M], unstable[M] = predict_best(mus, ref_accuracy, ratio[i])
+    return s_star, ratio, pred, unstable
+
+
 def analyse(spec: Spec, ds, info=None) -> Verdict:
     """The checks and results of a ``dnn`` Dataset (module docstring); ``info``: the engine's run summary."""
     Ms = [int(m) for m in ds["M"].values]
@@ -485,14 +519,14 @@ def analyse(spec: Spec, ds, info=None) -> Verdict:
     # 3. the stability prediction
     M_ref = Ms[0]
     s_eff = effective_rate(ds, M_ref) if spec.sharpness_every else np.full(len(mus), np.nan)
-    s_star = np.array([[threshold_rate(mu, M, spec.delay_model) for mu in mus] for M in Ms])
-    ratio = s_eff[None, :] / s_star
-    pred, unstable = {}, {}
+    theories = [spec.stability] + ([t for t in STABILITY_THEORIES if t != spec.stability]
+                                   if spec.delay_model == "pipeline" else [])
+    preds = {t: _prediction(Ms, mus, mean[0], s_eff, spec.delay_model, t) for t in theories}
+    s_star, ratio, pred, unstable = preds[spec.stability]
     for i, M in enumerate(Ms):
-        if np.all(np.isnan(ratio[i])):
+        if M not in pred:
             continue
-        pb, un = predict_best(mus, mean[0], ratio[i])
-        pred[M], unstable[M] = pb, un
+        pb, un = pred[M], unstable[M]
         j_best, j_pred = int(np.argmax(mean[i])), mus.index(pb)
         d = A[i, j_best] - A[i, j_pred]
         short = float(d.mean())
@@ -500,7 +534,7 @@ def analyse(spec: Spec, ds, info=None) -> Verdict:
         acc_hi = t1 * d_se
         checks.append(Check(
             name=f"stability_prediction[M={M}]",
-            equation="theory.stability: s_eff(mu) < s*(mu, M)",
+            equation=f"theory ({_theory_label(spec.delay_model, spec.stability)}): s_eff(mu) < s*(mu, M)",
             predicted=pb,
             observed=short,
             interval=(short - t1 * d_se, short + t1 * d_se),
@@ -551,8 +585,17 @@ def analyse(spec: Spec, ds, info=None) -> Verdict:
         "stability_ratio": _nested(keyM, keymu, ratio),
         "threshold_rate": _nested(keyM, keymu, s_star),
         "effective_rate": dict(zip(keymu, s_eff.tolist(), strict=True)),
-        "stability_theory": "exact constant delay tau = M - 1" if spec.delay_model == "constant"
-        else "mean field, geometric delay law of mean M - 1 (the pipeline's stationary law)",
+        "stability_theory": _theory_label(spec.delay_model, spec.stability),
+        "other_theories": {
+            t: {
+                "stability_theory": _theory_label(spec.delay_model, t),
+                "predicted_best_momentum": {str(M): v for M, v in p[2].items()},
+                "predicted_unstable": {str(M): v for M, v in p[3].items()},
+                "stability_ratio": _nested(keyM, keymu, p[1]),
+                "threshold_rate": _nested(keyM, keymu, p[0]),
+            }
+            for t, p in preds.items() if t != spec.stability
+        },
         "reference_M": M_ref,
         "sharpness_epochs": sharp_epochs,
         "sharpness_median": {
@@ -644,13 +687,17 @@ def figures(spec: Spec, ds, verdict: Verdict, out_dir, fmt: str = "png") -> list
     for j, mu in enumerate(mus):
         r = [res["stability_ratio"][str(M)][f"{mu:g}"] for M in Ms]
         ax.plot(Ms, r, marker="o", color=mcol[j], label=f"mu = {mu:g}")
+    for t, other in res.get("other_theories", {}).items():
+        for j, mu in enumerate(mus):
+            r_other = [other["stability_ratio"][str(M)][f"{mu:g}"] for M in Ms]
+            ax.plot(Ms, r_other, color=mcol[j], ls=":", lw=1)
+        ax.plot([], [], color="gray", ls=":", lw=1, label=f"dotted: {t} threshold")
     ax.axhline(1.0, color="k", ls="--", lw=1, label="ratio 1: linear stability boundary")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("number of workers M")
     ax.set_ylabel("stability ratio s_eff(mu) / s*(mu, M)")
-    ax.set_title("constant delay tau = M - 1 (exact)" if res.get("stability_theory", "").startswith("exact")
-                 else "pipeline: mean field, geometric law of mean M - 1", fontsize=8)
+    ax.set_title(res.get("stability_theory", ""), fontsize=7)
     ax.legend(fontsize=7)
     out.append(plots.save(fig, out_dir, "dnn_figure2", fmt))
 
@@ -701,6 +748,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sharpness-every", type=int, default=3, help="epochs between sharpness measurements")
     g.add_argument("--sharpness-iters", type=int, default=6, help="power iterations per measurement")
     g.add_argument("--hessian-samples", type=int, default=256, help="training samples of the Hessian")
+    g.add_argument("--stability", default="mean-field",
+                   help="pipeline threshold: mean-field (mean recursion) | mean-square (exact, stricter)")
     cli.add_level_argument(g)
 
 
@@ -730,6 +779,7 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
         sharpness_iters=args.sharpness_iters,
         hessian_samples=args.hessian_samples,
         level=args.level,
+        stability=args.stability,
     )
 
 

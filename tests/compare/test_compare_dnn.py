@@ -64,6 +64,19 @@ def test_threshold_rate_constant_matches_exact_max_stable_delay():
         assert stability.max_stable_delay(mu, s * (1 + 1e-6)) < M - 1
 
 
+@pytest.mark.parametrize("mu,M", [(0.9, 2), (0.5, 8), (0.1, 16)])
+def test_mean_square_threshold_is_stricter_and_exact_at_its_edge(mu, M):
+    """Mean-square stability implies mean stability, so s*_ms <= s*_mf; and just below / above s*_ms the
+    pipeline's second-moment recursion (theory.random_delays) is stable / unstable."""
+    from theory import random_delays as rd
+
+    ms = dnn.threshold_rate(mu, M, "pipeline", "mean-square")
+    assert ms <= dnn.threshold_rate(mu, M, "pipeline", "mean-field") * (1 + 1e-9)
+    law = rd.WorkerPipelineLaw(M)
+    assert rd.mean_square_stability(mu, ms * (1 - 1e-6), law).mean_square_stable
+    assert not rd.mean_square_stability(mu, ms * (1 + 1e-6), law).mean_square_stable
+
+
 def test_predict_best_rule():
     mus = [0.1, 0.5, 0.9]
     ref = [0.90, 0.95, 0.97]
@@ -155,6 +168,12 @@ def test_stability_prediction_check_follows_the_sharpness():
     assert c["stability_prediction[M=4]"].holds
     assert not c["stability_prediction[M=2]"].holds  # predicted 0.9 (94%) vs measured 0.5 (95%)
     assert not c["stability_prediction[M=8]"].holds
+    # the mean-square theory (stricter) predicts at least as many unstable momenta, and is reported beside
+    other = v.results["other_theories"]["mean-square"]
+    assert all(set(v.results["predicted_unstable"][k]) <= set(other["predicted_unstable"][k]) for k in other[
+        "predicted_unstable"])
+    vms = dnn.analyse(_spec(stability="mean-square"), _synthetic(FALLING))
+    assert vms.results["predicted_best_momentum"] == other["predicted_best_momentum"]
     # a sharper landscape makes every momentum's ratio larger, so fewer are predicted stable
     v3 = dnn.analyse(_spec(), _synthetic(FALLING, sharp=30.0))
     assert len(v3.results["predicted_unstable"]["8"]) > len(v.results["predicted_unstable"]["8"])
@@ -199,6 +218,7 @@ def test_cell_alone_equals_cell_in_batch():
         (["--pipeline-workers", "4"], "error: --pipeline-workers is not used by dnn"),
         (["--runs", "1"], "error: --runs must be >= 2"),
         (["--milestones", "0.5,0.2"], "error: --milestones must be increasing"),
+        (["--stability", "exact"], "error: --stability must be one of mean-field, mean-square"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(argv, start, capsys, tmp_path):

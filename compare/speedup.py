@@ -109,8 +109,9 @@ N_BOOT = 1000
 #: Proposition 10's nu for a median escape time (P(escaped by T1) = 1 - nu = 1/2).
 NU_MEDIAN = 0.5
 _QUICK = {"mus": "0.9", "worker_counts": "1,4,64", "runs": 24, "compute_times": "constant"}
-#: The cell function (dotted path: what Dask workers import).
-FN = "compare.speedup:speedup_cell"
+#: The cell function (dotted path: what Dask workers import) and the version of what it computes
+#: (part of every cell's parameters: a store made by an older cell is not reused).
+FN, CELL_VERSION = "compare.speedup:speedup_cell", 2
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def cells(spec: SpeedupSpec) -> list[Cell]:
                 "workers": list(spec.workers),
                 "epsilon": spec.epsilon,
                 "horizon": horizon,
+                "cell_version": CELL_VERSION,
             }
             out.append(
                 Cell(NAME, FN, params, runs=spec.runs, seed=spec.seed, coords={"mu": mu, "compute_time": ct})
@@ -238,44 +240,73 @@ def linearised_inflation(problem: Problem, mu: float, eta: float, law: str, work
     return np.array([r1 / _growth(mu, s, law, int(M)) for M in workers])
 
 
-def predicted_floor(problem: Problem, mu: float, eta: float, law: str, M: int) -> float | None:
-    r"""Stationary error :math:`\eta\sum_{i\ge2}\mathrm{Var}(u_i)` of the linearised recursion (constant tau).
+def _radial_rate(problem: Problem) -> float:
+    """Rate c = 2 lambda_1 of the radial mode, the one that binds stability (theory.stability)."""
+    from theory.stability import mode_rates
 
-    Exact discrete Lyapunov variance (``compare._common.linearised_variance_u``) with
-    :math:`\tau = M - 1`; ``inf`` past the stability threshold of any mode (the radial one binds).
-    None for the exponential law (the mean-square theory of random delays, issue 11, is not used here).
+    return float(mode_rates(problem)["radial"])
+
+
+def predicted_floor(problem: Problem, mu: float, eta: float, law: str, M: int) -> float:
+    r"""Stationary error :math:`\eta\sum_{i\ge2}\mathrm{Var}(u_i)` of the linearised recursion (beyond paper).
+
+    Tangent modes i >= 2 at :math:`e_1` (rate :math:`\lambda_1 - \lambda_i`, noise :math:`\alpha_{i1}`).
+    ``constant`` (round robin, :math:`\tau = M - 1`): the exact discrete Lyapunov variance
+    (``compare._common.linearised_variance_u``), ``inf`` past theory.stability's threshold;
+    ``exponential``: the exact mean-square theory of the worker pipeline
+    (:func:`theory.random_delays.stationary_variance_random` with
+    :class:`~theory.random_delays.WorkerPipelineLaw`), ``inf`` when the radial mode is not
+    mean-square stable.
     """
-    if law != "constant" and M > 1:
-        return None
     from compare._common import stability
 
-    tau = M - 1
-    if tau > stability(problem, mu, eta).max_stable_delay:
+    lam, al = problem.lambda_, problem.alpha
+    if law == "constant":
+        tau = M - 1
+        if tau > stability(problem, mu, eta).max_stable_delay:
+            return math.inf
+        var = [
+            linearised_variance_u(float(al[i, 0]), float(lam[0] - lam[i]), eta, mu, tau)
+            for i in range(1, problem.d)
+        ]
+        return float(eta * np.sum(var))
+    from theory.random_delays import WorkerPipelineLaw, mean_square_stability, stationary_variance_random
+
+    pl = WorkerPipelineLaw(M)
+    if not mean_square_stability(mu, eta * _radial_rate(problem), pl).mean_square_stable:
         return math.inf
-    lam = problem.lambda_
     var = [
-        linearised_variance_u(float(problem.alpha[i, 0]), float(lam[0] - lam[i]), eta, mu, tau)
+        stationary_variance_random(float(al[i, 0]), float(lam[0] - lam[i]), eta, mu, pl)
         for i in range(1, problem.d)
     ]
     return float(eta * np.sum(var))
 
 
 def breakdown_M(problem: Problem, mu: float, eta: float, law: str, workers, epsilon: float) -> dict:
-    """The first grid M past linear stability or with a predicted floor >= epsilon (None if none)."""
+    """The first M past (mean-square) stability of the radial mode or with a predicted floor >= epsilon.
+
+    ``constant``: theory.stability's exact threshold, M_stability = tau* + 2; ``exponential``: the
+    first grid M whose pipeline law is not mean-square stable (theory.random_delays). None if none.
+    """
     from compare._common import stability
 
     st = stability(problem, mu, eta)
     if law == "constant":
         M_stab = st.max_stable_delay + 2  # tau = M - 1 > tau*
     else:
-        from theory.stability import mean_field_threshold, mode_rates
+        from theory.random_delays import WorkerPipelineLaw, mean_square_stability
 
-        s = eta * mode_rates(problem)[st.binding_mode]
-        means = [int(M) - 1 for M in workers]
-        mf = mean_field_threshold(mu, s, "geometric", means)
-        M_stab = None if mf == means[-1] else mf + 2
+        s = eta * _radial_rate(problem)
+        M_stab = next(
+            (
+                int(M)
+                for M in workers
+                if not mean_square_stability(mu, s, WorkerPipelineLaw(int(M))).mean_square_stable
+            ),
+            None,
+        )
     floors = {int(M): predicted_floor(problem, mu, eta, law, int(M)) for M in workers}
-    M_floor = next((M for M, f in floors.items() if f is not None and f >= epsilon), None)
+    M_floor = next((M for M, f in floors.items() if f >= epsilon), None)
     cands = [m for m in (M_stab, M_floor) if m is not None]
     return {
         "M_stability": M_stab,
@@ -553,9 +584,7 @@ def figures(spec: SpeedupSpec, ds, verdict: Verdict, out_dir: Path, fmt: str = "
                 lw=0.8,
                 label=f"mu={mu:g}: measured floor",
             )
-            pf = np.array(
-                [np.nan if f is None or not np.isfinite(f) else f for f in fl["predicted"]], dtype=float
-            )
+            pf = np.array([np.nan if not np.isfinite(f) else f for f in fl["predicted"]], dtype=float)
             if np.any(np.isfinite(pf)):
                 axf.plot(M, pf, "--", color=col, lw=0.9, label=f"mu={mu:g}: linearised floor")
             if th["M_b"] is not None:

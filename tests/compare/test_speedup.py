@@ -73,7 +73,9 @@ def test_predicted_floor_at_tau0_is_the_ar2_closed_form_and_inf_past_the_thresho
     tau_star = stability(PROBLEM, 0.9, ETA).max_stable_delay
     assert math.isinf(sp.predicted_floor(PROBLEM, 0.9, ETA, "constant", tau_star + 2))
     assert np.isfinite(sp.predicted_floor(PROBLEM, 0.9, ETA, "constant", tau_star + 1))
-    assert sp.predicted_floor(PROBLEM, 0.9, ETA, "exponential", 4) is None
+    # memoryless workers: M = 1 is tau = 0 (the same AR(2) value); more workers raise the floor
+    assert sp.predicted_floor(PROBLEM, 0.9, ETA, "exponential", 1) == pytest.approx(expected, rel=1e-9)
+    assert expected < sp.predicted_floor(PROBLEM, 0.9, ETA, "exponential", 16) < sp.DEFAULT_EPSILON
 
 
 def test_breakdown_is_one_past_the_exact_stability_threshold_for_round_robin():
@@ -83,8 +85,10 @@ def test_breakdown_is_one_past_the_exact_stability_threshold_for_round_robin():
     brk = sp.breakdown_M(PROBLEM, 0.9, ETA, "constant", [1, 2, 4, 64], sp.DEFAULT_EPSILON)
     assert brk["M_stability"] == tau_star + 2
     assert brk["M_b"] == tau_star + 2
-    # geometric staleness (memoryless workers) keeps the mean recursion stable: no breakdown predicted
+    # memoryless workers stay mean-square stable on the grid; only the floor reaches epsilon (at 256)
     assert sp.breakdown_M(PROBLEM, 0.9, ETA, "exponential", [1, 2, 4, 64], sp.DEFAULT_EPSILON)["M_b"] is None
+    brk = sp.breakdown_M(PROBLEM, 0.9, ETA, "exponential", [1, 64, 256], sp.DEFAULT_EPSILON)
+    assert brk["M_stability"] is None and brk["M_floor"] == brk["M_b"] == 256
 
 
 # ---------------------------------------------------------------------------------------

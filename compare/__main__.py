@@ -15,7 +15,7 @@ Dispatch, validation and exit codes, once for every subcommand:
   exits 1 if any check fails;
 * the engine options (``--workers``, ``--scheduler``, ``--store``, ``--from-store``,
   ``--overwrite``) are refused, one line, exit 2, by a subcommand not yet ported to the
-  experiment engine (one without ``COMPARISON``).
+  experiment engine (one without ``COMPARISON`` or ``ENGINE = True``).
 
 Start-up stays light: ``python -m compare --help`` reads each subcommand's ``HELP`` from its
 source without importing it, and matplotlib (Agg), numpy, scipy, sympy, xarray, dask and zarr
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         cli.validate_common(args)
         mod.validate(args)
         given = cli.engine_options_given(args)
-        if given and not hasattr(mod, "COMPARISON") and args.command != "all":
+        on_engine = hasattr(mod, "COMPARISON") or getattr(mod, "ENGINE", False)
+        if given and not on_engine and args.command != "all":
             raise ValueError(f"{given[0]}: {args.command} is not ported to the experiment engine yet")
     except ValueError as exc:
         return _fail(str(exc))

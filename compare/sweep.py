@@ -66,6 +66,8 @@ HELP = (
     "from a TOML spec, with the metrics of a named comparison (tradeoff)"
 )
 
+#: The sweep runs on the engine (its Comparison depends on the spec's metrics).
+ENGINE = True
 #: Metrics name -> dotted path of the Comparison that plans, analyses and plots the sweep.
 METRICS = {"tradeoff": "compare.sweep_tradeoff:COMPARISON"}
 

@@ -215,6 +215,22 @@ def _run_in_process(todo: list[Cell], finished, threads) -> None:
             finished(cell, ds, s)
 
 
+def _start_method() -> str:
+    """How local workers start: ``fork`` on Linux while this process has not started numba's
+    threads (workers then start in ~0.3 s with the driver's modules already imported, instead
+    of ~3 s for ``spawn``, a fresh interpreter importing numba, sympy and xarray); ``spawn``
+    otherwise (forking a process whose OpenMP threads are running is unsafe)."""
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    try:
+        import numba
+
+        numba.threading_layer()  # raises ValueError until a parallel kernel has run here
+    except ValueError:
+        return "fork"
+    return "spawn"
+
+
 @contextlib.contextmanager
 def dask_client(options: RunnerOptions):
     """A ``distributed.Client`` for the options: a LocalCluster started and closed here, or a
@@ -224,10 +240,7 @@ def dask_client(options: RunnerOptions):
     from distributed import Client, LocalCluster
 
     if options.workers:
-        # fork (Linux): workers start in ~0.3 s with the driver's modules already imported,
-        # instead of ~3 s (spawn: a fresh interpreter importing numba, sympy, xarray each)
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        with dask.config.set({"distributed.worker.multiprocessing-method": _start_method()}):
             cluster = LocalCluster(
                 n_workers=options.workers,
                 threads_per_worker=1,

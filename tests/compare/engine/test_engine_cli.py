@@ -155,6 +155,25 @@ def test_sweep_covers_every_grid_point_and_resumes(tmp_path, capsys):
         assert not np.array_equal(h[0, 0, 0, 0, 0, :, :, 1:], h[0, 1, 0, 0, 0, :, :, 1:])
     assert main(["sweep", "--spec", str(f), "--out", str(out), "--no-progress"]) == 0
     assert "engine: 8 cells (0 computed, 8 from the store)" in capsys.readouterr().out
+    # the store alone (no --spec) re-analyses with its own spec and another rho
+    again = tmp_path / "again"
+    assert main(["sweep", "--from-store", str(out / "cells.zarr"), "--rho", "2", "--out", str(again)]) == 0
+    verdict = json.loads((again / "verdict.json").read_text())
+    assert verdict["parameters"]["rho"] == 2.0 and verdict["parameters"]["grid"]["seed"] == [0, 1]
+    assert len(verdict["results"]["records"]) == len(res["records"])
+
+
+def test_python_api_in_memory_gives_the_cli_results(tiny_run):
+    """The notebook path: engine.run(COMPARISON, spec) without a store or an output directory."""
+    from compare import tradeoff
+    from compare.engine import RunnerOptions, run
+    from compare.verdict import to_jsonable
+
+    spec = tradeoff.TradeoffSpec(mus=(0.8, 0.9), taus=(0, 10, 20, 30, 40), runs=6, horizon=0.5)
+    verdict, summary = run(tradeoff.COMPARISON, spec, options=RunnerOptions(progress=False))
+    assert summary.computed == 1 and verdict.figures == []
+    got = {k: v for k, v in verdict.results.items() if k not in ("engine", "simulation_s")}
+    assert to_jsonable(got) == _results(tiny_run)  # as verdict.json writes it (NaN -> null)
 
 
 def test_top_level_help_imports_nothing_heavy():

@@ -222,6 +222,23 @@ def test_bit_identical_regardless_of_chunking_and_threads(digits, tiny_grid):
             assert np.array_equal(ds[var].values[c, s], want, equal_nan=True), var
 
 
+def test_sharpness_bit_identical_across_blas_threads(digits):
+    """The default sharpness measurement (64-32-10 net, 256 Hessian samples: gemms large enough for
+    OpenBLAS to thread) gives the same bits with one BLAS thread and with the default count."""
+    from threadpoolctl import threadpool_limits
+
+    mlp = dnn.MLP(64, 32, 10)
+    rng = np.random.default_rng(6)
+    theta = np.stack([mlp.init(rng) for _ in range(3)])
+    v0 = rng.standard_normal(theta.shape)
+    Xh, yh = digits.X_train[digits.hessian_order[:256]], digits.y_train[digits.hessian_order[:256]]
+    many = dnn.power_iteration(mlp, theta, Xh, yh, v0, 6)
+    with threadpool_limits(limits=1):
+        one = dnn.power_iteration(mlp, theta, Xh, yh, v0, 6)
+    for a, b in zip(many, one, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_common_random_numbers_across_mu(tiny_grid):
     """Every mu of one (M, run) sees the same staleness; every M, mu of one run starts from the same weights
     (so at epoch 0 the accuracy is the same) while different runs differ."""

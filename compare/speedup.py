@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare import cli, plots
+from compare import cli
 from compare._common import companion, linearised_variance_u
 from compare.checks import bound_check, interval_check
 from compare.engine import Cell, Comparison, Spec, combine, run_command
@@ -309,6 +309,7 @@ def breakdown_M(problem: Problem, mu: float, eta: float, law: str, workers, epsi
     M_floor = next((M for M, f in floors.items() if f >= epsilon), None)
     cands = [m for m in (M_stab, M_floor) if m is not None]
     return {
+        "law": law,
         "M_stability": M_stab,
         "M_floor": M_floor,
         "M_b": min(cands) if cands else None,
@@ -528,7 +529,9 @@ def _check_floor(key, M, m, se, spec, brk) -> Check:
     why = "linear instability" if brk["M_b"] == brk["M_stability"] else "predicted floor >= epsilon"
     return bound_check(
         name=f"floor_past_breakdown[{key}]",
-        equation="theory.stability (exact threshold) / linearised floor",
+        equation="theory.stability (exact threshold) / Lyapunov floor"
+        if brk["law"] == "constant"
+        else "theory.random_delays: pipeline mean-square stability / floor",
         predicted=spec.epsilon,
         observed=m,
         lower=spec.epsilon - z * se,
@@ -545,6 +548,8 @@ def _check_floor(key, M, m, se, spec, brk) -> Check:
 # ---------------------------------------------------------------------------------------
 def figures(spec: SpeedupSpec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
     """Wall time vs M (log-log) per law with the linear and paper lines; error floor vs M."""
+    from compare import plots  # matplotlib only where figures are drawn
+
     results = verdict.results
     laws = list(spec.compute_times)
     fig, axes = plots.new_figure(2, len(laws))

@@ -3,6 +3,7 @@
 Usage (from anywhere; needs git and the project's environment)::
 
     python tests/mutation/run_mutations.py --list          # the table of mutations
+    python tests/mutation/run_mutations.py --markdown      # the same, as in docs/testing.md
     python tests/mutation/run_mutations.py                 # run them all
     python tests/mutation/run_mutations.py NAME [NAME ...] # run some of them
 
@@ -59,6 +60,9 @@ class Mutation:
         Pytest node ids (or files) that must fail on the mutant.
     kind : str
         What kind of bug it stands for (the table in docs/testing.md).
+    before : str
+        What the tests of the same area did with it before the catching tests were written
+        (measured once; a record, not re-checked by the runner).
     """
 
     name: str
@@ -67,6 +71,7 @@ class Mutation:
     mutated: str
     tests: tuple[str, ...]
     kind: str
+    before: str = ""
 
 
 _TILES = "tests/simulate/test_kernel_tiles.py"
@@ -83,6 +88,7 @@ MUTATIONS: list[Mutation] = [
         "sp = k % L\n                sv = k % L\n                sw = (k - taus[c]) % L",
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "momentum slot h_{k-1} wrong at each tile / chunk start (constant delays)",
+        before="missed (73 tests of test_async_msgd*.py)",
     ),
     Mutation(
         "momentum-slot-tile-random",
@@ -91,6 +97,7 @@ MUTATIONS: list[Mutation] = [
         "sp = k % L\n                sv = k % L\n                sn = (k + 1) % L",
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "momentum slot h_{k-1} wrong at each tile / chunk start (random delays)",
+        before="missed (73 tests of test_async_msgd*.py)",
     ),
     Mutation(
         "delayed-slot-tile-constant",
@@ -99,6 +106,7 @@ MUTATIONS: list[Mutation] = [
         "sw = (k - taus[c] + 1) % L if k > 0 else (k - taus[c]) % L\n",
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "delayed slot h_{k-tau} off by one after the first tile",
+        before="caught (1 of 73)",
     ),
     Mutation(
         "chunk-offset-records",
@@ -107,6 +115,7 @@ MUTATIONS: list[Mutation] = [
         "k1 = t  # h_{k1} is in slot sv",
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "global step of checks and records loses the chunk offset k0",
+        before="caught (7 of 73)",
     ),
     Mutation(
         "delay-restart-chunk",
@@ -115,6 +124,7 @@ MUTATIONS: list[Mutation] = [
         'T = np.ascontiguousarray(st["T"][:, 0:nc, :])',
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "random delays restart from tau_0 at every data chunk",
+        before="missed (73 tests of test_async_msgd*.py)",
     ),
     Mutation(
         "data-restart-chunk",
@@ -123,6 +133,16 @@ MUTATIONS: list[Mutation] = [
         'Yr[i, :nc] = problem.dist.sample_y(stream(seed, "data", data_key, r0 + i), nc, lam, Q)',
         (f"{_TILES}::test_kernel_matches_reference_across_tiles_and_chunks",),
         "data stream restarts at every data chunk",
+        before="caught (6 of 73)",
+    ),
+    Mutation(
+        "skip-records-tile-end",
+        "simulate/_kernels.py",
+        "for k1 in range((ka // record_every + 1) * record_every, kb + 1, record_every):",
+        "for k1 in range((ka // record_every + 1) * record_every, kb, record_every):",
+        (f"{_TILES}::test_results_do_not_depend_on_tile_and_chunk_sizes",),
+        "a skipped (all-diverged) cell misses the record at the last step of each tile",
+        before="missed (73 tests of test_async_msgd*.py)",
     ),
     # -- theory.stability: the tie-break of max_stable_delay ------------------------------------
     Mutation(
@@ -132,6 +152,7 @@ MUTATIONS: list[Mutation] = [
         "_TIE_RTOL = 0.0",
         (f"{_STAB}::test_near_ties_are_decided_as_in_exact_arithmetic",),
         "near-integer tau_c decided by the float ceiling (no high-precision tie-break)",
+        before="missed (103 tests of test_stability.py)",
     ),
     Mutation(
         "tie-break-precision",
@@ -140,6 +161,7 @@ MUTATIONS: list[Mutation] = [
         "_MP_DPS = 15",
         (f"{_STAB}::test_near_ties_are_decided_as_in_exact_arithmetic",),
         "tie-break in double-like precision (15 digits)",
+        before="missed (103 tests of test_stability.py)",
     ),
     # -- compare.stats: quantiles and degrees of freedom -----------------------------------------
     Mutation(
@@ -149,6 +171,7 @@ MUTATIONS: list[Mutation] = [
         "q = float(_st.norm.ppf(0.5 + level / 2))",
         (f"{_STATS}::test_mean_ci_endpoints_are_student_t_with_n_minus_1_dof",),
         "mean interval with the normal quantile instead of Student's t",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "mean-ci-t-dof-n",
@@ -157,6 +180,7 @@ MUTATIONS: list[Mutation] = [
         "q = float(_st.t.ppf(0.5 + level / 2, n))",
         (f"{_STATS}::test_mean_ci_endpoints_are_student_t_with_n_minus_1_dof",),
         "t quantile with n instead of n - 1 degrees of freedom",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "mean-ci-sd-ddof0",
@@ -165,6 +189,7 @@ MUTATIONS: list[Mutation] = [
         "se = float(x.std(ddof=0) / np.sqrt(n))",
         (f"{_STATS}::test_mean_ci_endpoints_are_student_t_with_n_minus_1_dof",),
         "standard error from the biased (divide by n) sample sd",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "variance-ci-dof-n",
@@ -173,6 +198,7 @@ MUTATIONS: list[Mutation] = [
         "dof = x.size\n",
         (f"{_STATS}::test_variance_ci_endpoints_invert_the_chi_square_pivot",),
         "chi-square interval with n instead of n - 1 dof (unknown mean)",
+        before="caught (1 of 15: coverage)",
     ),
     Mutation(
         "variance-ci-known-mean-dof",
@@ -181,6 +207,7 @@ MUTATIONS: list[Mutation] = [
         "dof = x.size - 1\n        s2 = float(np.mean((x - mean) ** 2))",
         (f"{_STATS}::test_variance_ci_endpoints_invert_the_chi_square_pivot",),
         "chi-square interval with n - 1 instead of n dof (known mean)",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "wilson-t-quantile",
@@ -189,6 +216,7 @@ MUTATIONS: list[Mutation] = [
         "z = float(_st.t.ppf(0.5 + level / 2, n))",
         (f"{_STATS}::test_wilson_ci_endpoints_are_scipys_wilson_interval",),
         "Wilson interval with a t instead of the normal quantile",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "bootstrap-fixed-95",
@@ -197,6 +225,7 @@ MUTATIONS: list[Mutation] = [
         "lo, hi = np.quantile(boots, [0.025, 0.975])",
         (f"{_STATS}::test_bootstrap_ci_of_a_binary_mean_is_the_binomial_percentile",),
         "percentile bootstrap ignores the level (always 95%)",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "extrapolate-t-quantile",
@@ -205,6 +234,7 @@ MUTATIONS: list[Mutation] = [
         "q = float(_st.t.ppf(0.5 + level / 2, x.size - 2))\n    return Interval(v0",
         (f"{_STATS}::test_extrapolate_to_zero_is_numpys_weighted_fit_with_a_normal_interval",),
         "eta -> 0 extrapolation with a t instead of the normal quantile (known errors)",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "power-law-residual-dof",
@@ -213,6 +243,7 @@ MUTATIONS: list[Mutation] = [
         "s2 = float(resid @ resid) / n",
         (f"{_STATS}::test_power_law_fit_is_scipys_linregress_in_log_log",),
         "fitted-order standard error with n instead of n - 2 residual dof",
+        before="missed (15 tests of test_stats.py)",
     ),
     Mutation(
         "power-law-interval-dof",
@@ -221,6 +252,7 @@ MUTATIONS: list[Mutation] = [
         "dof = max(self.n - 1, 1)",
         (f"{_STATS}::test_power_law_fit_is_scipys_linregress_in_log_log",),
         "fitted-order interval with n - 1 instead of n - 2 dof",
+        before="missed (15 tests of test_stats.py)",
     ),
     # -- the full-diffusion Euler scheme ----------------------------------------------------------
     Mutation(
@@ -231,6 +263,7 @@ MUTATIONS: list[Mutation] = [
         (f"{_DIFF}::test_euler_weak_order_of_the_mean_against_the_closed_form_ode",
          f"{_DIFF}::test_euler_weak_order_of_the_second_moment_against_the_exact_ou"),
         "declared weak order of DiffusionEuler wrong",
+        before="missed (24 tests of test_diffusion.py)",
     ),
     Mutation(
         "euler-noise-weight",
@@ -239,6 +272,7 @@ MUTATIONS: list[Mutation] = [
         "return h + model.drift(h) * dt + 0.9 * model.noise(h, dW)",
         (f"{_DIFF}::test_euler_weak_order_of_the_second_moment_against_the_exact_ou",),
         "Euler step weights the noise increment wrongly (a consistent scheme for the wrong SDE)",
+        before="caught (6 of 24: engine and sdeint agreement)",
     ),
     Mutation(
         "euler-drift-weight-kernel",
@@ -247,6 +281,40 @@ MUTATIONS: list[Mutation] = [
         "inv1mu, scale = 1.0, model.noise_scale",
         (f"{_DIFF}::test_euler_weak_order_of_the_mean_against_the_closed_form_ode",),
         "compiled Euler drops the momentum factor 1/(1 - mu) of the drift",
+        before="caught (7 of 24: engine agreement, eq. (8) spread)",
+    ),
+    # -- compare: a check forced to hold (the lead's tests; node ids still whole files) -----------
+    Mutation(
+        "ode-forced-hold",
+        "compare/ode.py",
+        "upper=tol + (ci.estimate - ci.lo),",
+        "upper=1e300,",
+        ("tests/compare/test_phases.py",),
+        "ode: mean_vs_ode[eta] holds whatever the sup error (acceptance [0, 1e300])",
+    ),
+    Mutation(
+        "phase1-forced-hold",
+        "compare/phase1.py",
+        "p_min=1 - nu,",
+        "p_min=0.0,",
+        ("tests/compare/test_phases.py",),
+        "phase1: escape_probability[nu] holds whatever the escape fraction (P >= 0)",
+    ),
+    Mutation(
+        "phase3-variance-forced-hold",
+        "compare/phase3.py",
+        "predicted=var_ou,\n                estimate=v0.estimate,",
+        "predicted=v0.estimate,\n                estimate=v0.estimate,",
+        ("tests/compare/test_phase3.py",),
+        "phase3: stationary_variance[i] compares the estimate with itself (always holds)",
+    ),
+    Mutation(
+        "phase3-variance-at-eta-forced-hold",
+        "compare/phase3.py",
+        'equation=f"eq. (8), Theorem 5 at eta = {eta:g}",\n            predicted=var_ou,',
+        'equation=f"eq. (8), Theorem 5 at eta = {eta:g}",\n            predicted=v.estimate,',
+        ("tests/compare/test_phase3.py",),
+        "phase3: stationary_variance_at_eta[i] compares the estimate with itself (always holds)",
     ),
 ]
 
@@ -325,10 +393,19 @@ def _print_table(muts) -> None:
             print(f"{'':32s} caught by {t}")
 
 
+def _print_markdown(muts) -> None:
+    print("| mutation | file | kind | caught by | before (commit 545666e) |")
+    print("|---|---|---|---|---|")
+    for m in muts:
+        tests = "<br>".join(f"`{t}`" for t in m.tests)
+        print(f"| `{m.name}` | `{m.file}` | {m.kind} | {tests} | {m.before or '-'} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
     parser.add_argument("--list", action="store_true", help="print the mutations and exit")
+    parser.add_argument("--markdown", action="store_true", help="print the table of docs/testing.md and exit")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run on the unmutated copy")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per pytest run")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the pytest tail of every run")
@@ -341,6 +418,9 @@ def main(argv=None) -> int:
     muts = [by_name[n] for n in args.names] if args.names else list(MUTATIONS)
     if args.list:
         _print_table(muts)
+        return 0
+    if args.markdown:
+        _print_markdown(muts)
         return 0
     # every snippet must apply before anything runs (a stale table fails at once)
     for m in muts:

@@ -14,36 +14,60 @@ whose mean carries the O(eta) noise-induced bias the ODE neglects.
 Simulation: :func:`simulate.simulate_async_msgd` from ``--h0`` (eigen-coordinates,
 normalised) on an eta ladder.
 
-Checks (rules in docs/compare.md):
+Checks (rules in docs/compare.md, built by :mod:`compare.ode_analysis`):
 
 * ``mean_vs_ode_order``: the sup over t and coordinates of |ensemble mean - H(t)|, fitted
   against eta on the ladder: Theorem 3 is a statement about eta -> 0, so the discrepancy
   must shrink (the interval of the fitted order lies above 0; order 1 is expected from the
   momentum warm-up lag of mu/(1-mu) steps and the O(eta) noise bias);
 * ``mean_vs_ode[eta=..]``: at each step size, the sup error's bootstrap interval, with the
-  tolerance C * eta, C = the lag bound |dH/dt|_max * (mu/(1-mu) + tau) (derived in
-  docs/compare.md) -- i.e. the ODE holds up to its known O(eta) correction;
+  tolerance C * eta, C = the lag bound |dH/dt|_max * (mu/(1-mu) + tau) (:func:`lag_constant`,
+  derived in docs/compare.md) -- i.e. the ODE holds up to its known O(eta) correction;
 * ``mean_vs_diffusion``: when ``simulate.diffusion`` exists, the same sup distance to the
   diffusion's ensemble mean at the base eta (reported; same tolerance).
+
+On the experiment engine (:mod:`compare.engine`): :class:`OdeSpec`; one :func:`rung_cell`
+per rung of the ladder (the runs' paths at the records, their mean and SE) and one
+:func:`diffusion_cell` (the diffusion's mean and SE on the first rung's records);
+:func:`assemble` stacks the rungs along ``rung``; analysis and figure in
+:mod:`compare.ode_analysis`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.stats as st
 
-from compare import _common as C
-from compare import cli, plots, stats
-from compare.checks import bound_check
-from compare.verdict import Check, Verdict
-from theory import Problem
-from theory.ode import closed_form_H, ode_drift
+from compare import cli
+from compare import ode_analysis as analysis
+from compare import single_run as S
+from compare.engine import Cell, Comparison, run_command
+from compare.verdict import Verdict
 from theory.validation import check_positive_float
+
+__all__ = [
+    "NAME",
+    "HELP",
+    "COMPARISON",
+    "OdeSpec",
+    "cells",
+    "assemble",
+    "rung_cell",
+    "diffusion_cell",
+    "lag_constant",
+    "compare_ode",
+    "spec_from_args",
+    "add_arguments",
+    "validate",
+    "run",
+    "quick_args",
+    "key_params",
+    "N_RECORDS",
+]
 
 NAME = "ode"
 HELP = (
@@ -53,8 +77,243 @@ HELP = (
 
 #: Records per horizon.
 N_RECORDS = 200
+#: Seed tag of the diffusion's noise ("dif"), as before the engine.
+_DIFFUSION_TAG = 0x646966
 
 
+@dataclass(frozen=True)
+class OdeSpec(S.SingleRunSpec):
+    """The ensemble mean on an eta ladder (fields of :class:`compare.single_run.SingleRunSpec`, plus):
+
+    h0 : tuple of float or None
+        Start in eigen-coordinates as given (normalised by :meth:`start`); None: all ones.
+    horizon : float > 0
+        ODE time T.
+    ladder : tuple of float > 0
+        The rungs' step sizes as multiples of eta.
+    drift_scale : float > 0
+        Multiplies the drift of the predicted ODE (7) (analysis only; 1 = the paper's): the ODE
+        is autonomous, so the prediction becomes H(drift_scale * t). Any other value is a
+        deliberately wrong prediction the checks must reject (issue 9).
+    runs : int >= 2
+        (intervals need two).
+    """
+
+    ANALYSIS = ("level", "drift_scale")
+    KIND = "ode spec"
+    runs: int = 400
+    h0: tuple | None = None
+    horizon: float = 1.0
+    ladder: tuple = (1.0, 0.5, 0.25)
+    drift_scale: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.runs < 2:
+            raise ValueError(f"runs must be >= 2 for intervals, got {self.runs}")
+        d = len(self.eigenvalues)
+        if self.h0 is not None:
+            h0 = tuple(float(x) for x in (self.h0 if isinstance(self.h0, tuple) else (self.h0,)))
+            if len(h0) != d or not all(math.isfinite(x) for x in h0):
+                raise ValueError(f"h0 must have {d} finite entries (one per eigenvalue), got {self.h0!r}")
+            if not any(x != 0 for x in h0):
+                raise ValueError("h0 must be non-zero")
+            self.set("h0", h0)
+        self.set("horizon", check_positive_float(self.horizon, "horizon"))
+        ladder = self.ladder if isinstance(self.ladder, tuple) else (self.ladder,)
+        if not ladder or any(
+            not isinstance(f, (int, float)) or not math.isfinite(f) or f <= 0 for f in ladder
+        ):
+            raise ValueError(f"ladder must be a non-empty list of factors > 0, got {self.ladder!r}")
+        self.set("ladder", tuple(float(f) for f in ladder))
+        self.set("drift_scale", check_positive_float(self.drift_scale, "drift_scale"))
+
+    def start(self) -> np.ndarray:
+        """h_0 normalised (default: all coordinates equal, away from every saddle), shape (d,)."""
+        d = len(self.eigenvalues)
+        return (
+            np.ones(d) / math.sqrt(d)
+            if self.h0 is None
+            else np.asarray(self.h0, float) / np.linalg.norm(self.h0)
+        )
+
+    def etas(self) -> list[float]:
+        """The step sizes of the ladder, eta x factor."""
+        return [self.eta * f for f in self.ladder]
+
+
+def cells(spec: OdeSpec) -> list[Cell]:
+    """The plan: one cell per rung, then the diffusion on the first rung's records."""
+    h0, dt = spec.start(), spec.horizon / N_RECORDS
+    out = [
+        Cell(
+            NAME,
+            "compare.ode:rung_cell",
+            S.discrete_params(spec, h0=h0, horizon=spec.horizon, record_dt=dt, eta=eta_l),
+            runs=spec.runs,
+            seed=spec.seed,
+        )
+        for eta_l in spec.etas()
+    ]
+    first = out[0].params
+    diff = {k: first[k] for k in ("eigenvalues", "dist", "basis", "mu", "h0", "horizon", "record_dt")}
+    diff.update(eta=float(spec.eta), record_eta=first["eta"])
+    out.append(Cell(NAME, "compare.ode:diffusion_cell", diff, runs=spec.runs, seed=spec.seed))
+    return out
+
+
+def rung_cell(params: dict, seed: int, runs: int):
+    """Async-MSGD (5) from h_0 at one step size: the runs' paths at the records, their mean and SE.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``h`` (run, record, coord): eigen-coordinates at the records (a diverged run: frozen);
+        ``diverged`` (run), bool; ``mean``, ``se`` (record, coord): ensemble mean and its
+        standard error over the runs that did not diverge; ``t`` (record): record times (ODE
+        units); ``staleness_mean`` (), iterations; ``eta`` (), the step size.
+    """
+    import xarray as xr
+
+    res, t, h = S.simulate_records(params, seed, runs)
+    diverged = np.asarray(res.diverged[0], dtype=bool)
+    alive = h[~diverged]
+    mean = alive.mean(axis=0)
+    se = alive.std(axis=0, ddof=1) / math.sqrt(alive.shape[0])
+    rc = ("record", "coord")
+    return xr.Dataset(
+        {
+            "h": (("run", "record", "coord"), h, {"long_name": "eigen-coordinates h = Q^T v at the records"}),
+            "diverged": (("run",), diverged, {"long_name": "run diverged (left out of mean and se)"}),
+            "mean": (rc, mean, {"long_name": "ensemble mean of h over the runs that did not diverge"}),
+            "se": (rc, se, {"long_name": "standard error of the ensemble mean"}),
+            "t": (
+                ("record",),
+                np.asarray(t, dtype=float),
+                {"long_name": "record time t = k eta", "units": "ODE time"},
+            ),
+            "staleness_mean": (
+                (),
+                float(res.mean_staleness[0]),
+                {"long_name": "measured mean delay", "units": "iterations"},
+            ),
+        },
+        coords=_coords(runs, t.size, h.shape[2])
+        | {"eta": ((), float(params["eta"]), {"long_name": "step size"})},
+        attrs={"equation": "Liu et al. 2018, eq. (5); Theorem 3's ODE (7) is its eta -> 0 limit"},
+    )
+
+
+def diffusion_cell(params: dict, seed: int, runs: int):
+    """The full small-noise diffusion (beyond the paper): ensemble mean and SE on the first rung's records.
+
+    Euler-Maruyama with step eta (the base step size, the discrete algorithm's own step in ODE
+    time), recorded at the grid points nearest to the records of the rung of step ``record_eta``
+    (``simulate.diffusion.simulate_diffusion``, ``runs`` paths, the seed tag of the code before
+    the engine). ``available`` = 0 (and NaN arrays) when ``simulate.diffusion`` is missing or
+    the records do not fall on distinct grid points.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``diffusion_mean``, ``diffusion_se`` (record, coord), eigen-coordinates;
+        ``diffusion_available`` (), 1 or 0.
+    """
+    import xarray as xr
+
+    from compare.single_run import problem_of, record_times
+
+    problem = problem_of(params)
+    eta = params["eta"]
+    t = record_times(params["record_eta"], params["horizon"], params["record_dt"])
+    mean = se = np.full((t.size, problem.d), np.nan)
+    available = 0
+    try:
+        from simulate.diffusion import simulate_diffusion
+    except ImportError:
+        simulate_diffusion = None
+    n = int(round(t[-1] / eta))
+    record = np.unique(np.clip(np.rint(t / eta).astype(int), 0, n))
+    if simulate_diffusion is not None and record.size == t.size:
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), _DIFFUSION_TAG]))
+        v0 = problem.from_eigen(np.asarray(params["h0"], dtype=float))
+        grid = np.arange(n + 1) * eta
+        H = simulate_diffusion(problem, params["mu"], eta, v0, grid, n_paths=runs, rng=rng, record=record)
+        mean, se, available = H.mean(axis=1), H.std(axis=1, ddof=1) / math.sqrt(H.shape[1]), 1
+    rc = ("record", "coord")
+    return xr.Dataset(
+        {
+            "diffusion_mean": (
+                rc,
+                mean,
+                {"long_name": "ensemble mean of the full diffusion (eigen-coordinates)"},
+            ),
+            "diffusion_se": (rc, se, {"long_name": "standard error of the diffusion's ensemble mean"}),
+            "diffusion_available": (
+                (),
+                available,
+                {
+                    "long_name": "1: simulated; 0: simulate.diffusion absent "
+                    "or the records do not fall on the diffusion's grid"
+                },
+            ),
+        },
+        coords={k: v for k, v in _coords(runs, t.size, problem.d).items() if k != "run"},
+        attrs={
+            "equation": "dV = M(V) dt + sqrt(eta)/(1-mu) B(V) dW (beyond the paper), Euler-Maruyama step eta"
+        },
+    )
+
+
+def _coords(runs: int, n_rec: int, d: int) -> dict:
+    return {
+        "run": ("run", np.arange(runs, dtype=np.int64)),
+        "record": ("record", np.arange(n_rec, dtype=np.int64)),
+        "coord": ("coord", np.arange(1, d + 1, dtype=np.int64), {"long_name": "eigen-coordinate (1-based)"}),
+    }
+
+
+def assemble(spec: OdeSpec, plan: list[Cell], datasets: list):
+    """Rungs stacked along ``rung`` (records padded with NaN where a rung has fewer), plus the diffusion.
+
+    ``n_records`` (rung) holds each rung's number of records.
+    """
+    import xarray as xr
+
+    rungs = [ds.expand_dims("rung") for ds in datasets[:-1]]
+    n_rec = [ds.sizes["record"] for ds in datasets[:-1]]
+    out = xr.concat(
+        rungs,
+        dim="rung",
+        data_vars="all",
+        coords="all",
+        compat="equals",
+        join="outer",
+        combine_attrs="drop_conflicts",
+    )
+    out = out.assign_coords(rung=np.arange(len(rungs), dtype=np.int64))
+    out["n_records"] = (("rung",), np.asarray(n_rec, dtype=np.int64), {"long_name": "records of the rung"})
+    return xr.merge([out, datasets[-1]], join="outer", combine_attrs="drop_conflicts")
+
+
+def lag_constant(problem, mu: float, h0, t, tau: int = 0) -> float:
+    """C of the O(eta) tolerance: max_t |dH/dt| (sup norm) x (mu/(1-mu) + tau) (lag in steps).
+
+    From v_{-1} = v_0 the heavy-ball velocity builds up as (1 - mu^k)/(1-mu) times the ODE's,
+    so the iterate lags the ODE by sum_k mu^k - ... = mu/(1-mu) steps; a constant delay tau
+    evaluates the drift tau steps late. In time that is eta (mu/(1-mu) + tau), and the mean is
+    off by at most that lag times the ODE speed (to first order in eta).
+    """
+    from theory.ode import closed_form_H, ode_drift
+
+    H = closed_form_H(h0, problem.lambda_, mu, t)
+    speed = np.abs(ode_drift(H, problem.lambda_, mu))
+    return float(np.max(speed) * (mu / (1 - mu) + tau))
+
+
+# ---------------------------------------------------------------------------------------
+# CLI and Python API
+# ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     cli.add_common_arguments(parser, runs_default=400)
     g = parser.add_argument_group("ode options")
@@ -90,21 +349,19 @@ def key_params(args) -> dict:
     return {"eta": args.eta, "mu": args.mu, "tau": args.tau}
 
 
-def lag_constant(problem: Problem, mu: float, h0, t, tau: int = 0) -> float:
-    """C of the O(eta) tolerance: max_t |dH/dt| (sup norm) x (mu/(1-mu) + tau) (lag in steps).
-
-    From v_{-1} = v_0 the heavy-ball velocity builds up as (1 - mu^k)/(1-mu) times the ODE's,
-    so the iterate lags the ODE by sum_k mu^k - ... = mu/(1-mu) steps; a constant delay tau
-    evaluates the drift tau steps late. In time that is eta (mu/(1-mu) + tau), and the mean is
-    off by at most that lag times the ODE speed (to first order in eta).
-    """
-    H = closed_form_H(h0, problem.lambda_, mu, t)
-    speed = np.abs(ode_drift(H, problem.lambda_, mu))
-    return float(np.max(speed) * (mu / (1 - mu) + tau))
+def spec_from_args(args) -> OdeSpec:
+    """The spec of validated options (``h0``: the once-normalised ``--h0``, normalised again by
+    :meth:`OdeSpec.start`, as the code before the engine did)."""
+    return OdeSpec(
+        **S.spec_fields_from_args(args),
+        h0=tuple(args.h0_vec.tolist()),
+        horizon=args.horizon,
+        ladder=tuple(args.ladder_factors),
+    )
 
 
 def compare_ode(
-    problem: Problem,
+    problem,
     *,
     eta: float,
     mu: float,
@@ -126,220 +383,35 @@ def compare_ode(
     ``drift_scale`` multiplies the drift of the predicted ODE (7) (1 = the paper's); the ODE
     is autonomous, so the prediction becomes H(drift_scale * t). Any other value is a
     deliberately wrong prediction, which the checks must reject (the test hook of issue 9).
+    Runs :data:`COMPARISON` in-process (no store).
     """
-    start_time = time.perf_counter()
-    d = problem.d
-    lam = problem.lambda_
-    h0 = np.ones(d) / math.sqrt(d) if h0 is None else np.asarray(h0, float) / np.linalg.norm(h0)
-    etas = [eta * f for f in ladder]
-    dt = horizon / N_RECORDS
-    checks: list[Check] = []
-    sup_err, sup_lo, sup_hi, sup_se = [], [], [], []
-    keep = {}
-    for n_l, eta_l in enumerate(cli.progress(etas, desc="ode eta ladder", disable=not progress)):
-        res, t, h = C.run_discrete(
-            problem, eta=eta_l, mu=mu, delay=delay, h0=h0, horizon=horizon, runs=runs, seed=seed, record_dt=dt
-        )
-        alive = ~res.diverged[0]
-        h = h[alive]
-        H = closed_form_H(h0, lam, mu, drift_scale * t)
-        tau = int(delay) if isinstance(delay, (int, np.integer)) else int(round(res.mean_staleness[0]))
-
-        def sup_stat(rows, _H=H):
-            return float(np.max(np.abs(rows.mean(axis=0) - _H)))
-
-        ci = stats.bootstrap_ci(h, sup_stat, level, n_boot=300, seed=seed + n_l)
-        sup_err.append(ci.estimate)
-        sup_lo.append(ci.lo)
-        sup_hi.append(ci.hi)
-        sup_se.append(ci.se)
-        Cl = lag_constant(problem, mu, h0, t, tau)
-        tol = Cl * eta_l
-        checks.append(
-            bound_check(
-                name=f"mean_vs_ode[eta={eta_l:g}]",
-                equation="eq. (7), Theorem 3 (closed form after it)",
-                predicted=0.0,
-                observed=ci.estimate,
-                upper=tol + (ci.estimate - ci.lo),
-                interval=ci.bounds,
-                tolerance=f"lower end of the {level:.0%} bootstrap interval of sup_t |mean - H| <= "
-                f"C eta = {tol:.3g} "
-                f"(C = max|dH/dt| (mu/(1-mu) + tau) = {Cl:.3g}: the momentum warm-up and delay lag, a bound "
-                "derived before the data, docs/compare.md)",
-                note="sup over record times and coordinates, h units; interval of the observed sup error",
-            )
-        )
-        if n_l == 0:
-            keep = {
-                "tau": tau,
-                "t": t,
-                "mean": h.mean(axis=0),
-                "se": h.std(axis=0, ddof=1) / math.sqrt(h.shape[0]),
-                "H": H,
-                "paths": h[: min(10, h.shape[0])],
-            }
-    # fitted order of the sup error on the ladder
-    if len(etas) >= 2:
-        se = np.maximum(np.asarray(sup_se), 1e-300)
-        fit = stats.fitted_order(etas, sup_err, se)
-        z = st.norm.ppf(0.5 + level / 2)
-        lo, hi = fit.exponent - z * fit.exponent_se, fit.exponent + z * fit.exponent_se
-        checks.append(
-            bound_check(
-                name="mean_vs_ode_order",
-                equation="Theorem 3 (weak convergence as eta -> 0)",
-                predicted=1.0,
-                observed=fit.exponent,
-                lower=z * fit.exponent_se,
-                interval=(lo, hi),
-                tolerance="the sup error shrinks with eta: the interval of the fitted order lies "
-                "above 0 (1 expected)",
-                note="weighted log-log fit of sup error vs eta (bootstrap standard errors)",
-            )
-        )
-        order = {"order": fit.exponent, "order_se": fit.exponent_se}
-    else:
-        order = {"order": None, "order_se": None}
-    results = {
-        "eta": etas,
-        "sup_error": sup_err,
-        "sup_error_ci": list(zip(sup_lo, sup_hi, strict=True)),
-        "fit": order,
-        "h0": h0,
-        "horizon": horizon,
-    }
-    # full small-noise diffusion (beyond the paper), if the simulate layer offers it
-    diff = _diffusion_mean(problem, mu, eta, h0, keep["t"], runs, seed)
-    if diff is not None:
-        dmean, dse = diff
-        dist = float(np.max(np.abs(keep["mean"] - dmean)))
-        se_comb = np.sqrt(keep["se"] ** 2 + dse**2)
-        zc = float(st.norm.ppf(1 - (1 - level) / (2 * dmean.size)))
-        excess = float(
-            np.max(
-                np.maximum(
-                    np.abs(keep["mean"] - dmean)
-                    - lag_constant(problem, mu, h0, keep["t"], keep["tau"]) * eta,
-                    0,
-                )
-                / np.maximum(se_comb, 1e-300)
-            )
-        )
-        checks.append(
-            bound_check(
-                name="mean_vs_diffusion",
-                equation="full small-noise diffusion dV = M dt + sqrt(eta)/(1-mu) B dW (beyond the paper)",
-                predicted=0.0,
-                observed=excess,
-                lower=0.0,
-                upper=zc,
-                tolerance=f"at every time and coordinate (|mean_disc - mean_diff| - C eta)+ <= "
-                f"{zc:.2f} combined SE (Bonferroni, {level:.0%} family)",
-                note=f"observed = max excess in SE; sup distance {dist:.3g} (h units)",
-            )
-        )
-        results["diffusion_sup_distance"] = dist
-        results["ode_vs_diffusion_sup"] = float(np.max(np.abs(dmean - keep["H"])))
-        keep["diff_mean"] = dmean
-    else:
-        results["diffusion"] = "simulate.diffusion not available: comparison skipped"
-    figures = []
-    if out_dir is not None:
-        figures.append(_figure(out_dir, fmt, keep, etas, sup_err, sup_lo, sup_hi, eta, mu, d))
-    raw = {
-        "t": keep["t"],
-        "mean": keep["mean"],
-        "se": keep["se"],
-        "H": keep["H"],
-        "eta": np.asarray(etas),
-        "sup_error": np.asarray(sup_err),
-    }
-    return C.assemble_verdict(
-        NAME,
-        problem,
-        parameters=parameters,
-        own={
-            "eta": eta,
-            "mu": mu,
-            "runs": runs,
-            "horizon": horizon,
-            "ladder": list(ladder),
-            "h0": h0,
-            "level": level,
-            "drift_scale": drift_scale,
-        },
-        seed=seed,
-        checks=checks,
-        figures=figures,
-        results=results,
-        start_time=start_time,
-        raw=raw,
+    fields = S.spec_fields_from_problem(
+        problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level
     )
-
-
-def _diffusion_mean(problem, mu, eta, h0, t, runs, seed):
-    """Ensemble mean and SE of the full diffusion at the times t, or None if simulate.diffusion is absent.
-
-    Euler-Maruyama with step eta (the discrete algorithm's own step in ODE time), recorded
-    at the grid points nearest to t.
-    """
-    try:
-        from simulate.diffusion import simulate_diffusion
-    except ImportError:
-        return None
-    n = int(round(t[-1] / eta))
-    grid = np.arange(n + 1) * eta
-    record = np.unique(np.clip(np.rint(t / eta).astype(int), 0, n))
-    if record.size != t.size:
-        return None
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x646966]))  # tag "dif"
-    v0 = problem.from_eigen(h0)
-    H = simulate_diffusion(problem, mu, eta, v0, grid, n_paths=runs, rng=rng, record=record)
-    return H.mean(axis=1), H.std(axis=1, ddof=1) / math.sqrt(H.shape[1])
-
-
-def _figure(out_dir, fmt, keep, etas, sup_err, sup_lo, sup_hi, eta, mu, d):
-    fig, axes = plots.new_figure(1, 2, title=f"Theorem 3: ensemble mean vs ODE (7) (eta={eta:g}, mu={mu:g})")
-    ax = axes[0, 0]
-    t = keep["t"]
-    for i in range(d):
-        col = plots.COLORS[i % len(plots.COLORS)]
-        plots.band(
-            ax, t, keep["mean"][:, i] - 2 * keep["se"][:, i], keep["mean"][:, i] + 2 * keep["se"][:, i], col
-        )
-        ax.plot(t, keep["mean"][:, i], color=col, lw=1.5, label=f"mean h_{i + 1}")
-        ax.plot(t, keep["H"][:, i], "k--", lw=1)
-        if "diff_mean" in keep:
-            ax.plot(t, keep["diff_mean"][:, i], ":", color=col, lw=1)
-    ax.set_xlabel("t = k eta")
-    ax.set_title("mean (band: +-2 SE), ODE dashed", fontsize=9)
-    ax.legend(fontsize=7)
-    ax2 = axes[0, 1]
-    e = np.asarray(etas)
-    y = np.asarray(sup_err)
-    ax2.errorbar(
-        e,
-        y,
-        yerr=plots.ci_yerr(y, sup_lo, sup_hi),
-        fmt="o-",
-        capsize=2,
-        color=plots.COLORS[0],
-        label="sup |mean - H|",
+    spec = OdeSpec(
+        **fields,
+        h0=None if h0 is None else tuple(float(x) for x in np.asarray(h0, dtype=float).ravel()),
+        horizon=horizon,
+        ladder=tuple(ladder),
+        drift_scale=drift_scale,
     )
-    ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1")
-    plots.log_log(ax2)
-    ax2.set_xlabel("eta")
-    ax2.legend(fontsize=7)
-    return plots.save(fig, out_dir, "ode_mean_vs_ode", fmt)
+    return S.run_in_process(
+        COMPARISON, spec, out_dir=out_dir, fmt=fmt, progress=progress, parameters=parameters
+    )
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem, kwargs = cli.single_run_kwargs(args, out_dir)
-    return compare_ode(
-        problem,
-        h0=args.h0_vec,
-        horizon=args.horizon,
-        ladder=tuple(args.ladder_factors),
-        **kwargs,
-    )
+    """Simulate (or load with --from-store), analyse, draw: through the experiment engine."""
+    return run_command(COMPARISON, args, out_dir)
+
+
+#: The comparison as the engine runs it.
+COMPARISON = Comparison(
+    name=NAME,
+    spec=OdeSpec,
+    from_args=spec_from_args,
+    cells=cells,
+    analyse=analysis.analyse,
+    figures=analysis.figures,
+    assemble=assemble,
+)

@@ -25,32 +25,57 @@ figure):
 * ``unstable`` (the event T1's derivation uses): :math:`(h_1/\|h\|)^2 \ge \delta^2`; in the OU,
   :math:`\eta U_1^2 \ge \delta^2`, exact probability :math:`2(1 - \Phi(\delta/(\sqrt{\eta}\,\sigma(t))))`.
 
-Checks, per level nu, one prediction each (rules in docs/compare.md):
-``escape_probability[nu=..]`` (the proposition, one-sided: the observed probability of
-``escaped`` at the printed :math:`T_1` is not significantly below :math:`1 - \nu`, Wilson
-interval); ``escape_probability_unstable[nu=..]`` (the exact law of Theorem 9's unstable
-coordinate vs the observed probability of ``unstable``, statistical tolerance only);
-``escape_probability_unstable_linearised[nu=..]`` (the toolkit's finite-eta prediction, the
-linearised delayed recursion of :mod:`compare._common`, vs the same observation).
+Checks, per level nu, one prediction each (rules in docs/compare.md, built by
+:mod:`compare.phase1_analysis`): ``escape_probability[nu=..]`` (the proposition, one-sided:
+the observed probability of ``escaped`` at the printed :math:`T_1` is not significantly below
+:math:`1 - \nu`, Wilson interval); ``escape_probability_unstable[nu=..]`` (the exact law of
+Theorem 9's unstable coordinate vs the observed probability of ``unstable``, statistical
+tolerance only); ``escape_probability_unstable_linearised[nu=..]`` (the toolkit's finite-eta
+prediction, the linearised delayed recursion of :mod:`compare._common`, vs the same observation).
+
+On the experiment engine (:mod:`compare.engine`): :class:`Phase1Spec`; two cells,
+:func:`discrete_cell` (the runs' event indicators at the record times) and :func:`ou_cell`
+(the OU reference paths' event frequencies), on the record grid :func:`plan` derives from
+the largest T1; analysis and figure in :mod:`compare.phase1_analysis`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.stats as st
 
-from compare import _common as C
-from compare import cli, plots, stats
-from compare.checks import interval_check, proportion_at_least_check
-from compare.verdict import Check, Verdict
-from theory import Problem, ou_coefficients
-from theory.phases import T1_derived, T1_paper
-from theory.validation import check_probability
+from compare import cli
+from compare import phase1_analysis as analysis
+from compare import single_run as S
+from compare.engine import Cell, Comparison, run_command
+from compare.verdict import Verdict
+from theory.validation import check_positive_float, check_positive_int, check_probability
+
+__all__ = [
+    "NAME",
+    "HELP",
+    "COMPARISON",
+    "Phase1Spec",
+    "plan",
+    "cells",
+    "assemble",
+    "discrete_cell",
+    "ou_cell",
+    "escape_events",
+    "compare_phase1",
+    "spec_from_args",
+    "add_arguments",
+    "validate",
+    "run",
+    "quick_args",
+    "key_params",
+    "DEFAULT_DELTA",
+    "HORIZON_FACTOR",
+    "OU_PATHS",
+]
 
 NAME = "phase1"
 HELP = "Theorem 9, Proposition 10: escape from the saddle e_2 vs the unstable OU and T1 (paper and derived)"
@@ -62,190 +87,84 @@ HELP = "Theorem 9, Proposition 10: escape from the saddle e_2 vs the unstable OU
 DEFAULT_DELTA = 0.2
 #: Horizon = this factor x the largest T1 over the levels (the escape CDF is shown past T1).
 HORIZON_FACTOR = 1.5
+#: Records per horizon (the resolution at which the events are read).
+N_RECORDS = 200
 #: Exact OU paths simulated for the "OU (simulated)" curves (their Monte Carlo error,
 #: ~0.5/sqrt(20000) = 0.004 in probability, is negligible next to the discrete runs').
 OU_PATHS = 20000
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    cli.add_common_arguments(parser, runs_default=1000)
-    g = parser.add_argument_group("phase1 options")
-    g.add_argument(
-        "--delta", type=float, default=DEFAULT_DELTA, help=f"escape radius delta (default {DEFAULT_DELTA})"
-    )
-    g.add_argument("--nus", default="0.1,0.25,0.5", help="levels nu of Proposition 10 (default 0.1,0.25,0.5)")
-    cli.add_level_argument(g)
+@dataclass(frozen=True)
+class Phase1Spec(S.SingleRunSpec):
+    """Phase I from the saddle e_2 (the fields of :class:`compare.single_run.SingleRunSpec`, plus):
 
-
-def validate(args) -> None:
-    check_probability(args.delta, "--delta")
-    args.nu_list = cli.parse_float_list(args.nus, "--nus")
-    for nu in args.nu_list:
-        check_probability(nu, "--nus")
-    cli.check_level(args.level)
-    cli.delay_from_args(args)
-
-
-def quick_args() -> list[str]:
-    return ["--runs", "50", "--nus", "0.25,0.5", "--no-progress"]
-
-
-def key_params(args) -> dict:
-    return {"eta": args.eta, "mu": args.mu, "tau": args.tau, "delta": args.delta}
-
-
-def compare_phase1(
-    problem: Problem,
-    *,
-    eta: float,
-    mu: float,
-    delay,
-    runs: int = 1000,
-    seed: int = 0,
-    delta: float = DEFAULT_DELTA,
-    nus=(0.1, 0.25, 0.5),
-    level: float = 0.95,
-    out_dir: Path | None = None,
-    fmt: str = "png",
-    progress: bool = False,
-    parameters: dict | None = None,
-    ou_paths: int = OU_PATHS,
-    diffusion_scale: float = 1.0,
-) -> Verdict:
-    """Escape from e_2: discrete vs unstable OU (simulated and exact) vs T1 (paper, derived).
-
-    ``diffusion_scale`` multiplies the predicted diffusion coefficients of Theorem 9 (alpha_12
-    in T1, the OU laws and the linearised recursion; 1 = the paper's); any other value is a
-    deliberately wrong prediction, which the checks must reject (the test hook of issue 9,
-    as phase3's).
+    delta : float in (0, 1)
+        Escape radius.
+    nus : tuple of float in (0, 1)
+        Levels nu of Proposition 10 (the largest T1 sets the horizon, so they are simulation fields).
+    ou_paths : int
+        Exact OU reference paths.
+    diffusion_scale : float > 0
+        Multiplies the predicted diffusion coefficients of Theorem 9 (alpha_12 in T1, the OU
+        laws and the linearised recursion; 1 = the paper's). Any other value is a deliberately
+        wrong prediction the checks must reject (issue 9). It moves T1 and so the horizon and
+        the OU paths: a simulation field.
     """
-    start_time = time.perf_counter()
-    d = problem.d
-    lam = problem.lambda_
-    a12 = float(problem.alpha[0, 1]) * diffusion_scale
-    oc = ou_coefficients(problem, mu, 2)  # coordinates 1, 3, .., d
-    a1, b1 = float(oc.drift[0]), float(oc.diffusion[0]) * diffusion_scale
-    T1p = {nu: T1_paper(lam[0], lam[1], mu, eta, delta, nu, a12) for nu in nus}
-    T1d = {nu: T1_derived(lam[0], lam[1], mu, eta, delta, nu, a12) for nu in nus}
-    horizon = HORIZON_FACTOR * max(max(T1p.values()), max(T1d.values()))
-    dt = horizon / 200
-    res, t, h = C.run_discrete(
-        problem,
-        eta=eta,
-        mu=mu,
-        delay=delay,
-        h0=np.eye(d)[1],
-        horizon=horizon,
-        runs=runs,
-        seed=seed,
-        record_dt=dt,
-        progress=progress,
-    )
-    tau = int(delay) if isinstance(delay, (int, np.integer)) else int(round(res.mean_staleness[0]))
-    ev = escape_events(h, delta)  # (runs, n_t) each; a diverged run stays escaped (frozen far away)
-    esc, unst = ev["escaped"], ev["unstable"]
-    first = np.where(esc.any(axis=1), t[np.argmax(esc, axis=1)], np.inf)  # first passage, on the sphere
-    # OU of Theorem 9, all coordinates, from u = 0 (exact transition) on the same grid
-    U = C.ou_paths(problem, mu, 2, np.zeros(d - 1), t, ou_paths, seed, diffusion_scale)  # (n_t, paths, d-1)
-    r2 = delta**2 / eta
-    ou_esc = (U**2).sum(axis=2) >= r2
-    ou_unst = U[:, :, 0] ** 2 >= r2
-    var1 = b1**2 * np.expm1(2 * a1 * t) / (2 * a1)
-    with np.errstate(divide="ignore"):
-        p_exact = 2 * st.norm.sf(math.sqrt(r2) / np.sqrt(var1))
-    steps = np.rint(t / eta).astype(int)
-    var_lin = C.linearised_variance_path_u(a12, lam[1] - lam[0], eta, mu, tau, steps)
-    with np.errstate(divide="ignore"):
-        p_lin = 2 * st.norm.sf(math.sqrt(r2) / np.sqrt(var_lin))
 
-    checks: list[Check] = []
-    per_nu = {}
-    for nu in nus:
-        j = int(np.argmin(np.abs(t - T1p[nu])))
-        k_esc, k_unst = int(esc[:, j].sum()), int(unst[:, j].sum())
-        ci_esc = stats.wilson_ci(k_esc, runs, level)
-        ci_unst = stats.wilson_ci(k_unst, runs, level)
-        checks += _checks_at(nu, j, t, T1p, k_esc, k_unst, runs, level, p_exact, p_lin, ou_esc, ev)
-        q_disc = float(np.quantile(first, 1 - nu))
-        ou_first = np.where(ou_esc.any(axis=0), t[np.argmax(ou_esc, axis=0)], np.inf)
-        per_nu[f"{nu:g}"] = {
-            "T1_paper": T1p[nu],
-            "T1_derived": T1d[nu],
-            "t_record": t[j],
-            "p_escaped": ci_esc.estimate,
-            "p_escaped_ci": ci_esc.bounds,
-            "p_escaped_raw": float(ev["escaped_raw"][:, j].mean()),
-            "p_unstable": ci_unst.estimate,
-            "p_unstable_ci": ci_unst.bounds,
-            "p_unstable_raw": float(ev["unstable_raw"][:, j].mean()),
-            "p_unstable_exact_ou": p_exact[j],
-            "p_unstable_linearised": p_lin[j],
-            "p_escaped_ou_sim": ou_esc[j].mean(),
-            "p_unstable_ou_sim": ou_unst[j].mean(),
-            "first_passage_quantile": q_disc if math.isfinite(q_disc) else None,
-            "first_passage_quantile_ou_sim": float(np.quantile(ou_first, 1 - nu)),
-        }
-    results = {
-        "delta": delta,
-        "levels": per_nu,
+    KIND = "phase1 spec"
+    runs: int = 1000
+    delta: float = DEFAULT_DELTA
+    nus: tuple = (0.1, 0.25, 0.5)
+    ou_paths: int = OU_PATHS
+    diffusion_scale: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        self.set("delta", check_probability(self.delta, "delta"))
+        nus = self.nus if isinstance(self.nus, tuple) else (self.nus,)
+        if not nus:
+            raise ValueError("nus must be a non-empty list of levels in (0, 1)")
+        self.set("nus", tuple(check_probability(nu, "nus") for nu in nus))
+        self.set("ou_paths", check_positive_int(self.ou_paths, "ou_paths"))
+        self.set("diffusion_scale", check_positive_float(self.diffusion_scale, "diffusion_scale"))
+
+
+def plan(spec: Phase1Spec) -> dict:
+    """T1 (printed and derived) per level, the horizon and the record spacing, from the theory.
+
+    Returns dict with ``T1_paper``, ``T1_derived`` (nu -> ODE time), ``horizon`` (HORIZON_FACTOR
+    x the largest T1), ``record_dt`` (horizon / N_RECORDS) and ``alpha_12`` (scaled).
+    """
+    from theory.phases import T1_derived, T1_paper
+
+    problem = spec.problem()
+    lam = problem.lambda_
+    a12 = float(problem.alpha[0, 1]) * spec.diffusion_scale
+    args = (lam[0], lam[1], spec.mu, spec.eta, spec.delta)
+    T1p = {nu: T1_paper(*args, nu, a12) for nu in spec.nus}
+    T1d = {nu: T1_derived(*args, nu, a12) for nu in spec.nus}
+    horizon = HORIZON_FACTOR * max(max(T1p.values()), max(T1d.values()))
+    return {
+        "T1_paper": T1p,
+        "T1_derived": T1d,
         "horizon": horizon,
-        "tau": tau,
-        "diverged_runs": int(res.diverged.sum()),
-        "ou": {"drift": oc.drift, "diffusion": oc.diffusion, "coords": oc.coords},
+        "record_dt": horizon / N_RECORDS,
+        "alpha_12": a12,
     }
-    figures = []
-    if out_dir is not None:
-        figures.append(
-            _figure(
-                out_dir,
-                fmt,
-                t,
-                ev,
-                ou_esc.mean(1),
-                ou_unst.mean(1),
-                p_exact,
-                p_lin,
-                T1p,
-                nus,
-                eta,
-                mu,
-                delta,
-                first,
-            )
-        )
-    raw = {
-        "t": t,
-        "p_escaped": esc.mean(0),
-        "p_unstable": unst.mean(0),
-        "p_escaped_raw": ev["escaped_raw"].mean(0),
-        "p_unstable_raw": ev["unstable_raw"].mean(0),
-        "p_escaped_ou_sim": ou_esc.mean(1),
-        "p_unstable_ou_sim": ou_unst.mean(1),
-        "p_unstable_exact_ou": p_exact,
-        "p_unstable_linearised": p_lin,
-        "first_passage": first,
-    }
-    return C.assemble_verdict(
-        NAME,
-        problem,
-        parameters=parameters,
-        own={
-            "eta": eta,
-            "mu": mu,
-            "tau": tau,
-            "runs": runs,
-            "delta": delta,
-            "nus": list(nus),
-            "level": level,
-            "diffusion_scale": diffusion_scale,
-        },
-        seed=seed,
-        checks=checks,
-        figures=figures,
-        results=results,
-        start_time=start_time,
-        raw=raw,
-    )
+
+
+def cells(spec: Phase1Spec) -> list[Cell]:
+    """The plan: the discrete runs from e_2 and the OU reference paths, on one record grid."""
+    p = plan(spec)
+    d = len(spec.eigenvalues)
+    disc = S.discrete_params(spec, h0=np.eye(d)[1], horizon=p["horizon"], record_dt=p["record_dt"])
+    disc["delta"] = spec.delta
+    ou = {k: disc[k] for k in ("eigenvalues", "dist", "basis", "eta", "mu", "horizon", "record_dt", "delta")}
+    ou["diffusion_scale"] = spec.diffusion_scale
+    return [
+        Cell(NAME, "compare.phase1:discrete_cell", disc, runs=spec.runs, seed=spec.seed),
+        Cell(NAME, "compare.phase1:ou_cell", ou, runs=spec.ou_paths, seed=spec.seed),
+    ]
 
 
 def escape_events(h, delta: float) -> dict:
@@ -277,89 +196,205 @@ def escape_events(h, delta: float) -> dict:
     }
 
 
-def _checks_at(nu, j, t, T1p, k_esc, k_unst, runs, level, p_exact, p_lin, ou_esc, ev) -> list[Check]:
-    """The three checks at the printed T1(nu) (record j): one prediction each (docs/compare.md)."""
-    ci_unst = stats.wilson_ci(k_unst, runs, level)
-    wil = f"{level:.0%} Wilson interval (statistical only)"
-    event = f"event (h_1/||h||)^2 >= delta^2 at t = {t[j]:.4g}"
-    return [
-        proportion_at_least_check(
-            name=f"escape_probability[nu={nu:g}]",
-            equation="Proposition 10: P((H^(2)(T1))^2 <= 1 - delta^2) >= 1 - nu",
-            p_min=1 - nu,
-            k=k_esc,
-            n=runs,
-            level=level,
-            note=f"event (h_2/||h||)^2 <= 1 - delta^2 at the printed T1 = {T1p[nu]:.4g} (record "
-            f"t = {t[j]:.4g}); raw iterate gives {ev['escaped_raw'][:, j].mean():.3f}; OU (all "
-            f"coordinates) {ou_esc[j].mean():.3f}",
-        ),
-        interval_check(
-            name=f"escape_probability_unstable[nu={nu:g}]",
-            equation="Theorem 9 (unstable OU, coordinate 1): P(|U_1(T1)| >= delta/sqrt(eta))",
-            predicted=float(p_exact[j]),
-            estimate=ci_unst.estimate,
-            lo=ci_unst.lo,
-            hi=ci_unst.hi,
-            tolerance=f"exact OU probability within the {wil}",
-            note=f"{event}; raw iterate gives {ev['unstable_raw'][:, j].mean():.3f}",
-        ),
-        interval_check(
-            name=f"escape_probability_unstable_linearised[nu={nu:g}]",
-            equation="linearised delayed recursion at e_2 (exact at finite eta, tau)",
-            predicted=float(p_lin[j]),
-            estimate=ci_unst.estimate,
-            lo=ci_unst.lo,
-            hi=ci_unst.hi,
-            tolerance=f"the linearised recursion's Gaussian probability within the {wil}",
-            note=f"{event}; the toolkit's finite-eta prediction (momentum warm-up and delay included)",
-        ),
-    ]
+_EVENTS = {
+    "escaped": "Proposition 10's event (h_2/||h||)^2 <= 1 - delta^2 (on the sphere)",
+    "unstable": "T1's event (h_1/||h||)^2 >= delta^2 (on the sphere)",
+    "escaped_raw": "h_2^2 <= 1 - delta^2 on the raw iterate",
+    "unstable_raw": "h_1^2 >= delta^2 on the raw iterate",
+}
 
 
-def _figure(out_dir, fmt, t, ev, ou_esc, ou_unst, p_exact, p_lin, T1p, nus, eta, mu, delta, first):
-    fig, axes = plots.new_figure(
-        1, 2, title=f"Phase I: escape from e_2 (eta={eta:g}, mu={mu:g}, delta={delta:g})"
+def discrete_cell(params: dict, seed: int, runs: int):
+    """Async-MSGD (5) from e_2: per run, the Phase I events at the record times.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``escaped``, ``unstable``, ``escaped_raw``, ``unstable_raw`` (run, t), bool
+        (:func:`escape_events`; a diverged run stays escaped, frozen far away);
+        ``diverged`` (run), bool; ``staleness_mean`` (), iterations; coordinate ``t`` (ODE units).
+    """
+    import xarray as xr
+
+    res, t, h = S.simulate_records(params, seed, runs)
+    ev = escape_events(h, params["delta"])
+    data = {k: (("run", "t"), ev[k], {"long_name": _EVENTS[k]}) for k in _EVENTS}
+    data["diverged"] = (("run",), np.asarray(res.diverged[0], dtype=bool), {"long_name": "run diverged"})
+    data["staleness_mean"] = (
+        (),
+        float(res.mean_staleness[0]),
+        {"long_name": "measured mean delay", "units": "iterations"},
     )
-    col = plots.COLORS
-    ax = axes[0, 0]
-    ax.plot(t, ev["unstable"].mean(0), color=col[0], lw=2, label="Async-MSGD, on the sphere")
-    ax.plot(t, ev["unstable_raw"].mean(0), color=col[0], lw=0.8, ls=":", label="Async-MSGD, raw iterate")
-    ax.plot(t, ou_unst, color=col[1], ls="--", label="OU simulated")
-    ax.plot(t, p_exact, "k:", label="OU exact")
-    ax.plot(t, p_lin, color=col[2], ls="-.", lw=1, label="linearised recursion")
-    ax.set_title("P((h_1/|h|)^2 >= delta^2) (T1's event)", fontsize=9)
-    ax2 = axes[0, 1]
-    ax2.plot(t, ev["escaped"].mean(0), color=col[0], lw=2, label="Async-MSGD, on the sphere")
-    ax2.plot(t, ev["escaped_raw"].mean(0), color=col[0], lw=0.8, ls=":", label="Async-MSGD, raw iterate")
-    ax2.plot(t, ou_esc, color=col[1], ls="--", label="OU simulated (all coords)")
-    fin = np.sort(first[np.isfinite(first)])
-    if fin.size:
-        ax2.step(
-            fin,
-            np.arange(1, fin.size + 1) / first.size,
-            color=col[3],
-            where="post",
-            lw=1,
-            label="first passage CDF",
-        )
-    ax2.set_title("P((h_2/|h|)^2 <= 1 - delta^2) (Prop. 10's event)", fontsize=9)
-    for a_ in (ax, ax2):
-        for nu in nus:
-            a_.axvline(T1p[nu], color="0.5", lw=0.8, ls=":")
-            a_.plot([T1p[nu]], [1 - nu], "kx", label="(T1 printed, 1 - nu)" if nu == nus[0] else None)
-        a_.set_xlabel("t = k eta (ODE time)")
-        a_.set_ylabel("probability")
-        a_.set_ylim(0, 1)
-        a_.legend(fontsize=7)
-    return plots.save(fig, out_dir, "phase1_escape", fmt)
+    return xr.Dataset(
+        data,
+        coords=_t_coord(t, runs_dim=("run", runs)),
+        attrs={
+            "equation": "Liu et al. 2018, eq. (5) from v_0 = e_2; Proposition 10's events",
+            "delta": float(params["delta"]),
+        },
+    )
+
+
+def ou_cell(params: dict, seed: int, runs: int):
+    """The OU of Theorem 9 at e_2, all d - 1 coordinates, from U = 0 (exact transition), ``runs`` paths.
+
+    On the record grid of :func:`discrete_cell` (:func:`compare.single_run.record_times`), with the
+    diffusion multiplied by ``diffusion_scale`` (:func:`compare._common.ou_paths`, its seed tag).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ou_escaped`` (t): fraction of paths with eta |U|^2 >= delta^2; ``ou_unstable`` (t):
+        with eta U_1^2 >= delta^2; ``ou_first_passage`` (path): first record time of
+        ``ou_escaped``'s event (inf: never), ODE units.
+    """
+    import xarray as xr
+
+    from compare import _common as C
+
+    problem = S.problem_of(params)
+    t = S.record_times(params["eta"], params["horizon"], params["record_dt"])
+    U = C.ou_paths(
+        problem, params["mu"], 2, np.zeros(problem.d - 1), t, runs, seed, params["diffusion_scale"]
+    )
+    r2 = params["delta"] ** 2 / params["eta"]
+    esc = (U**2).sum(axis=2) >= r2  # (n_t, paths)
+    unst = U[:, :, 0] ** 2 >= r2
+    first = np.where(esc.any(axis=0), t[np.argmax(esc, axis=0)], np.inf)
+    return xr.Dataset(
+        {
+            "ou_escaped": (
+                ("t",),
+                esc.mean(1),
+                {"long_name": "OU paths with eta |U|^2 >= delta^2 (fraction)"},
+            ),
+            "ou_unstable": (
+                ("t",),
+                unst.mean(1),
+                {"long_name": "OU paths with eta U_1^2 >= delta^2 (fraction)"},
+            ),
+            "ou_first_passage": (
+                ("path",),
+                first,
+                {
+                    "long_name": "first record time with eta |U|^2 >= delta^2 (inf: never)",
+                    "units": "ODE time",
+                },
+            ),
+        },
+        coords={**_t_coord(t), "path": ("path", np.arange(runs, dtype=np.int64))},
+        attrs={"equation": "Theorem 9 at e_2 (simulate.sde.simulate_ou, exact transition)"},
+    )
+
+
+def _t_coord(t, runs_dim=None) -> dict:
+    out = {
+        "t": ("t", np.asarray(t, dtype=float), {"long_name": "record time t = k eta", "units": "ODE time"})
+    }
+    if runs_dim is not None:
+        out["run"] = ("run", np.arange(runs_dim[1], dtype=np.int64))
+    return out
+
+
+def assemble(spec: Phase1Spec, plan_cells: list[Cell], datasets: list):
+    """The two cells' Datasets as one (run, t, path) Dataset (the same record grid, checked)."""
+    import xarray as xr
+
+    disc, ou = datasets
+    if not np.array_equal(disc["t"].values, ou["t"].values):
+        raise RuntimeError("phase1: the OU cell's record grid differs from the discrete runs'")
+    return xr.merge([disc, ou.drop_vars("t").assign_coords(t=disc["t"])], combine_attrs="drop_conflicts")
+
+
+# ---------------------------------------------------------------------------------------
+# CLI and Python API
+# ---------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    cli.add_common_arguments(parser, runs_default=1000)
+    g = parser.add_argument_group("phase1 options")
+    g.add_argument(
+        "--delta", type=float, default=DEFAULT_DELTA, help=f"escape radius delta (default {DEFAULT_DELTA})"
+    )
+    g.add_argument("--nus", default="0.1,0.25,0.5", help="levels nu of Proposition 10 (default 0.1,0.25,0.5)")
+    g.add_argument(
+        "--ou-paths", type=int, default=OU_PATHS, help=f"exact OU reference paths (default {OU_PATHS})"
+    )
+    cli.add_level_argument(g)
+
+
+def validate(args) -> None:
+    check_probability(args.delta, "--delta")
+    args.nu_list = cli.parse_float_list(args.nus, "--nus")
+    for nu in args.nu_list:
+        check_probability(nu, "--nus")
+    args.ou_paths = check_positive_int(args.ou_paths, "--ou-paths")
+    cli.check_level(args.level)
+    cli.delay_from_args(args)
+
+
+def quick_args() -> list[str]:
+    return ["--runs", "50", "--nus", "0.25,0.5", "--no-progress"]
+
+
+def key_params(args) -> dict:
+    return {"eta": args.eta, "mu": args.mu, "tau": args.tau, "delta": args.delta}
+
+
+def spec_from_args(args) -> Phase1Spec:
+    """The spec of validated options."""
+    return Phase1Spec(
+        **S.spec_fields_from_args(args), delta=args.delta, nus=tuple(args.nu_list), ou_paths=args.ou_paths
+    )
+
+
+def compare_phase1(
+    problem,
+    *,
+    eta: float,
+    mu: float,
+    delay,
+    runs: int = 1000,
+    seed: int = 0,
+    delta: float = DEFAULT_DELTA,
+    nus=(0.1, 0.25, 0.5),
+    level: float = 0.95,
+    out_dir: Path | None = None,
+    fmt: str = "png",
+    progress: bool = False,
+    parameters: dict | None = None,
+    ou_paths: int = OU_PATHS,
+    diffusion_scale: float = 1.0,
+) -> Verdict:
+    """Escape from e_2: discrete vs unstable OU (simulated and exact) vs T1 (paper, derived).
+
+    ``diffusion_scale`` multiplies the predicted diffusion coefficients of Theorem 9 (alpha_12
+    in T1, the OU laws and the linearised recursion; 1 = the paper's); any other value is a
+    deliberately wrong prediction, which the checks must reject (the test hook of issue 9,
+    as phase3's). Runs :data:`COMPARISON` in-process (no store).
+    """
+    fields = S.spec_fields_from_problem(
+        problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level
+    )
+    spec = Phase1Spec(
+        **fields, delta=delta, nus=tuple(nus), ou_paths=ou_paths, diffusion_scale=diffusion_scale
+    )
+    return S.run_in_process(
+        COMPARISON, spec, out_dir=out_dir, fmt=fmt, progress=progress, parameters=parameters
+    )
 
 
 def run(args, out_dir: Path) -> Verdict:
-    problem, kwargs = cli.single_run_kwargs(args, out_dir)
-    return compare_phase1(
-        problem,
-        delta=args.delta,
-        nus=tuple(args.nu_list),
-        **kwargs,
-    )
+    """Simulate (or load with --from-store), analyse, draw: through the experiment engine."""
+    return run_command(COMPARISON, args, out_dir)
+
+
+#: The comparison as the engine runs it.
+COMPARISON = Comparison(
+    name=NAME,
+    spec=Phase1Spec,
+    from_args=spec_from_args,
+    cells=cells,
+    analyse=analysis.analyse,
+    figures=analysis.figures,
+    assemble=assemble,
+)

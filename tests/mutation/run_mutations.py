@@ -286,7 +286,7 @@ MUTATIONS: list[Mutation] = [
     # -- compare: a check forced to hold (the lead's tests; node ids still whole files) -----------
     Mutation(
         "ode-forced-hold",
-        "compare/ode.py",
+        "compare/ode_analysis.py",
         "upper=tol + (ci.estimate - ci.lo),",
         "upper=1e300,",
         ("tests/compare/test_phases.py",),
@@ -294,7 +294,7 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "phase1-forced-hold",
-        "compare/phase1.py",
+        "compare/phase1_analysis.py",
         "p_min=1 - nu,",
         "p_min=0.0,",
         ("tests/compare/test_phases.py",),
@@ -302,7 +302,7 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "phase3-variance-forced-hold",
-        "compare/phase3.py",
+        "compare/phase3_checks.py",
         "predicted=var_ou,\n                estimate=v0.estimate,",
         "predicted=v0.estimate,\n                estimate=v0.estimate,",
         ("tests/compare/test_phase3.py",),
@@ -310,7 +310,7 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "phase3-variance-at-eta-forced-hold",
-        "compare/phase3.py",
+        "compare/phase3_checks.py",
         'equation=f"eq. (8), Theorem 5 at eta = {eta:g}",\n            predicted=var_ou,',
         'equation=f"eq. (8), Theorem 5 at eta = {eta:g}",\n            predicted=v.estimate,',
         ("tests/compare/test_phase3.py",),

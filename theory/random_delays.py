@@ -86,6 +86,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numba import njit
+from scipy.optimize import brentq
+from scipy.signal import fftconvolve
 
 from . import stability as _st
 from .validation import check_mu, check_nonnegative_int, check_positive_float, check_positive_int
@@ -279,24 +281,29 @@ def _iid_transform(mu: float, s: float, law, lam: float = 1.0):
     chi[1 : K + 2] += s * p
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         chi = chi / r ** np.arange(K + 3)
-    if not np.all(np.isfinite(chi)):  # r^-K overflows only for r far below 1: treated as unstable,
-        return False, math.inf, math.inf  # which mean_square_growth only probes from above
+        ph = p / r ** np.arange(K + 1)
+        P = float(np.sum(ph / r ** np.arange(K + 1)))  # sum_j p_j lambda^-j
+    # r^-K overflows only for r far below 1: treated as unstable (mean_square_growth probes from above)
+    if not (np.all(np.isfinite(chi)) and math.isfinite(P)):
+        return False, math.inf, math.inf
     ok, g = ar_autocovariances(chi)
     if not ok:
         return False, math.inf, math.inf
-    ph = p / r ** np.arange(K + 1)
-    rh = np.correlate(ph, ph, mode="full")[K:]  # rh[h] = sum_j ph_j ph_{j+h}, h = 0..K
-    P = float(np.sum(p / lam ** np.arange(K + 1)))
+    # rh[h] = sum_j ph_j ph_{j+h}, h = 0..K (FFT correlation: O(K log K) instead of O(K^2))
+    rh = np.correlate(ph, ph, mode="full")[K:] if K < 64 else fftconvolve(ph, ph[::-1])[K:]
     phi = s * s / lam * (P * g[0] - rh[0] * g[0] - 2.0 * (rh[1:] @ g[1 : K + 1]))
     return True, max(phi, 0.0), g[0] / lam
 
 
 def _iid_grid(mu: float, s: float, p: np.ndarray):
-    """Cheap approximation of (stable, s^2 J, ||G||^2) on a frequency grid (a search guide only).
+    r"""Cheap approximation of (stable, s^2 J, ||G||^2) on a frequency grid (a search guide only).
 
     N >= 16 (K + 3) points: the winding number of D (2 iff the mean field is stable) and
-    the rectangle rule of the two integrals; it can misjudge a root within ~1/N of the
-    circle, so every search re-decides its answer with the exact :func:`_iid_transform`.
+    the rectangle rule of the two integrals. The slowest roots of a small-s mode (the real
+    one near :math:`1 - s/(1-\mu)`, or the pair near the crossing frequency) make peaks of
+    :math:`1/|D|^2` too narrow for the grid, so their poles are subtracted and integrated
+    exactly (:func:`_slow_poles`). The guide can still misjudge other roots within ~1/N of
+    the circle, so every search re-decides its answer with the exact :func:`_iid_transform`.
     """
     K = p.size - 1
     N = 1 << max(12, int(math.ceil(math.log2(16 * (K + 3)))))
@@ -304,8 +311,56 @@ def _iid_grid(mu: float, s: float, p: np.ndarray):
     P = np.fft.fft(p, N)  # P(e^{-i theta}) = sum_j p_j e^{-i j theta}
     D = (z - 1.0) * (z - mu) + s * z * P
     winding = np.sum(np.angle(np.roll(D, -1) / D)) / (2.0 * np.pi)
-    w = 1.0 / np.abs(D) ** 2
-    return round(winding) == 2, s * s * float(np.mean((1.0 - np.abs(P) ** 2) * w)), float(np.mean(w))
+    gain = s * s * float(np.mean((1.0 - np.abs(P) ** 2) / np.abs(D) ** 2))
+    roots = _slow_poles(mu, s, p, 1.0 - 64.0 / N) if round(winding) == 2 else []
+    # 1/D = S + h, S = sum_k a_k/(z - z_k): mean |1/D|^2 = sum_kl a_k conj(a_l)/(1 - z_k conj(z_l))
+    # + 2 Re sum_k a_k h(1/z_k)/z_k (residues; h(1/z) is analytic in the disc) + mean |h|^2
+    a = np.array([1.0 / _D(mu, s, p, zk)[1] for zk in roots], dtype=complex)
+    zk = np.asarray(roots, dtype=complex)
+    S = (a[None, :] / (z[:, None] - zk[None, :])).sum(axis=1) if roots else 0.0
+    h2 = float(np.mean(np.abs(1.0 / D - S) ** 2))
+    for ak, zkk in zip(a, zk, strict=True):
+        h_inv = 1.0 / _D(mu, s, p, 1.0 / zkk)[0] - np.sum(a / (1.0 / zkk - zk))
+        h2 += float(np.real(np.sum(ak * np.conj(a) / (1.0 - zkk * np.conj(zk))) + 2.0 * ak * h_inv / zkk))
+    return round(winding) == 2, gain, h2
+
+
+def _D(mu: float, s: float, p: np.ndarray, z: complex):
+    """D(z) = (z - 1)(z - mu) + s z P(1/z) and D'(z) at one point (O(K))."""
+    j = np.arange(p.size)
+    w = np.exp(-j * np.log(complex(z)))  # z^-j
+    Pw, jPw = complex(p @ w), complex(p @ (j * w))
+    return (z - 1.0) * (z - mu) + s * z * Pw, 2.0 * z - 1.0 - mu + s * Pw - s * jPw
+
+
+def _slow_poles(mu: float, s: float, p: np.ndarray, r_min: float) -> list:
+    """Roots of D with modulus in (r_min, 1) reached by Newton from the real slow root and the
+    constant-delay crossing point (conjugates added); the grid guide subtracts their poles."""
+    from .stability import crossing_frequency
+
+    starts = [complex(1.0 - s / (1.0 - mu))]
+    if s < 2.0 * (1.0 + mu):
+        starts.append(complex(np.exp(1j * float(crossing_frequency(mu, s)))))
+    found = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for x in starts:
+            for _ in range(60):
+                f, df = _D(mu, s, p, x)
+                if not (np.isfinite(f) and np.isfinite(df)) or df == 0:
+                    break
+                step = f / df
+                x -= step
+                if abs(step) <= 1e-14 * abs(x):
+                    break
+            else:
+                continue
+            if not (np.isfinite(x) and r_min < abs(x) < 1.0):
+                continue
+            for y in ([x] if abs(x.imag) < 1e-12 else [x, x.conjugate()]):
+                y = complex(y.real, 0.0) if abs(y.imag) < 1e-12 else y
+                if all(abs(y - f0) > 1e-9 for f0 in found):
+                    found.append(y)
+    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -446,7 +501,9 @@ def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> floa
     Pipeline: the largest eigenvalue modulus of the 7 x 7 map. I.i.d. laws: the smallest
     lambda at which the mean field scaled by sqrt(lambda) is stable and
     :math:`\Phi(\lambda) = \sum_n f_n \lambda^{-n} < 1` (renewal equation of the module
-    docstring), by bisection to relative ``rtol``; for a point mass it is
+    docstring), to relative ``rtol``: a bracket around 1, then Brent's method on
+    Phi - 1 where Phi is finite on it, bisection on the scaled stability otherwise; for a
+    point mass (Phi = 0) it is
     :math:`\rho^2`, rho the largest root modulus of the constant-delay polynomial.
 
     Returns
@@ -460,19 +517,24 @@ def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> floa
     if isinstance(law, WorkerPipelineLaw):
         return float(np.max(np.abs(np.linalg.eigvals(pipeline_moment_maps(mu, s, law.workers)[1]))))
 
-    def decays(lam):
-        ok, phi, _ = _iid_transform(mu, s, law, lam)
-        return ok and phi < 1.0
+    def phi(lam):  # Phi(lambda), inf where the sqrt(lambda)-scaled mean field is unstable
+        ok, value, _ = _iid_transform(mu, s, law, lam)
+        return value if ok else math.inf
 
-    hi = 1.0
-    while not decays(hi):
-        hi *= 2.0
-    lo = 0.9 * hi
-    while decays(lo) and lo > 1e-300:  # every mean-field root is at 0 only in degenerate cases
-        hi, lo = lo, 0.9 * lo
-    while hi - lo > rtol * hi:  # invariant: decays(hi), not decays(lo)
+    # bracket lambda in [lo, hi] around 1 (the rates of interest are within 1e-3 of it)
+    lo, hi, delta = 1.0, 1.0, 1e-3
+    if phi(1.0) < 1.0:
+        while phi(lo) < 1.0 and lo > 1e-300:  # every root at 0 only in degenerate cases
+            hi, lo, delta = lo, max(1.0 - delta, 0.5 * lo), 4.0 * delta
+    else:
+        while not phi(hi) < 1.0:
+            lo, hi, delta = hi, 1.0 + delta, 4.0 * delta
+    while hi - lo > rtol * hi:  # invariant: Phi(hi) < 1 <= Phi(lo)
+        f_lo = phi(lo)
+        if math.isfinite(f_lo):  # Phi is continuous and decreasing on [lo, hi]: Brent
+            return float(brentq(lambda x: phi(x) - 1.0, lo, hi, xtol=rtol * hi, rtol=4 * np.finfo(float).eps))
         mid = 0.5 * (lo + hi)
-        hi, lo = (mid, lo) if decays(mid) else (hi, mid)
+        lo, hi = (lo, mid) if phi(mid) < 1.0 else (mid, hi)
     return hi
 
 

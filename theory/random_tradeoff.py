@@ -43,6 +43,7 @@ from .validation import check_eta, check_mu, check_nonnegative_int, check_positi
 __all__ = [
     "DEFAULT_MEAN_MAX",
     "CRITERIA",
+    "DIAGNOSTIC_MAX_SUPPORT",
     "largest_stable_mean",
     "mean_square_threshold",
     "stationary_error_random",
@@ -55,6 +56,10 @@ __all__ = [
 DEFAULT_MEAN_MAX = 10**6
 #: What :func:`largest_stable_mean` asks of the mode.
 CRITERIA = ("mean-square", "mean-field")
+#: Largest support (K + 1 values) of a finite law for which :func:`predicted_optimal_delay`
+#: computes its horizon diagnostics: each is a bisection of ~40 O(K^2) exact evaluations,
+#: ~0.1 s at this size; beyond it they are NaN (the prediction itself is unaffected).
+DIAGNOSTIC_MAX_SUPPORT = 2001
 
 
 # ---------------------------------------------------------------------------------------
@@ -105,8 +110,8 @@ def _refine(pred, guess: int, mean_max: int) -> int:
 
 
 def _search(kind: str, exact, guide, mean_max: int) -> int:
-    """Largest m with ``exact`` true; the uniform law searches ``guide`` first, then refines."""
-    if kind != "uniform":
+    """Largest m with ``exact`` true; finite-support laws search ``guide`` first, then refine."""
+    if kind not in ("constant", "uniform"):
         return _largest_true(exact, mean_max)
     return _refine(exact, _largest_true(guide, mean_max), mean_max)
 
@@ -226,7 +231,8 @@ class PredictedOptimalDelay:
         Horizon diagnostic: n log(lambda) of the radial second moment one step past its
         threshold (n = horizon / eta steps, lambda from
         :func:`~theory.random_delays.mean_square_growth`): how far a mode just past its
-        threshold can grow within the run. NaN when no horizon was given.
+        threshold can grow within the run. NaN when no horizon was given, or for a finite
+        law with more than :data:`DIAGNOSTIC_MAX_SUPPORT` values (cost).
     tangent_relaxation_efolds : float
         Horizon diagnostic: -n log(lambda) of the slowest tangent second moment at ``delay``:
         the e-folds of relaxation the run allows (the stationary error applies when large).
@@ -310,11 +316,17 @@ def predicted_optimal_delay(
     growth = relax = math.nan
     if horizon is not None:
         n = horizon / eta
-        if radial < mean_max:
-            growth = n * math.log(mean_square_growth(mu, s_rad, random_delay_law(kind, radial + 1)))
-        if delay >= 0:
+
+        def cheap(law):
+            return not isinstance(law, np.ndarray) or law.size <= DIAGNOSTIC_MAX_SUPPORT
+
+        past = random_delay_law(kind, radial + 1) if 0 <= radial < mean_max else None
+        if past is not None and cheap(past):
+            growth = n * math.log(mean_square_growth(mu, s_rad, past))
+        at = random_delay_law(kind, delay) if delay >= 0 else None
+        if at is not None and cheap(at):
             c_min = min(c for _, c, _ in _tangent_modes(problem))
-            relax = -n * math.log(mean_square_growth(mu, eta * c_min, random_delay_law(kind, delay)))
+            relax = -n * math.log(mean_square_growth(mu, eta * c_min, at))
     return PredictedOptimalDelay(
         delay=int(delay),
         binding_mode="radial" if radial <= tangent else "tangent",

@@ -173,6 +173,13 @@ def test_phase2_cell_is_the_traverse_of_the_seed():
     assert np.array_equal(ds["traverse_time"].values, T)
     assert np.array_equal(ds["h1_squared"].values, h[:, :, 0] ** 2)
     assert float(ds["staleness_mean"]) == pytest.approx(2.0, abs=0.5)  # uniform on {0..4}: mean 2
+    # the analysis: the bootstrap interval of the median traverse time, 1000 resamples, the root seed
+    from compare import stats
+
+    v = phase2.COMPARISON.analyse(spec, ds, {})
+    ci = stats.bootstrap_ci(T, lambda x: float(np.median(x)), 0.95, n_boot=1000, seed=spec.seed)
+    assert v.results["observed_median_ci"] == ci.bounds
+    assert [c.observed for c in v.checks] == [ci.estimate] * 3
 
 
 def test_ode_cells_are_the_rungs_of_the_seed_and_the_assembly_keeps_each_rung():
@@ -190,6 +197,22 @@ def test_ode_cells_are_the_rungs_of_the_seed_and_the_assembly_keeps_each_rung():
         assert np.array_equal(r["mean"], h[~res.diverged[0]].mean(axis=0))
     assert int(full["diffusion_available"]) == 1
     assert full["diffusion_mean"].values[: n[0]].shape == (n[0], 4)
+    # the analysis: per rung the bootstrap of sup |mean - H| over the alive runs, seed + rung index
+    from compare import stats
+    from theory.ode import closed_form_H
+
+    v = ode.COMPARISON.analyse(spec, full, {})
+    for k in range(2):
+        r = ode_analysis_rung(full, k)
+        H = closed_form_H(spec.start(), spec.problem().lambda_, spec.mu, r["t"])
+        ci = stats.bootstrap_ci(
+            r["h"],
+            lambda rows, H=H: float(np.max(np.abs(rows.mean(axis=0) - H))),
+            0.95,
+            n_boot=300,
+            seed=3 + k,
+        )
+        assert v.results["sup_error_ci"][k] == (ci.lo, ci.hi)
 
 
 def ode_analysis_rung(ds, k):

@@ -113,7 +113,10 @@ class OdeSpec(S.SingleRunSpec):
             raise ValueError(f"runs must be >= 2 for intervals, got {self.runs}")
         d = len(self.eigenvalues)
         if self.h0 is not None:
-            h0 = tuple(float(x) for x in (self.h0 if isinstance(self.h0, tuple) else (self.h0,)))
+            try:
+                h0 = tuple(float(x) for x in (self.h0 if isinstance(self.h0, tuple) else (self.h0,)))
+            except (TypeError, ValueError):
+                raise ValueError(f"h0 must be a list of {d} numbers, got {self.h0!r}") from None
             if len(h0) != d or not all(math.isfinite(x) for x in h0):
                 raise ValueError(f"h0 must have {d} finite entries (one per eigenvalue), got {self.h0!r}")
             if not any(x != 0 for x in h0):

@@ -200,9 +200,11 @@ class SingleRunSpec(Spec):
             return Problem([float(x) for x in self.eigenvalues], Q=Q, dist=self.dist)
         except (TypeError, ValueError) as exc:
             msg = str(exc)
-            raise ValueError(
-                msg if msg.split()[0] in ("eigenvalues", "Q", "dist") else f"eigenvalues: {msg}"
-            ) from None
+            if msg.startswith("Q"):
+                msg = f"basis: {msg}"
+            elif not msg.startswith(("eigenvalues", "dist")):
+                msg = f"eigenvalues: {msg}"
+            raise ValueError(msg) from None
 
     def problem(self):
         """The ``theory.Problem`` of eigenvalues, basis and dist."""

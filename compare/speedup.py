@@ -45,22 +45,33 @@ Predictions
 
 Checks: ``time_to_epsilon_at_M1[mu]``, ``speedup_exponent[mu,law]`` and, where the grid goes past
 the predicted breakdown, ``floor_past_breakdown[mu,law]``. docs/compare.md states the rules.
+
+Modules (the experiment engine's shape, docs/architecture.md): this one holds the spec
+:class:`SpeedupSpec`, the plan :func:`cells`, :func:`assemble`, the CLI and :data:`COMPARISON`;
+:mod:`compare.speedup_theory` the predictions (pure functions); :mod:`compare.speedup_cells` the
+cell :func:`speedup_cell`; :mod:`compare.speedup_analysis` :func:`analyse` (checks, results) and
+:func:`figures`. Every name stays importable from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from compare import cli
-from compare._common import companion, linearised_variance_u
-from compare.checks import bound_check, interval_check
 from compare.engine import Cell, Comparison, Spec, combine, run_command
-from compare.verdict import Check, Verdict
+
+# the parts, re-exported (``compare.speedup.X`` stays the one address; ``as`` marks a re-export)
+from compare.speedup_analysis import N_BOOT as N_BOOT
+from compare.speedup_analysis import _exponent as _exponent
+from compare.speedup_analysis import analyse, figures
+from compare.speedup_cells import N_RECORDS as N_RECORDS
+from compare.speedup_cells import first_passage, speedup_cell
+from compare.speedup_theory import NU_MEDIAN as NU_MEDIAN
+from compare.speedup_theory import _growth as _growth
+from compare.speedup_theory import breakdown_M, linearised_inflation, predicted_floor, theory_prediction
+from compare.verdict import Verdict
 from theory import Problem
 from theory.validation import check_eta, check_mu, check_nonnegative_int, check_positive_int
 
@@ -102,12 +113,6 @@ DEFAULT_EPSILON = 0.1
 #: floor is read over the last quarter, from 3 T on: by then ~98% of the runs at M = 1 have
 #: escaped (T1 at nu = 0.02 exceeds T1 at nu = 1/2 by (1-mu) log(727)/(2 g) ~ T at the defaults).
 HORIZON_FACTOR = 4.0
-#: Records per run (time resolution of the first passage: horizon / N_RECORDS).
-N_RECORDS = 600
-#: Bootstrap resamples of the medians and the exponent (percentile intervals).
-N_BOOT = 1000
-#: Proposition 10's nu for a median escape time (P(escaped by T1) = 1 - nu = 1/2).
-NU_MEDIAN = 0.5
 _QUICK = {"mus": "0.9", "worker_counts": "1,4,64", "runs": 24, "compute_times": "constant"}
 #: The cell function (dotted path: what Dask workers import) and the version of what it computes
 #: (part of every cell's parameters: a store made by an older cell is not reused).
@@ -165,9 +170,13 @@ class SpeedupSpec(Spec):
     def problem(self) -> Problem:
         return Problem(list(self.eigenvalues), dist=self.dist)
 
+    def prediction(self, mu: float) -> dict:
+        """:func:`theory_prediction` at ``mu``: ``{"T1", "T2", "T"}``, the median time to epsilon at M = 1."""
+        return theory_prediction(self.problem(), mu, self.eta, self.epsilon)
+
     def horizon(self, mu: float) -> float:
         """ODE time of the runs at ``mu``: HORIZON_FACTOR x the predicted median time at M = 1."""
-        return HORIZON_FACTOR * theory_prediction(self.problem(), mu, self.eta, self.epsilon)["T"]
+        return HORIZON_FACTOR * self.prediction(mu)["T"]
 
 
 def cells(spec: SpeedupSpec) -> list[Cell]:
@@ -196,418 +205,6 @@ def cells(spec: SpeedupSpec) -> list[Cell]:
 def assemble(spec: SpeedupSpec, plan: list[Cell], datasets: list):
     """One Dataset with dims (mu, compute_time, workers, run, record) in the spec's order."""
     return combine(plan, datasets, order={"mu": spec.mus, "compute_time": spec.compute_times})
-
-
-# ---------------------------------------------------------------------------------------
-# theory
-# ---------------------------------------------------------------------------------------
-def theory_prediction(problem: Problem, mu: float, eta: float, epsilon: float) -> dict:
-    r"""Propositions 8 and 10 (derived): median time to error epsilon from e_2, T = T1(1/2) + T2.
-
-    With :math:`\delta^2 = \epsilon` the end of Phase II, :math:`h_1^2 \ge 1 - \delta^2`, is the
-    event "error <= epsilon". Returns ``{"T1", "T2", "T"}`` in ODE units; N = T / (M eta).
-    """
-    from theory.phases import T1_derived, T2_derived
-
-    l1, l2 = float(problem.lambda_[0]), float(problem.lambda_[1])
-    delta = math.sqrt(epsilon)
-    T1 = T1_derived(l1, l2, mu, eta, delta, NU_MEDIAN, float(problem.alpha[0, 1]))
-    T2 = T2_derived(l1, l2, mu, delta)
-    return {"T1": T1, "T2": T2, "T": T1 + T2}
-
-
-def _growth(mu: float, s: float, law: str, M: int) -> float:
-    """log of the largest root modulus of the mean recursion x+ = (1+mu)x - mu x- - s x_{k-tau}."""
-    if M == 1:
-        return float(np.log(np.max(np.abs(np.linalg.eigvals(companion(mu, s, 0))))))
-    if law == "constant":
-        return float(np.log(np.max(np.abs(np.linalg.eigvals(companion(mu, s, M - 1))))))
-    q = 1.0 - 1.0 / M  # geometric law of the memoryless pipeline: P(tau = j) = (1 - q) q^j
-    c = np.polymul(np.polymul([1.0, -1.0], [1.0, -mu]), [1.0, -q])
-    c[1] += s * (1.0 - q)  # (z-1)(z-mu)(z-q) + s(1-q) z^2 = 0 (theory.stability.mean_field_spectral_radius)
-    return float(np.log(np.max(np.abs(np.roots(c)))))
-
-
-def linearised_inflation(problem: Problem, mu: float, eta: float, law: str, workers) -> np.ndarray:
-    r"""Predicted K(M)/K(1): ratio of the growth rates of the unstable saddle direction (beyond the paper).
-
-    At :math:`e_2` coordinate 1 follows the linearised recursion with :math:`c = \lambda_2 - \lambda_1 < 0`
-    (Theorem 9's unstable OU); escape and traverse both last about 1/(growth rate), so the
-    iterations to epsilon scale like rate(M = 1)/rate(M).
-    """
-    s = eta * float(problem.lambda_[1] - problem.lambda_[0])
-    r1 = _growth(mu, s, law, 1)
-    return np.array([r1 / _growth(mu, s, law, int(M)) for M in workers])
-
-
-def _radial_rate(problem: Problem) -> float:
-    """Rate c = 2 lambda_1 of the radial mode, the one that binds stability (theory.stability)."""
-    from theory.stability import mode_rates
-
-    return float(mode_rates(problem)["radial"])
-
-
-def predicted_floor(problem: Problem, mu: float, eta: float, law: str, M: int) -> float:
-    r"""Stationary error :math:`\eta\sum_{i\ge2}\mathrm{Var}(u_i)` of the linearised recursion (beyond paper).
-
-    Tangent modes i >= 2 at :math:`e_1` (rate :math:`\lambda_1 - \lambda_i`, noise :math:`\alpha_{i1}`).
-    ``constant`` (round robin, :math:`\tau = M - 1`): the exact discrete Lyapunov variance
-    (``compare._common.linearised_variance_u``), ``inf`` past theory.stability's threshold;
-    ``exponential``: the exact mean-square theory of the worker pipeline
-    (:func:`theory.random_delays.stationary_variance_random` with
-    :class:`~theory.random_delays.WorkerPipelineLaw`), ``inf`` when the radial mode is not
-    mean-square stable.
-    """
-    from compare._common import stability
-
-    lam, al = problem.lambda_, problem.alpha
-    if law == "constant":
-        tau = M - 1
-        if tau > stability(problem, mu, eta).max_stable_delay:
-            return math.inf
-        var = [
-            linearised_variance_u(float(al[i, 0]), float(lam[0] - lam[i]), eta, mu, tau)
-            for i in range(1, problem.d)
-        ]
-        return float(eta * np.sum(var))
-    from theory.random_delays import WorkerPipelineLaw, mean_square_stability, stationary_variance_random
-
-    pl = WorkerPipelineLaw(M)
-    if not mean_square_stability(mu, eta * _radial_rate(problem), pl).mean_square_stable:
-        return math.inf
-    var = [
-        stationary_variance_random(float(al[i, 0]), float(lam[0] - lam[i]), eta, mu, pl)
-        for i in range(1, problem.d)
-    ]
-    return float(eta * np.sum(var))
-
-
-def breakdown_M(problem: Problem, mu: float, eta: float, law: str, workers, epsilon: float) -> dict:
-    """The first M past (mean-square) stability of the radial mode or with a predicted floor >= epsilon.
-
-    ``constant``: theory.stability's exact threshold, M_stability = tau* + 2; ``exponential``: the
-    first grid M whose pipeline law is not mean-square stable (theory.random_delays). None if none.
-    """
-    from compare._common import stability
-
-    st = stability(problem, mu, eta)
-    if law == "constant":
-        M_stab = st.max_stable_delay + 2  # tau = M - 1 > tau*
-    else:
-        from theory.random_delays import WorkerPipelineLaw, mean_square_stability
-
-        s = eta * _radial_rate(problem)
-        M_stab = next(
-            (
-                int(M)
-                for M in workers
-                if not mean_square_stability(mu, s, WorkerPipelineLaw(int(M))).mean_square_stable
-            ),
-            None,
-        )
-    floors = {int(M): predicted_floor(problem, mu, eta, law, int(M)) for M in workers}
-    M_floor = next((M for M, f in floors.items() if f >= epsilon), None)
-    cands = [m for m in (M_stab, M_floor) if m is not None]
-    return {
-        "law": law,
-        "M_stability": M_stab,
-        "M_floor": M_floor,
-        "M_b": min(cands) if cands else None,
-        "floors": floors,
-        "stability_delay": st.max_stable_delay,
-    }
-
-
-# ---------------------------------------------------------------------------------------
-# cells
-# ---------------------------------------------------------------------------------------
-def first_passage(err: np.ndarray, epsilon: float) -> np.ndarray:
-    """Index of the first record with ``err <= epsilon`` along the last axis, -1 if none."""
-    below = err <= epsilon
-    return np.where(below.any(axis=-1), below.argmax(axis=-1), -1)
-
-
-def speedup_cell(params: dict, seed: int, runs: int):
-    """One (mu, compute-time law) cell: update (5) from e_2 for every M, with common random numbers.
-
-    Exactly N_RECORDS records after the start (the horizon rounded up to a whole record spacing),
-    so cells of different mu line up on the ``record`` dimension. Returns an ``xarray.Dataset``:
-    ``first_passage`` (workers, run), the first update with error <= epsilon (-1: censored);
-    ``floor_run`` (workers, run), the mean error over the last quarter of the records;
-    ``mean_error`` (workers, record); ``record_time`` (record, ODE units); ``diverged``;
-    ``staleness_mean`` (workers); scalars ``record_every``, ``n_steps``. Error: 1 - h_1^2/|h|^2,
-    1 from a divergence on.
-    """
-    import xarray as xr
-
-    from simulate import WorkerPipeline, simulate_async_msgd
-
-    problem = Problem(list(params["eigenvalues"]), dist=params["dist"])
-    eta, workers = float(params["eta"]), [int(M) for M in params["workers"]]
-    every = max(1, math.ceil(params["horizon"] / eta / N_RECORDS))
-    n_steps = every * N_RECORDS
-    res = simulate_async_msgd(
-        problem,
-        eta=eta,
-        mu=params["mu"],
-        delay=[WorkerPipeline(M, params["compute_time"]) for M in workers],
-        v0=problem.eigenvector(2),
-        n_steps=n_steps,
-        runs=runs,
-        seed=seed,
-        record_every=every,
-    )
-    h = res.records[0]  # (workers, run, record, d)
-    with np.errstate(all="ignore"):
-        err = 1.0 - h[..., 0] ** 2 / np.sum(h * h, axis=-1)
-    k = np.arange(h.shape[2]) * every
-    dead = res.diverged[0][..., None] & (k[None, None, :] >= res.diverged_step[0][..., None])
-    err = np.where(dead | ~np.isfinite(err), 1.0, err)
-    fp = first_passage(err, params["epsilon"])
-    tail = err[..., -(N_RECORDS // 4) :]
-    return xr.Dataset(
-        {
-            "first_passage": (("workers", "run"), np.where(fp >= 0, fp * every, -1)),
-            "floor_run": (("workers", "run"), tail.mean(axis=-1)),
-            "mean_error": (("workers", "record"), err.mean(axis=1)),
-            "record_time": (("record",), k * eta),
-            "diverged": (("workers", "run"), res.diverged[0].astype(np.int8)),
-            "staleness_mean": (("workers",), np.array([s.mean for s in res.staleness])),
-            "record_every": ((), every),
-            "n_steps": ((), n_steps),
-        },
-        coords={"workers": workers, "run": np.arange(runs), "record": np.arange(k.size)},
-        attrs={"equation": "eq. (5) from e_2, worker-pipeline staleness", "epsilon": params["epsilon"]},
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# analysis
-# ---------------------------------------------------------------------------------------
-def _medians(fp: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
-    """Median first passage per M (censored runs count as +inf), optionally on resampled runs."""
-    x = np.where(fp >= 0, fp.astype(float), np.inf)
-    if idx is not None:
-        x = x[:, idx]  # (M, B, runs)
-    return np.median(x, axis=-1)
-
-
-def _exponent(workers: np.ndarray, wall: np.ndarray) -> np.ndarray:
-    """b of wall ~ M^-b by least squares on log-log, along the last axis (NaN if any is infinite)."""
-    lx = np.log(workers)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ly = np.log(wall)
-    xc = lx - lx.mean()
-    with np.errstate(invalid="ignore"):  # inf - inf: such rows are NaN below
-        b = -np.sum(xc * (ly - ly.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(xc**2)
-    return np.where(np.all(np.isfinite(ly), axis=-1), b, np.nan)
-
-
-def analyse(spec: SpeedupSpec, ds, info: dict | None = None) -> Verdict:
-    """The assembled Dataset of :func:`assemble` -> the verdict (checks, results)."""
-    problem, lvl = spec.problem(), spec.level
-    q = [0.5 - lvl / 2, 0.5 + lvl / 2]
-    checks, res = (
-        [],
-        {
-            "time_to_epsilon": {},
-            "speedup_exponent": {},
-            "floor": {},
-            "theory": {},
-            "wall_unit": "worker compute units (update k at k/M)",
-            "epsilon": spec.epsilon,
-        },
-    )
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x5BEED]))
-    idx = rng.integers(0, spec.runs, size=(N_BOOT, spec.runs))
-    Ms = np.asarray(spec.workers, dtype=float)
-    for mu in spec.mus:
-        th = theory_prediction(problem, mu, spec.eta, spec.epsilon)
-        for law in spec.compute_times:
-            key = f"mu={mu:g},{law}"
-            cell = ds.sel(mu=mu, compute_time=law)
-            fp = cell["first_passage"].values
-            wall, wall_b = _medians(fp) / Ms, _medians(fp, idx) / Ms[:, None]
-            lo, hi = np.quantile(wall_b, q, axis=1, method="inverted_cdf")  # no interpolation: inf-safe
-            brk = breakdown_M(problem, mu, spec.eta, law, spec.workers, spec.epsilon)
-            infl = linearised_inflation(problem, mu, spec.eta, law, spec.workers)
-            tail = cell["floor_run"].values
-            floor_m, floor_se = tail.mean(axis=1), tail.std(axis=1, ddof=1) / math.sqrt(spec.runs)
-            res["time_to_epsilon"][key] = {
-                "M": list(spec.workers),
-                "median_wall": wall.tolist(),
-                "ci": np.stack([lo, hi], 1).tolist(),
-                "median_iterations": (wall * Ms).tolist(),
-                "censored_fraction": (fp < 0).mean(axis=1).tolist(),
-            }
-            res["floor"][key] = {
-                "mean": floor_m.tolist(),
-                "se": floor_se.tolist(),
-                "predicted": [brk["floors"][M] for M in spec.workers],
-            }
-            res["theory"][key] = {
-                **th,
-                "N_wall": (th["T"] / (spec.eta * Ms)).tolist(),
-                "inflation": infl.tolist(),
-                **{k: brk[k] for k in ("M_b", "M_stability", "M_floor", "stability_delay")},
-            }
-            if law == spec.compute_times[0]:  # M = 1 is tau = 0 under every law: one check per mu
-                checks.append(_check_M1(mu, th, wall[0], lo[0], hi[0], int(cell["record_every"]), spec))
-            fit = Ms < (brk["M_b"] if brk["M_b"] is not None else np.inf)
-            if fit.sum() >= 2:
-                b, b_boot = float(_exponent(Ms[fit], wall[fit])), _exponent(Ms[fit], wall_b[fit].T)
-                ok = np.isfinite(b_boot)
-                b_lo, b_hi = (
-                    np.quantile(b_boot[ok], q, method="inverted_cdf") if ok.sum() > 1 else (np.nan,) * 2
-                )
-                b_lin = float(_exponent(Ms[fit], (infl / Ms)[fit]))
-                res["speedup_exponent"][key] = {
-                    "b": b,
-                    "ci": [b_lo, b_hi],
-                    "linearised": b_lin,
-                    "M_fit": Ms[fit].astype(int).tolist(),
-                    "bootstrap_defined": float(ok.mean()),
-                }
-                checks.append(_check_exponent(key, b, b_lo, b_hi, b_lin, Ms[fit]))
-            past = np.flatnonzero(Ms >= (brk["M_b"] or np.inf))
-            if past.size:
-                j = int(past[0])
-                checks.append(_check_floor(key, int(Ms[j]), floor_m[j], floor_se[j], spec, brk))
-    params = {
-        **spec.to_dict(),
-        "horizons": {f"mu={mu:g}": spec.horizon(mu) for mu in spec.mus},
-        "n_steps": {f"mu={mu:g}": int(ds["n_steps"].sel(mu=mu).max()) for mu in spec.mus},
-    }
-    raw = ds.drop_vars([v for v in ("mean_error",) if v in ds])
-    return Verdict(command=NAME, parameters=params, seed=spec.seed, checks=checks, results=res, raw=raw)
-
-
-def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + level / 2))
-
-
-def _check_M1(mu, th, est, lo, hi, record_every, spec) -> Check:
-    pred = th["T"] / spec.eta  # iterations = wall units at M = 1
-    allow = float(record_every) + mu / (1 - mu)  # record spacing + heavy-ball warm-up lag: both make it late
-    return interval_check(
-        name=f"time_to_epsilon_at_M1[mu={mu:g}]",
-        equation="Props 8 and 10 (derived): T1(nu=1/2) + T2, delta^2 = eps",
-        predicted=pred,
-        estimate=est,
-        lo=lo,
-        hi=hi,
-        allowance_below=allow,
-        tolerance=f"prediction inside the bootstrap {spec.level:.0%} CI of the median, widened below by "
-        f"{allow:.3g} updates (one-sided: a record grid reads a first passage late by < one spacing, and "
-        "the heavy ball lags the limit by its warm-up mu/(1-mu) updates, phase1 finding 4)",
-        note="updates to first reach error <= epsilon from e_2, median over runs; M = 1 (synchronous)",
-    )
-
-
-def _check_exponent(key, b, lo, hi, b_lin, Ms) -> Check:
-    allow = max(0.0, 1.0 - b_lin)
-    return interval_check(
-        name=f"speedup_exponent[{key}]",
-        equation="Props 6, 8, 10: N = T/(tau eta), linear speed-up b = 1",
-        predicted=1.0,
-        estimate=b,
-        lo=lo,
-        hi=hi,
-        allowance_above=allow,
-        tolerance=f"1 inside the bootstrap CI of b, widened above by 1 - b_lin = {allow:.3g} (one-sided: the "
-        "delay only slows the growth of the saddle's unstable direction; b_lin is the exponent that the "
-        "linearised growth rates imply, fixed before the data)",
-        note=f"t_eps ~ M^-b fitted over M = {Ms.astype(int).tolist()} (below the predicted breakdown); "
-        f"b_lin = {b_lin:.4f}",
-    )
-
-
-def _check_floor(key, M, m, se, spec, brk) -> Check:
-    z = _z(spec.level)
-    why = "linear instability" if brk["M_b"] == brk["M_stability"] else "predicted floor >= epsilon"
-    return bound_check(
-        name=f"floor_past_breakdown[{key}]",
-        equation="theory.stability (exact threshold) / Lyapunov floor"
-        if brk["law"] == "constant"
-        else "theory.random_delays: pipeline mean-square stability / floor",
-        predicted=spec.epsilon,
-        observed=m,
-        lower=spec.epsilon - z * se,
-        interval=(m - z * se, m + z * se),
-        tolerance=f"one-sided: the mean error over the last quarter of the horizon is not below epsilon "
-        f"(its upper {spec.level:.0%} normal bound >= epsilon)",
-        note=f"first grid M = {M} at or past the predicted breakdown M_b = {brk['M_b']} ({why}): the "
-        "speed-up is predicted to stop there because the run cannot stay at epsilon",
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# figures
-# ---------------------------------------------------------------------------------------
-def figures(spec: SpeedupSpec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
-    """Wall time vs M (log-log) per law with the linear and paper lines; error floor vs M."""
-    from compare import plots  # matplotlib only where figures are drawn
-
-    results = verdict.results
-    laws = list(spec.compute_times)
-    fig, axes = plots.new_figure(2, len(laws))
-    for c, law in enumerate(laws):
-        ax, axf = axes[0, c], axes[1, c]
-        for i, mu in enumerate(spec.mus):
-            key, col = f"mu={float(mu):g},{law}", plots.COLORS[i % len(plots.COLORS)]
-            tt, th, fl = results["time_to_epsilon"][key], results["theory"][key], results["floor"][key]
-            M, w, ci = np.array(tt["M"]), np.array(tt["median_wall"]), np.array(tt["ci"])
-            ok = np.isfinite(w)
-            ax.errorbar(
-                M[ok],
-                w[ok],
-                yerr=plots.ci_yerr(w[ok], ci[ok, 0], ci[ok, 1]),
-                fmt="o",
-                color=col,
-                ms=4,
-                label=f"mu={mu:g}: measured median",
-            )
-            ax.plot(M, w[0] / M, "-", color=col, lw=0.9, label=f"mu={mu:g}: linear from M=1")
-            ax.plot(M, th["N_wall"], "--", color=col, lw=0.9, label=f"mu={mu:g}: paper N = T/(M eta)")
-            ax.plot(
-                M,
-                w[0] * np.array(th["inflation"]) / M,
-                ":",
-                color=col,
-                lw=1.2,
-                label=f"mu={mu:g}: linearised delay correction",
-            )
-            axf.errorbar(
-                M,
-                fl["mean"],
-                yerr=1.96 * np.array(fl["se"]),
-                fmt="o-",
-                color=col,
-                ms=3,
-                lw=0.8,
-                label=f"mu={mu:g}: measured floor",
-            )
-            pf = np.array([np.nan if not np.isfinite(f) else f for f in fl["predicted"]], dtype=float)
-            if np.any(np.isfinite(pf)):
-                axf.plot(M, pf, "--", color=col, lw=0.9, label=f"mu={mu:g}: linearised floor")
-            if th["M_b"] is not None:
-                for a in (ax, axf):
-                    a.axvline(th["M_b"], color=col, ls=":", lw=0.8)
-        axf.axhline(spec.epsilon, color="k", lw=0.8, label="epsilon")
-        plots.log_log(ax)
-        plots.log_log(axf)
-        ax.set_title(
-            f"{law} compute times (dotted verticals: predicted breakdown)", fontsize=plots.STYLE["fontsize"]
-        )
-        ax.set_xlabel("workers M")
-        ax.set_ylabel("time to epsilon (worker compute units)")
-        axf.set_xlabel("workers M")
-        axf.set_ylabel("mean error, last quarter of the horizon")
-        for a in (ax, axf):
-            a.legend(fontsize=6, loc="best")
-    return [plots.save(fig, out_dir, "speedup", fmt)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python bench/bench_engine.py                 # everything below (about 5-10 minutes)
-    python bench/bench_engine.py --only figure1  # one part: figure1, workers, large, tiny, help, tasks
+    python bench/bench_engine.py --only figure1  # one part: figure1, workers, large, tiny, help, tasks, store
 
 Parts:
 
@@ -20,6 +20,7 @@ Parts:
   own overhead (imports, JIT cache load, theory, figure, store) with a breakdown.
 * ``help``: ``python -m compare --help`` in a fresh interpreter (median of 5).
 * ``tasks``: the Dask per-task overhead (1000 empty tasks on a 2-worker LocalCluster).
+* ``store``: write + read back of one Figure 1-sized cell (median of 20).
 
 Every number is wall-clock time on whatever machine runs it; the script prints the load
 average before each part (this development VM is shared with other jobs).
@@ -290,6 +291,48 @@ def part_help() -> dict:
     return {"wall_s": walls, "median_s": float(np.median(walls))}
 
 
+def part_store(tmp: Path, n: int = 20) -> dict:
+    """Write + read back one Figure 1-sized cell (h_final 5 x 32 x 100 x 4 float64 + flags) n times."""
+    from compare import msgd_grid
+    from compare.engine import Cell, Store
+    from compare.tradeoff import TradeoffSpec
+
+    rng = np.random.default_rng(0)
+    ds = msgd_grid._dataset(
+        msgd_grid.grid_params(
+            eta=5e-4,
+            mus=(0.7, 0.8, 0.85, 0.9, 0.95),
+            taus=range(32),
+            delay_model="constant",
+            eigenvalues=(4, 3, 2, 1),
+            dist="gaussian",
+            horizon=10.0,
+        ),
+        rng.standard_normal((5, 32, 100, 4)),
+        rng.random((5, 32, 100)) < 0.3,
+        np.arange(32.0),
+        20000,
+        4,
+    )
+    spec = TradeoffSpec()
+    writes, reads = [], []
+    with Store.open(tmp / "store.zarr", spec, "bench") as st:
+        for i in range(n):
+            cell = Cell("bench", msgd_grid.FN, {"i": i}, runs=100, seed=0)
+            t0 = time.perf_counter()
+            st.write(cell, ds, 1.0)
+            writes.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            st.read(cell.key)
+            reads.append(time.perf_counter() - t0)
+    return {
+        "cells": n,
+        "write_s_median": float(np.median(writes)),
+        "read_s_median": float(np.median(reads)),
+        "bytes": int(ds.nbytes),
+    }
+
+
 def _noop(i):
     return i
 
@@ -313,7 +356,7 @@ def part_tasks() -> dict:
         t0 = time.perf_counter()
         client.gather(client.map(_noop, range(1000), pure=False))
         dt = time.perf_counter() - t0
-    return {"tasks": 1000, "wall_s": dt, "per_task_ms": dt}
+    return {"tasks": 1000, "wall_s": dt, "per_task_ms": 1e3 * dt / 1000}
 
 
 def main() -> None:
@@ -326,7 +369,7 @@ def main() -> None:
         "--large-workers", type=int, default=None, help="also run the large spec on N local workers"
     )
     args = ap.parse_args()
-    parts = (args.only or "figure1,workers,large,tiny,help,tasks").split(",")
+    parts = (args.only or "figure1,workers,large,tiny,help,tasks,store").split(",")
     tmp = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     try:
@@ -340,12 +383,12 @@ def main() -> None:
                 results[part] = part_large(tmp, args.large_workers)
             elif part == "tiny":
                 results[part] = part_tiny(tmp)
+            elif part == "store":
+                results[part] = part_store(tmp)
             elif part == "help":
                 results[part] = part_help()
             elif part == "tasks":
-                r = part_tasks()
-                r["per_task_ms"] = 1e3 * r["wall_s"] / r["tasks"]
-                results[part] = r
+                results[part] = part_tasks()
             print(f"  -> {json.dumps(results[part])}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -13,6 +13,7 @@ Parts:
   interleaved old/new ``--repeat`` times; the numbers must be identical.
 * ``workers``: the same grid in-process against ``--workers 2`` (LocalCluster started and
   closed inside the timing), for cells of 32 and 16 delays.
+* ``throughput``: the same grid on ``--workers 1`` and ``--workers 2`` (cells and chain-steps per second).
 * ``large``: ``examples/sweep_figure1_x10.toml`` in-process into a store: wall against the
   sum of the cells' compute seconds (the overhead of planning, store writes and reads,
   assembly); with ``--large-workers 2`` also on a local cluster.
@@ -159,6 +160,27 @@ def part_workers(repeat: int, tmp: Path) -> dict:
         rows["identical"] = same
         out[f"cell_taus={cell_taus}"] = rows
     return out
+
+
+def part_throughput(repeat: int, tmp: Path) -> dict:
+    """Figure 1 (6 cells of <= 32 delays) on ``--workers 1`` and ``--workers 2``, interleaved:
+    cells per second and chain-steps per second of the engine (cluster start included)."""
+    rows = {"workers1": [], "workers2": []}
+    steps = 5 * 161 * 100 * 20000
+    for r in range(repeat):
+        print(f"  throughput repeat {r + 1}/{repeat} ({load()})", flush=True)
+        for label, n in (("workers1", "1"), ("workers2", "2")):
+            wall, eng = _cli(["tradeoff", "--workers", n], tmp / label)
+            rows[label].append(
+                {
+                    "engine_wall_s": eng["wall_s"],
+                    "cells_per_s": eng["cells"] / eng["wall_s"],
+                    "chain_steps_per_s": steps / eng["wall_s"],
+                    "cell_seconds": eng["cell_seconds"],
+                }
+            )
+            print(f"    {label}: engine {eng['wall_s']:.2f} s, {eng['cell_seconds']:.1f} cell-s", flush=True)
+    return rows
 
 
 def part_large(tmp: Path, workers: int | None) -> dict:
@@ -369,7 +391,7 @@ def main() -> None:
         "--large-workers", type=int, default=None, help="also run the large spec on N local workers"
     )
     args = ap.parse_args()
-    parts = (args.only or "figure1,workers,large,tiny,help,tasks,store").split(",")
+    parts = (args.only or "figure1,workers,throughput,large,tiny,help,tasks,store").split(",")
     tmp = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     try:
@@ -383,6 +405,8 @@ def main() -> None:
                 results[part] = part_large(tmp, args.large_workers)
             elif part == "tiny":
                 results[part] = part_tiny(tmp)
+            elif part == "throughput":
+                results[part] = part_throughput(args.repeat, tmp)
             elif part == "store":
                 results[part] = part_store(tmp)
             elif part == "help":

@@ -150,6 +150,13 @@ class Store:
         return f"{pid} on {host}"
 
     def _clear(self) -> None:
+        """Empty an engine store for --overwrite (never a directory that is not one)."""
+        others = [p for p in self.path.iterdir() if p.name != _LOCK]
+        if others and not self._is_engine_store():
+            raise StoreError(
+                f"--store {self.path} exists and is not an engine store; --overwrite replaces only engine "
+                "stores (remove the directory yourself)"
+            )
         for child in self.path.iterdir():
             if child.name == _LOCK:
                 continue
@@ -203,6 +210,13 @@ class Store:
             tmp = root.with_name(f".zarr.json.{os.getpid()}")
             tmp.write_text(json.dumps(doc))
             os.replace(tmp, root)
+
+    def _is_engine_store(self) -> bool:
+        try:
+            attrs = json.loads((self.path / "zarr.json").read_text()).get("attributes", {})
+        except (OSError, ValueError):
+            return False
+        return attrs.get("engine_store") is not None
 
     def meta(self) -> dict:
         """The root attributes (format, comparison, spec, spec hash)."""

@@ -129,6 +129,8 @@ def test_unwritable_and_foreign_paths_are_refused_in_one_line(tmp_path):
     (foreign / "data.txt").write_text("mine")
     with pytest.raises(StoreError, match="^--store .* is not an engine store"):
         Store.open(foreign, S(), "toy")
+    with pytest.raises(StoreError, match="^--store .* --overwrite replaces only engine stores"):
+        Store.open(foreign, S(), "toy", overwrite=True)
     assert (foreign / "data.txt").read_text() == "mine"
     with pytest.raises(StoreError, match="^--from-store .* not an engine store"):
         Store.read_only(foreign)

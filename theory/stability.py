@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 
 import mpmath
@@ -282,12 +283,18 @@ def max_stable_delay(mu: float, s: float) -> int:
     """
     mu = check_mu(mu)
     s = check_positive_float(s, "s")
-    if s >= 2.0 * (1.0 + mu):
+    # tau = 0 is stable iff s < 2 (1 + mu), decided exactly: the float 2.0 * (1.0 + mu) is rounded
+    if Fraction(s) >= 2 * (1 + Fraction(mu)):
         return -1
     tau_c = float(critical_delay(mu, s))
     nearest = round(tau_c)
     if abs(tau_c - nearest) <= _TIE_RTOL * max(1.0, tau_c):
         tau_mp = _critical_delay_mp(mu, s)
+        n_mp = mpmath.nint(tau_mp)
+        if abs(tau_mp - n_mp) <= mpmath.mpf(10) ** (10 - _MP_DPS):
+            # tau_c is an integer up to the 50-digit formulas' rounding (e.g. mu + s = 1 exactly:
+            # at tau = 1 the roots of z^2 - (1 + mu) z + 1 are on the circle): unstable there
+            return int(n_mp) - 1
         return int(mpmath.ceil(tau_mp)) - 1
     return max(int(math.ceil(tau_c)) - 1, -1)
 

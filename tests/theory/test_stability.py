@@ -309,12 +309,6 @@ def test_near_ties_are_decided_as_in_exact_arithmetic():
 _DYADIC_MUS = [k / 64 for k in range(64)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue 9): at an exact tie mu + s = 1 the 50-digit tau_c comes out as "
-    "1 + 3e-51 for 21 of these 64 mu, so max_stable_delay returns 1 although the pair of roots "
-    "is on the circle (the docstring says 'exactly on the circle counts as unstable')",
-)
 def test_exact_ties_on_the_circle_count_as_unstable():
     for mu in _DYADIC_MUS:
         s = 1.0 - mu
@@ -331,12 +325,6 @@ def test_exact_ties_one_ulp_inside_and_outside():
         _assert_exact_threshold(mu, _ulps(1.0 - mu, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue 9): max_stable_delay compares s >= 2.0 * (1.0 + mu) in floats; for "
-    "mu = 0.9 the rounded 2 (1 + mu) = 3.8 lies 2e-16 below the exact edge, so tau = 0 is stable "
-    "at s = 3.8 (a root at -1 + 2e-15) but -1 is returned",
-)
 def test_tau0_edge_in_exact_arithmetic():
     for mu in (0.9, 0.1, 0.3):
         edge = 2.0 * (1.0 + mu)

@@ -206,6 +206,9 @@ class PowerLawFit:
     intercept, intercept_se : float
     r2 : float
     n : int
+    weighted : bool
+        True when fitted with known standard errors of y (then the standard errors are
+        known-variance ones and the interval is normal).
     """
 
     exponent: float
@@ -215,12 +218,15 @@ class PowerLawFit:
     intercept_se: float
     r2: float
     n: int
+    weighted: bool = False
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """Interval of the exponent (t with n - 2 dof; normal if weighted with known errors)."""
         level = _check_level(level)
-        dof = max(self.n - 2, 1)
-        q = float(_st.t.ppf(0.5 + level / 2, dof))
+        if self.weighted:
+            q = float(_st.norm.ppf(0.5 + level / 2))
+        else:
+            q = float(_st.t.ppf(0.5 + level / 2, max(self.n - 2, 1)))
         return (self.exponent - q * self.exponent_se, self.exponent + q * self.exponent_se)
 
     def predict(self, x) -> np.ndarray:
@@ -271,6 +277,7 @@ def fit_power_law(x, y, y_se=None) -> PowerLawFit:
         intercept_se=float(np.sqrt(cov[0, 0])),
         r2=r2,
         n=n,
+        weighted=y_se is not None,
     )
 
 

@@ -353,12 +353,6 @@ def test_weighted_power_law_fit_is_numpys_weighted_fit():
     assert f.intercept_se == pytest.approx(math.sqrt(cov[1, 1]), rel=CLOSED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (issue 9): PowerLawFit.interval always uses Student's t with n - 2 dof (1 dof "
-    "with 2 points: 12.7 instead of 1.96 at 95%), while its docstring says the interval is normal "
-    "for a fit weighted by known errors; the fit does not record that it was weighted",
-)
 def test_weighted_power_law_interval_is_normal():
     x, y, y_se = np.array([1e-3, 5e-4]), np.array([2e-2, 1e-2]), np.array([1e-3, 1e-3])
     f = stats.fitted_order(x, y, y_se)

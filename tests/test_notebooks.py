@@ -1,38 +1,105 @@
-"""Every notebook runs from top to bottom (they are jupytext percent-format scripts).
+"""The notebooks run top to bottom on a clean kernel, draw, and check their own findings.
 
-Notebooks read NOTEBOOK_OUT for where to put figures and NOTEBOOK_QUICK to shrink their
-simulation budgets; their own assertions are the checks.
+Each ``notebooks/NN-*.ipynb`` is executed with nbclient on the ``python3`` kernel (ipykernel's
+own spec, i.e. this interpreter; checked) in ``notebooks/``, with ``NOTEBOOK_OUT`` pointing at
+a temporary directory (where a notebook writes stores). A failing cell, an ``assert`` of a
+notebook included, fails the test. "It runs" is not a check: every notebook must assert
+several of its findings and leave at least one figure. The committed notebooks carry no
+outputs and stay in sync with their jupytext ``.py`` twins (``jupytext --sync notebooks/*.ipynb``).
 """
 
 import ast
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+jupytext = pytest.importorskip("jupytext")
+
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+EXPECTED = ["01-bounds", "02-phases", "03-figure1", "04-sweep"]
+KERNEL = "python3"  # ipykernel's built-in spec: the interpreter that runs the tests
+#: At least this many assert statements per notebook (each asserts "a few key numbers").
+MIN_ASSERTS = 3
+#: A committed notebook without outputs is a few tens of kB; more means outputs slipped in.
+MAX_COMMITTED_BYTES = 100_000
+#: Seconds per cell (the slowest cell takes seconds on an idle machine).
+CELL_TIMEOUT = 600
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
-    env = dict(os.environ, NOTEBOOK_OUT=str(tmp_path), NOTEBOOK_QUICK="1", MPLBACKEND="Agg")
-    proc = subprocess.run(
-        [sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _python(cell) -> str:
+    """A code cell's source as plain Python (IPython magics such as %matplotlib turned into calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell.source)
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def test_the_four_notebooks_are_there():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+    for stem in EXPECTED:
+        assert (NOTEBOOK_DIR / f"{stem}.py").is_file(), f"{stem}.py: the jupytext twin is missing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_on_a_clean_kernel_and_draws(path, tmp_path, monkeypatch):
+    nb = _read(path)
+    # appended to the in-memory copy only: which interpreter did the kernel run?
+    nb.cells.append(nbformat.v4.new_code_cell("import sys\nprint(sys.prefix)"))
+    monkeypatch.setenv("NOTEBOOK_OUT", str(tmp_path))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # CI sets Agg; the notebooks draw inline
+    client = nbclient.NotebookClient(
+        nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert any(tmp_path.glob("*.png")), "a notebook should leave at least one figure"
+    client.execute()  # raises CellExecutionError naming the cell if any cell (or assert) fails
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    shown = [o for o in outputs if o.output_type in ("display_data", "execute_result")]
+    images = [o for o in shown if "image/png" in o.data]
+    assert images, f"{path.name} drew no figure"
+    last = "".join(o.text for o in nb.cells[-1].outputs if o.output_type == "stream")
+    assert Path(last.strip()).resolve() == Path(sys.prefix).resolve(), (
+        f"the {KERNEL!r} kernel ran {last.strip()!r}, not this environment ({sys.prefix})"
+    )
 
 
-def test_there_are_notebooks():
-    assert NOTEBOOKS, "notebooks/ should hold at least one runnable exploration"
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_asserts_its_findings(path):
+    """"It runs" is not a check: a notebook asserts at least MIN_ASSERTS of its numbers."""
+    n = 0
+    for cell in _read(path).cells:
+        if cell.cell_type == "code":
+            tree = ast.parse(_python(cell), filename=f"{path.name}:{cell.get('id', '?')}")
+            n += sum(isinstance(node, ast.Assert) for node in ast.walk(tree))
+    assert n >= MIN_ASSERTS, f"{path.name} has {n} assert statements"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_checks_something(path):
-    """"It runs" is not a check: every notebook asserts at least one of its findings."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
-    assert asserts, f"{path.name} has no assert statement"
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_notebook_has_no_outputs(path):
+    nb = _read(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip the outputs"
+    assert "widgets" not in nb.metadata, f"{path.name}: strip the widget state"
+    assert os.path.getsize(path) < MAX_COMMITTED_BYTES
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_and_its_py_twin_agree(path):
+    """The .py percent script (for diffs and review) has the same cells as the .ipynb."""
+    ipynb = [(c.cell_type, c.source.strip()) for c in _read(path).cells]
+    twin = [(c.cell_type, c.source.strip()) for c in jupytext.read(path.with_suffix(".py")).cells]
+    hint = f"run jupytext --sync {path.relative_to(ROOT)}"
+    assert ipynb == twin, f"{path.name} and {path.stem}.py differ: {hint}"

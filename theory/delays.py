@@ -37,6 +37,7 @@ __all__ = [
     "tau_sde",
     "tau_introduction",
     "delay_bounds",
+    "delay_bounds_gamma0",
 ]
 
 #: Default gamma: 1/2 is the largest value both regimes admit ((0, 1] and (0, 1/2]); it gives
@@ -65,8 +66,22 @@ def delay_bound_symbolic() -> dict[str, sp.Expr]:
 
 @cache
 def _lambdified(name: str):
+    """``delay_bound_symbolic()[name]`` through ``sympy.lambdify`` (what :data:`_NUMERIC` equals)."""
     args = (S.mu, S.eta, S.gamma, S.lambda_1, S.C_d, S.constant)
     return sp.lambdify(args, delay_bound_symbolic()[name], "math")
+
+
+#: Numeric twins of :func:`delay_bound_symbolic`, f(mu, eta, gamma, lambda_1, C_d, c): each the
+#: expression as sympy prints it (the lambdified function's operations, so the same values), so a
+#: bound costs no sympy call (tests/theory/test_phases_numeric.py checks them against it).
+_NUMERIC = {
+    "lemma1": lambda mu, eta, gamma, lambda_1, C_d, c: c * eta ** (gamma - 1) * (1 - mu) ** 2,
+    "ode": lambda mu, eta, gamma, lambda_1, C_d, c: c * eta ** (gamma - 1) * (1 - mu) ** 2 / lambda_1,
+    "sde": lambda mu, eta, gamma, lambda_1, C_d, c: (
+        c * eta ** (gamma - 1 / 2) * (1 - mu) ** 2 / (C_d + lambda_1)
+    ),
+    "introduction": lambda mu, eta, gamma, lambda_1, C_d, c: c * (1 - mu) ** 2 / math.sqrt(eta),
+}
 
 
 def _check_gamma(gamma, upper: float) -> float:
@@ -84,7 +99,7 @@ def tau_lemma1(mu, eta, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
     r"""Lemma 1: :math:`c (1-\mu)^2 / \eta^{1-\gamma}`, :math:`\gamma \in (0, 1]` (tightness)."""
     mu, eta, constant = _common(mu, eta, constant)
     gamma = _check_gamma(gamma, 1.0)
-    return float(_lambdified("lemma1")(mu, eta, gamma, 1.0, 0.0, constant))
+    return float(_NUMERIC["lemma1"](mu, eta, gamma, 1.0, 0.0, constant))
 
 
 def tau_ode(mu, eta, lambda_1, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
@@ -92,7 +107,7 @@ def tau_ode(mu, eta, lambda_1, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
     mu, eta, constant = _common(mu, eta, constant)
     gamma = _check_gamma(gamma, 1.0)
     lambda_1 = check_positive_float(lambda_1, "lambda_1")
-    return float(_lambdified("ode")(mu, eta, gamma, lambda_1, 0.0, constant))
+    return float(_NUMERIC["ode"](mu, eta, gamma, lambda_1, 0.0, constant))
 
 
 def tau_sde(mu, eta, lambda_1, C_d, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
@@ -116,13 +131,13 @@ def tau_sde(mu, eta, lambda_1, C_d, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
     if C_d is None:
         return math.nan
     C_d = check_positive_float(C_d, "C_d")
-    return float(_lambdified("sde")(mu, eta, gamma, lambda_1, C_d, constant))
+    return float(_NUMERIC["sde"](mu, eta, gamma, lambda_1, C_d, constant))
 
 
 def tau_introduction(mu, eta, constant=1.0) -> float:
     r"""Introduction: :math:`c (1-\mu)^2/\sqrt{\eta}`."""
     mu, eta, constant = _common(mu, eta, constant)
-    return float(_lambdified("introduction")(mu, eta, 0.0, 1.0, 0.0, constant))
+    return float(_NUMERIC["introduction"](mu, eta, 0.0, 1.0, 0.0, constant))
 
 
 def delay_bounds(problem: Problem, mu, eta, gamma=GAMMA_DEFAULT, constant=1.0) -> dict:
@@ -172,4 +187,27 @@ def delay_bounds(problem: Problem, mu, eta, gamma=GAMMA_DEFAULT, constant=1.0) -
         "sde_regime": {k: sde for k in ("lemma4", "theorem5", "theorem9", "proposition6", "proposition10")},
         "introduction": tau_introduction(mu, eta, constant),
         "note": "; ".join(notes) if notes else "all bounds applicable",
+    }
+
+
+def delay_bounds_gamma0(problem: Problem, mu, eta, constant=1.0) -> dict:
+    r"""The bounds in the limit :math:`\gamma \to 0`, their most generous value (without sympy).
+
+    Theorem 3 :math:`c(1-\mu)^2/(\lambda_1\eta)`, Lemma 4 :math:`c(1-\mu)^2/((\lambda_1 + C_d)\sqrt\eta)`
+    (NaN without C_d) and the introduction's :math:`c(1-\mu)^2/\sqrt\eta`: the expressions of
+    :func:`delay_bound_symbolic` at gamma = 0, which the open interval of gamma excludes from
+    :func:`tau_ode` / :func:`tau_sde`. Equal to ``float(expr.subs(...))`` of the symbolic bounds up
+    to rounding (a few ulp: sympy rounds its own operations).
+
+    Returns
+    -------
+    dict
+        ``{"theorem3", "lemma4", "introduction"}``, floats (delays in iterations, not rounded).
+    """
+    mu, eta, constant = _common(mu, eta, constant)
+    lam1, C_d = float(problem.lambda_[0]), problem.C_d
+    return {
+        "theorem3": float(_NUMERIC["ode"](mu, eta, 0.0, lam1, 0.0, constant)),
+        "lemma4": math.nan if C_d is None else float(_NUMERIC["sde"](mu, eta, 0.0, lam1, C_d, constant)),
+        "introduction": float(_NUMERIC["introduction"](mu, eta, 0.0, 1.0, 0.0, constant)),
     }

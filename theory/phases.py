@@ -51,6 +51,10 @@ Negative times mean the phase's target already holds at its start (the log argum
 below 1); NaN means the printed log argument is negative (T3: :math:`\epsilon` below the
 printed noise floor :math:`2\eta\phi/((1-\mu)(\lambda_1-\lambda_2))`), where the derived
 T3 is ``inf`` (the target is never reached).
+
+Numbers: the functions below evaluate the numeric twins of :mod:`theory.phases_numeric`
+(:func:`phase_numeric`), equal to :func:`phase_lambdified` of the sympy expressions, so that
+no call derives or lambdifies anything; the derivations stay here as the proofs.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ import sympy as sp
 from . import symbolic as S
 from .delays import GAMMA_DEFAULT, delay_bound_symbolic, tau_ode, tau_sde
 from .ode import closed_form_symbolic
+from .phases_numeric import PHASE_NUMERIC
 from .problem import Problem
 from .sde import ou_transition_symbolic
 from .validation import check_eta, check_mu, check_positive_float, check_probability
@@ -76,6 +81,7 @@ __all__ = [
     "phase_expressions",
     "phase_derivations",
     "phase_lambdified",
+    "phase_numeric",
     "T1_paper",
     "T1_derived",
     "T2_paper",
@@ -232,15 +238,28 @@ _ARGS = (_l1, _l2, _m, _e, _d, _eps, _phi, _a12, _Cd, _g, _z, S.constant)
 
 @cache
 def phase_lambdified(name: str):
-    """Numeric twin of ``phase_expressions()[name]``.
+    """``phase_expressions()[name]`` through ``sympy.lambdify`` (derives every expression first).
 
     Returns ``f(lambda_1, lambda_2, mu, eta, delta, epsilon, phi, alpha_12, C_d, gamma, z_nu, c)``
-    (every argument required, unused ones ignored), vectorised with numpy.
+    (every argument required, unused ones ignored), vectorised with numpy. The numbers of this
+    module come from :func:`phase_numeric`, which equals it without sympy.
     """
     exprs = phase_expressions()
     if name not in exprs:
         raise ValueError(f"name must be one of {sorted(exprs)}, got {name!r}")
     return sp.lambdify(_ARGS, exprs[name], "numpy")
+
+
+def phase_numeric(name: str):
+    """Numeric twin of ``phase_expressions()[name]`` without sympy (:mod:`theory.phases_numeric`).
+
+    Same signature and values as :func:`phase_lambdified` (the expression as sympy prints it,
+    tested against the live derivation), but neither derived nor lambdified at call time: the
+    derivations cost seconds in the first call of a process.
+    """
+    if name not in PHASE_NUMERIC:
+        raise ValueError(f"name must be one of {sorted(PHASE_NUMERIC)}, got {name!r}")
+    return PHASE_NUMERIC[name]
 
 
 def _z_nu(nu) -> float:
@@ -284,7 +303,7 @@ def _eval(
         check_positive_float(constant, "constant"),
     )
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = float(phase_lambdified(name)(*args))
+        value = float(phase_numeric(name)(*args))
     return value
 
 

@@ -3,7 +3,8 @@
 Runs each registered subcommand (``compare.__main__.COMMANDS`` except ``all``) with its
 own defaults -- overridden only by the options given to ``all`` that every subcommand
 shares (``--seed``, ``--dist``, ``--eigenvalues``, ``--format``, ``--quick``,
-``--no-progress``) -- writes each one's verdict into ``DIR/<name>/`` and returns one
+``--no-progress``; ``--workers`` and ``--scheduler`` for the subcommands on the experiment
+engine) -- writes each one's verdict into ``DIR/<name>/`` and returns one
 :class:`~compare.verdict.Verdict` whose checks are every subcommand's checks prefixed by
 ``"<name>:"``. A subcommand that is not available (module missing) or raises is recorded
 in ``results["errors"]`` and as a failed check ``<name>:completed``.
@@ -40,6 +41,15 @@ def _subcommands() -> list[str]:
 
 
 def validate(args) -> None:
+    for flag, value in (
+        ("--store", args.store),
+        ("--from-store", args.from_store),
+        ("--overwrite", args.overwrite),
+    ):
+        if value:
+            raise ValueError(
+                f"{flag} is per subcommand: all writes <out>/<name>/cells.zarr for each (rerun resumes)"
+            )
     names = _subcommands()
     if args.only:
         chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -67,6 +77,11 @@ def _sub_argv(args, name: str, mod) -> list[str]:
         argv += ["--quick", *mod.quick_args()]
     if args.no_progress:
         argv.append("--no-progress")
+    on_engine = hasattr(mod, "COMPARISON") or getattr(mod, "ENGINE", False)
+    if on_engine and args.workers:  # --workers / --scheduler go to the subcommands on the engine
+        argv += ["--workers", str(args.workers)]
+    if on_engine and args.scheduler:
+        argv += ["--scheduler", args.scheduler]
     return argv
 
 

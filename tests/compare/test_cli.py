@@ -54,6 +54,7 @@ BAD_INPUTS = [
     (["tradeoff", "--workers", "0"], "--workers"),
     (["tradeoff", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers and --scheduler"),
     (["tradeoff", "--from-store", "x.zarr", "--overwrite"], "--from-store"),
+    (["all", "--store", "x.zarr"], "--store is per subcommand"),
     (["phase3", "--seed", "-2"], "--seed"),
     (["phase1", "--delta", "1.5"], "--delta"),
     (["phase2", "--delta", "0.9"], "--delta"),

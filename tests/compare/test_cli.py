@@ -146,21 +146,21 @@ def test_ci_yerr_is_the_distance_to_the_interval_ends_clipped_at_zero():
     assert lo.tolist() == [0.5, 0.0] and hi.tolist() == [2.0, 2.0]
 
 
-def test_engine_options_are_refused_by_a_command_not_on_the_engine(capsys, tmp_path):
-    """A subcommand without COMPARISON (not ported to compare.engine yet) refuses --workers etc."""
-    import importlib
+def test_engine_options_are_refused_by_a_command_not_on_the_engine(capsys, tmp_path, monkeypatch):
+    """A subcommand without COMPARISON (or ENGINE = True) refuses --workers etc. before running."""
+    import types
 
-    from compare.__main__ import COMMANDS
+    from compare import __main__ as entry
 
-    unported = [
-        c
-        for c in COMMANDS
-        if c != "all" and not hasattr(importlib.import_module(f"compare.{c}"), "COMPARISON")
-    ]
-    if not unported:
-        pytest.skip("every subcommand runs on the engine")
-    code = main([unported[0], "--workers", "2", "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith(
-        f"error: --workers: {unported[0]} is not ported to the experiment engine"
-    )
+    fake = types.ModuleType("compare.unported")
+    fake.NAME, fake.HELP = "unported", "a subcommand that does not run on the engine"
+    fake.add_arguments = cli.add_common_arguments
+    fake.validate = lambda args: None
+    fake.quick_args = list
+    fake.run = lambda args, out: pytest.fail("must not run")
+    monkeypatch.setitem(sys.modules, "compare.unported", fake)
+    monkeypatch.setattr(entry, "COMMANDS", [*entry.COMMANDS, "unported"])
+    for flag in (["--workers", "2"], ["--scheduler", "tcp://127.0.0.1:1"], ["--store", "s.zarr"]):
+        assert main(["unported", *flag, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {flag[0]}: unported is not ported to the experiment engine yet\n"

@@ -89,6 +89,15 @@ def _bootstrap(A, mus, seed: int):
     return boot_mean, boot_best
 
 
+def _floor(lowest: float, bound: float) -> float:
+    """Lower end of a one-sided acceptance region ``observed <= bound`` of an observation >= ``lowest``.
+
+    ``lowest`` (the observation's own range) unless the bound lies below it (an SE so large
+    that the check cannot hold): then -inf, so the region is still the rule, an ordered pair.
+    """
+    return lowest if bound >= lowest else -math.inf
+
+
 def falls_check(Ms, best, boot_best, level: float) -> Check:
     """``best_momentum_falls``: Spearman rho(M, best mu) <= -z_level x its bootstrap SE (one-sided)."""
     z1 = float(_st.norm.ppf(level))  # one-sided
@@ -105,7 +114,7 @@ def falls_check(Ms, best, boot_best, level: float) -> Check:
         interval=(float(lo_b), float(hi_b)),
         tolerance=f"Spearman rho(M, best mu) <= -z_{level:g} x bootstrap SE over runs (one-sided)",
         holds=rho <= bound,
-        acceptance=(-1.0, bound),
+        acceptance=(_floor(-1.0, bound), bound),
         note=f"best momentum per M {dict(zip(Ms, best.tolist(), strict=True))}; interval: {level:.0%} "
         f"percentile bootstrap of rho over runs ({N_BOOT} resamples); P*(rho < 0) = {np.mean(rho_b < 0):.3f}",
     )
@@ -129,7 +138,7 @@ def worst_check(A, boot_mean, Ms, mus, level: float) -> Check:
         interval=(float(glo), float(ghi)),
         tolerance=f"gap <= -z_{level:g} x bootstrap SE over runs (one-sided)",
         holds=gap <= g_bound,
-        acceptance=(-1.0, g_bound),
+        acceptance=(_floor(-1.0, g_bound), g_bound),
         note=f"gap = accuracy(mu={mus[-1]:g}) - min over other mu of accuracy, at M = {Ms[-1]} "
         "(validation accuracy, fraction); interval: percentile bootstrap over runs",
     )

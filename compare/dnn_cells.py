@@ -8,7 +8,8 @@ random numbers, :mod:`simulate.seeding`): :func:`cell_batch` trains such a group
 vectorised :func:`simulate.dnn.train_configs` call, and a configuration's numbers do not
 depend on the group it is trained in, so a cell alone gives the same bits.
 
-No CLI, no matplotlib, no theory: a Dask worker imports it cheaply.
+No CLI, no matplotlib, no analysis: what a Dask worker runs (the path in every Cell stays
+``compare.dnn:cell``, which re-exports :func:`cell`: see ``compare.dnn.FN``).
 """
 
 from __future__ import annotations

@@ -58,6 +58,13 @@ def _accuracy_panel(ax, res, Ms, mus, colors) -> None:
 
 def _ratio_panel(ax, res, Ms, mus, mcol) -> None:
     """Stability ratio s_eff / s* against M per mu (checked theory solid, the others dotted)."""
+    ratios = [res["stability_ratio"][str(M)][f"{mu:g}"] for M in Ms for mu in mus]
+    if not any(r is not None and np.isfinite(r) and r > 0 for r in ratios):  # --sharpness-every 0
+        # nothing to draw on a log axis (matplotlib raises on an all-NaN log axis)
+        ax.text(0.5, 0.5, "no sharpness measured: no stability prediction", ha="center", va="center",
+                transform=ax.transAxes, fontsize=8)
+        ax.set_axis_off()
+        return
     for j, mu in enumerate(mus):
         r = [res["stability_ratio"][str(M)][f"{mu:g}"] for M in Ms]
         ax.plot(Ms, r, marker="o", color=mcol[j], label=f"mu = {mu:g}")

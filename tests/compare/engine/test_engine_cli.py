@@ -84,12 +84,26 @@ def test_unreachable_scheduler_exits_2_with_one_line_within_15_s(tmp_path, capsy
     _one_line_error(capsys, f"--scheduler {address}: no Dask scheduler reachable")
 
 
-@pytest.mark.slow
-def test_workers_2_gives_the_in_process_bits(tiny_run, tmp_path, capsys):
-    """The CLI path of --workers (the runner's own LocalCluster test is in the default run)."""
+def test_workers_2_gives_the_in_process_bits(tiny_run, tmp_path):
+    """``--workers 2`` as a user runs it (a fresh process: workers forked, 5 cells of 1 delay)
+    gives the in-process run's numbers to the bit; the LocalCluster is closed afterwards."""
     a, b = tiny_run, tmp_path / "two"
-    assert main(["tradeoff", *TINY, "--cell-taus", "1", "--workers", "2", "--out", str(b)]) == 0
-    assert "5 computed, 0 from the store), " in capsys.readouterr().out
+    argv = [
+        sys.executable,
+        "-m",
+        "compare",
+        "tradeoff",
+        *TINY,
+        "--cell-taus",
+        "1",
+        "--workers",
+        "2",
+        "--out",
+        str(b),
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "5 computed, 0 from the store), " in proc.stdout and "2 local Dask workers" in proc.stdout
     with xr.open_dataset(a / "raw.nc") as x, xr.open_dataset(b / "raw.nc") as y:
         for k in ("h_final", "diverged", "staleness_mean", "error"):
             assert x[k].values.tobytes() == y[k].values.tobytes(), k

@@ -89,7 +89,10 @@ def test_duplicate_cells_are_computed_once(plan_factory):
     assert datasets[0] is datasets[-1]
 
 
+@pytest.mark.slow
 def test_local_cluster_of_two_workers_gives_the_same_bits(plan_factory, whole_grid):
+    """The API path of a LocalCluster (slow: in a process that already ran kernels the workers
+    are spawned, ~10-30 s; the default run tests --workers 2 in a fresh process)."""
     plan = plan_factory(seeds=(0, 1), cell_taus=3)
     ds, summary = _assembled(plan, options={"workers": 2})
     assert summary.runner == "2 local Dask workers" and summary.computed == len(plan)

@@ -84,6 +84,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import mpmath
 import numpy as np
 from numba import njit
 from scipy.optimize import brentq
@@ -105,6 +106,8 @@ __all__ = [
     "stationary_variance_random",
 ]
 
+#: Working precision (decimal digits) of the geometric law's closed form.
+_MP_DPS = 40
 #: Delay kinds, each parametrised by its mean delay m (the ``compare tradeoff`` grid value).
 RANDOM_DELAY_KINDS = ("constant", "uniform", "geometric", "pipeline")
 
@@ -265,15 +268,7 @@ def _iid_transform(mu: float, s: float, law, lam: float = 1.0):
     """
     r = math.sqrt(lam)
     if isinstance(law, _st.GeometricDelayLaw):
-        q = law.q
-        chi = np.polymul(np.polymul([1.0, -1.0], [1.0, -mu]), [1.0, -q])
-        chi[1] += s * (1.0 - q)
-        ok, g = ar_autocovariances(chi / r ** np.arange(4))
-        if not ok:
-            return False, math.inf, math.inf
-        a, P = q / r, (1.0 - q) / (1.0 - q / lam)
-        phi = s * s / lam * ((P * (1.0 + a * a) - (1.0 - q) ** 2) * g[0] - 2.0 * P * a * g[1])
-        return True, phi, ((1.0 + a * a) * g[0] - 2.0 * a * g[1]) / lam
+        return _geometric_transform(mu, s, law.q, lam)
     p = law
     K = p.size - 1
     chi = np.zeros(K + 3)
@@ -293,6 +288,34 @@ def _iid_transform(mu: float, s: float, law, lam: float = 1.0):
     rh = np.correlate(ph, ph, mode="full")[K:] if K < 64 else fftconvolve(ph, ph[::-1])[K:]
     phi = s * s / lam * (P * g[0] - rh[0] * g[0] - 2.0 * (rh[1:] @ g[1 : K + 1]))
     return True, max(phi, 0.0), g[0] / lam
+
+
+def _geometric_transform(mu: float, s: float, q: float, lam: float):
+    """:func:`_iid_transform` of the untruncated geometric law, in _MP_DPS-digit arithmetic.
+
+    J = 2q(gamma_0 - gamma_1) and ||G||^2 = (1+q^2) gamma_0 - 2q gamma_1 cancel to
+    (1 - q)^2 relative (the cubic's roots crowd z = 1 at large mean delays): in float64 they
+    would lose 8 digits at mean 1e4, so the AR(3) recursion runs in mpmath (O(1) anyway).
+    """
+    with mpmath.workdps(_MP_DPS):
+        mu_m, s_m, q_m, lam_m = (mpmath.mpf(x) for x in (mu, s, q, lam))
+        r = mpmath.sqrt(lam_m)
+        # C(z) = (z-1)(z-mu)(z-q) + s(1-q)z^2 = z^3 + c1 z^2 + c2 z + c3, scaled by r: c_i r^-i
+        c = [-(1 + mu_m + q_m) + s_m * (1 - q_m), mu_m + q_m + mu_m * q_m, -mu_m * q_m]
+        a = [c[i] / r ** (i + 1) for i in range(3)]
+        k = [mpmath.mpf(0)] * 3
+        cur = a
+        for p in range(3, 0, -1):  # Schur-Cohn step-down
+            k[p - 1] = cur[p - 1]
+            if not abs(k[p - 1]) < 1:
+                return False, math.inf, math.inf
+            cur = [(cur[i] - k[p - 1] * cur[p - 2 - i]) / (1 - k[p - 1] ** 2) for i in range(p - 1)]
+        g0 = 1 / ((1 - k[0] ** 2) * (1 - k[1] ** 2) * (1 - k[2] ** 2))
+        g1 = -k[0] * g0  # Levinson: gamma_1 = -k_1 E_0
+        b, P = q_m / r, (1 - q_m) / (1 - q_m / lam_m)
+        phi = s_m**2 / lam_m * ((P * (1 + b * b) - (1 - q_m) ** 2) * g0 - 2 * P * b * g1)
+        h2 = ((1 + b * b) * g0 - 2 * b * g1) / lam_m
+        return True, float(phi), float(h2)
 
 
 def _iid_grid(mu: float, s: float, p: np.ndarray):
@@ -338,13 +361,15 @@ def _slow_poles(mu: float, s: float, p: np.ndarray, r_min: float) -> list:
     constant-delay crossing point (conjugates added); the grid guide subtracts their poles."""
     from .stability import crossing_frequency
 
+    if s / (1.0 - mu) > 4.0 * (1.0 - r_min):  # the slow real root is resolved: nothing to do
+        return []
     starts = [complex(1.0 - s / (1.0 - mu))]
     if s < 2.0 * (1.0 + mu):
         starts.append(complex(np.exp(1j * float(crossing_frequency(mu, s)))))
     found = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for x in starts:
-            for _ in range(60):
+            for _ in range(30):
                 f, df = _D(mu, s, p, x)
                 if not (np.isfinite(f) and np.isfinite(df)) or df == 0:
                     break

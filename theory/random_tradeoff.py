@@ -82,6 +82,43 @@ def _largest_true(pred, mean_max: int) -> int:
     return lo
 
 
+def _largest_nonpositive(f, mean_max: int) -> int:
+    """Largest m in [0, mean_max] with f <= 0 on [0, m], f non-decreasing (-1 if f(0) > 0).
+
+    Doubling to a bracket, then Illinois regula falsi on the integers (a handful of calls
+    when f is smooth, as the predicted error is; bisection where f is infinite).
+    """
+    f_lo = f(0)
+    if f_lo > 0:
+        return -1
+    lo, hi = 0, 1
+    while True:
+        f_hi = f(min(hi, mean_max))
+        if hi >= mean_max:
+            if f_hi <= 0:
+                return mean_max
+            hi = mean_max
+            break
+        if f_hi > 0:
+            break
+        lo, f_lo, hi = hi, f_hi, 2 * hi
+    side = 0
+    while hi - lo > 1:  # invariant: f(lo) <= 0 < f(hi)
+        if math.isfinite(f_hi):
+            m = lo + int(round((hi - lo) * (-f_lo) / (f_hi - f_lo)))
+            m = min(max(m, lo + 1), hi - 1)
+        else:
+            m = (lo + hi) // 2
+        f_m = f(m)
+        if f_m <= 0:
+            lo, f_lo = m, f_m
+            f_hi, side = (0.5 * f_hi if side == -1 else f_hi), -1
+        else:
+            hi, f_hi = m, f_m
+            f_lo, side = (0.5 * f_lo if side == 1 else f_lo), 1
+    return lo
+
+
 def _refine(pred, guess: int, mean_max: int) -> int:
     """:func:`_largest_true` of ``pred`` re-decided around ``guess`` (two calls when it is right)."""
     if not pred(0):
@@ -109,11 +146,20 @@ def _refine(pred, guess: int, mean_max: int) -> int:
     return lo
 
 
+#: Mean delay below which a finite law's search calls the exact test directly (Levinson on
+#: degree <= 2 x this + 2 costs about as much as the frequency-grid guide there).
+GUIDE_FROM_MEAN = 300
+
+
 def _search(kind: str, exact, guide, mean_max: int) -> int:
     """Largest m with ``exact`` true; finite-support laws search ``guide`` first, then refine."""
     if kind not in ("constant", "uniform"):
         return _largest_true(exact, mean_max)
-    return _refine(exact, _largest_true(guide, mean_max), mean_max)
+
+    def cheap(m):
+        return exact(m) if m < GUIDE_FROM_MEAN else guide(m)
+
+    return _refine(exact, _largest_true(cheap, mean_max), mean_max)
 
 
 def _check_kind(kind: str) -> str:
@@ -304,12 +350,15 @@ def predicted_optimal_delay(
     mean_max = check_nonnegative_int(mean_max, "mean_max")
     e0 = _tangent_error(problem, mu, eta, random_delay_law(kind, 0))
     limit = (1.0 + rho) * e0
-    tangent = _search(
-        kind,
-        lambda m: _tangent_error(problem, mu, eta, random_delay_law(kind, m)) <= limit,
-        lambda m: _tangent_error(problem, mu, eta, random_delay_law(kind, m), guide=True) <= limit,
-        mean_max,
-    )
+
+    def excess(m, guide=False):  # predicted error / allowance - 1: <= 0 where the rule holds
+        return _tangent_error(problem, mu, eta, random_delay_law(kind, m), guide=guide) / limit - 1.0
+
+    if kind in ("constant", "uniform"):  # the grid guide, then exact calls around its answer
+        guess = _largest_nonpositive(lambda m: excess(m, guide=m >= GUIDE_FROM_MEAN), mean_max)
+        tangent = _refine(lambda m: excess(m) <= 0, guess, mean_max)
+    else:
+        tangent = _largest_nonpositive(excess, mean_max)
     s_rad = eta * _st.mode_rates(problem)["radial"]
     radial = mean_square_threshold(mu, s_rad, kind, mean_max=mean_max)
     delay = min(tangent, radial)

@@ -813,8 +813,19 @@ def asymptotic_threshold(mu, eta, c, *, order: int = 1):
     c_a = np.asarray(c, dtype=float)
     if not np.all(np.isfinite(c_a)) or np.any(c_a <= 0):
         raise ValueError(f"c must be finite and > 0, got {c!r}")
-    out = np.asarray(_asymptotic_numeric(order)(mu_a, eta_a, c_a), dtype=float)
+    if order <= 2:  # the closed form of the first two terms: no sympy on the common path
+        out = np.asarray(_asymptotic_closed_form(mu_a, eta_a * c_a, order), dtype=float)
+    else:
+        out = np.asarray(_asymptotic_numeric(order)(mu_a, eta_a, c_a), dtype=float)
     return out[()] if out.ndim == 0 else out
+
+
+def _asymptotic_closed_form(mu, s, order: int):
+    """pi (1-mu)/(2 s) [- (1+mu)/(2(1-mu))]: the first ``order`` (1 or 2) terms of
+    :func:`asymptotic_threshold_expr`, written out (``test_asymptotic_closed_form_is_the_derivation``
+    checks that sympy's series reversion gives exactly these)."""
+    out = math.pi * (1 - mu) / (2 * s)
+    return out - (1 + mu) / (2 * (1 - mu)) if order >= 2 else out
 
 
 def asymptotic_threshold_latex(order: int = 2) -> str:

@@ -494,6 +494,21 @@ def test_asymptotic_order4_convergence(mu):
 # --------------------------------------------------------------------------------------
 # asymptotics
 # --------------------------------------------------------------------------------------
+def test_asymptotic_closed_form_is_the_derivation():
+    # the numeric twin's sympy-free path for orders 1, 2 equals the series reversion exactly
+    from theory.stability import _asymptotic_closed_form
+
+    s = eta_s * c_s
+    written = {1: sp.pi * (1 - mu_s) / (2 * s)}
+    written[2] = written[1] - (1 + mu_s) / (2 * (1 - mu_s))
+    for order in (1, 2):
+        assert sp.simplify(asymptotic_threshold_expr(order) - written[order]) == 0
+        for mu, eta, c in [(0.9, 5e-4, 8.0), (0.3, 1e-3, 2.0)]:
+            want = float(written[order].subs({mu_s: mu, eta_s: eta, c_s: c}))
+            assert _asymptotic_closed_form(mu, eta * c, order) == pytest.approx(want, rel=1e-14)
+            assert asymptotic_threshold(mu, eta, c, order=order) == pytest.approx(want, rel=1e-14)
+
+
 def test_asymptotic_leading_order_and_correction():
     lead = asymptotic_threshold_expr(1)
     assert sp.simplify(lead - sp.pi * (1 - mu_s) / (2 * eta_s * c_s)) == 0

@@ -163,6 +163,24 @@ MUTATIONS: list[Mutation] = [
         "tie-break in double-like precision (15 digits)",
         before="missed (103 tests of test_stability.py)",
     ),
+    Mutation(
+        "tau0-edge-in-floats",
+        "theory/stability.py",
+        "    if Fraction(s) >= 2 * (1 + Fraction(mu)):\n",
+        "    if s >= 2.0 * (1.0 + mu):\n",
+        (f"{_STAB}::test_tau0_edge_in_exact_arithmetic",),
+        "the tau = 0 edge s = 2 (1 + mu) decided in floats (1 ulp off at mu = 0.9)",
+        before="the bug itself, in the code until c2067ca",
+    ),
+    Mutation(
+        "exact-tie-as-stable",
+        "theory/stability.py",
+        "            return int(n_mp) - 1\n",
+        "            return int(mpmath.ceil(tau_mp)) - 1\n",
+        (f"{_STAB}::test_exact_ties_on_the_circle_count_as_unstable",),
+        "a root exactly on the circle (mu + s = 1 at tau = 1) counted as stable",
+        before="the bug itself, in the code until c2067ca",
+    ),
     # -- compare.stats: quantiles and degrees of freedom -----------------------------------------
     Mutation(
         "mean-ci-z-quantile",
@@ -248,11 +266,20 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "power-law-interval-dof",
         "compare/stats.py",
-        "dof = max(self.n - 2, 1)",
-        "dof = max(self.n - 1, 1)",
+        "q = float(_st.t.ppf(0.5 + level / 2, max(self.n - 2, 1)))",
+        "q = float(_st.t.ppf(0.5 + level / 2, max(self.n - 1, 1)))",
         (f"{_STATS}::test_power_law_fit_is_scipys_linregress_in_log_log",),
         "fitted-order interval with n - 1 instead of n - 2 dof",
         before="missed (15 tests of test_stats.py)",
+    ),
+    Mutation(
+        "power-law-weighted-interval-t",
+        "compare/stats.py",
+        "        if self.weighted:\n",
+        "        if False:\n",
+        (f"{_STATS}::test_weighted_power_law_interval_is_normal",),
+        "a fit weighted by known errors gets the t interval (1 dof with 2 points) instead of the normal one",
+        before="missed (15 tests of test_stats.py; the bug itself was in the code until eb11f01)",
     ),
     # -- the full-diffusion Euler scheme ----------------------------------------------------------
     Mutation(

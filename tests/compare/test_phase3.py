@@ -180,6 +180,26 @@ def test_phase3_detects_a_wrong_diffusion_coefficient(paper_problem):
     )
 
 
+def test_the_eta_to_zero_extrapolation_rejects_a_wrong_coefficient(paper_problem):
+    # two rungs (eta, eta/2): stationary_variance[i] is then the extrapolated check, whose interval is
+    # ~2.5x the single rung's (about +-9% at this budget, level 0.999); a variance 69% too large is
+    # still > 7 half-widths away, while the true OU value lies inside unless a 0.1% event happens
+    two = dict(BUDGET, ladder=(1.0, 0.5))
+    ok = {c.name: c for c in compare_phase3(paper_problem, **two).checks}
+    bad = {c.name: c for c in compare_phase3(paper_problem, **two, diffusion_scale=1.3).checks}
+    ou = ou_stationary_variance(*_drift_diff(paper_problem, 0.9))
+    for k, i in enumerate((2, 3, 4)):
+        name = f"stationary_variance[{i}]"
+        assert "eta -> 0" in ok[name].equation  # the extrapolated branch, not the single-rung one
+        assert ok[name].predicted == pytest.approx(ou[k])
+        assert ok[name].holds, (ok[name].observed, ok[name].interval)
+        assert not bad[name].holds, (bad[name].observed, bad[name].interval, bad[name].predicted)
+        # the raw observation does not depend on the prediction (the extrapolated one does, slightly:
+        # its control variate is the linearised gap of the predicted model)
+        at = f"stationary_variance_at_eta[{i}]"
+        assert bad[at].observed == ok[at].observed
+
+
 def test_every_phase3_check_agrees_with_its_acceptance_region(paper_problem):
     # the printed acceptance region is what decides: observed inside <=> holds, for every check
     v = compare_phase3(paper_problem, **dict(BUDGET, runs=8, horizon=1.0))

@@ -92,8 +92,15 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
             results.setdefault("mean_field_delay", {})[key] = th["mean_field_delay"]
         if paper is not None:
             results["paper_optimal_delay"][key] = paper
+        pr = _prediction(problem, mu, spec)
+        th["predicted_optimal_delay"] = pr.delay
+        results.setdefault("predicted_optimal_delay", {})[key] = pr.delay
+        results.setdefault("mean_square_delay", {})[key] = pr.radial_mean_square_delay
+        results.setdefault("predicted_binding_mode", {})[key] = pr.binding_mode
+        results.setdefault("predicted_capped", {})[key] = bool(pr.capped)
         rows.append(_table_row(key, paper, od, th))
         checks.extend(checks_for_mu(f"mu={key}", od, paper, th, spacing, taus[-1], spec.delay_model))
+        checks.append(_prediction_check(f"mu={key}", od, pr, spacing, taus[-1]))
         pred0 = od_.stationary_error(problem, mu, spec.eta)
         results.setdefault("error_at_zero_delay", {})[key] = {
             "observed": float(mean[0]),
@@ -113,6 +120,36 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         checks=checks,
         results=results,
         raw=_raw(ds, errors, spec.error),
+    )
+
+
+def _prediction(problem, mu: float, spec):
+    """The random-staleness theory's optimal (mean) delay for this run (theory.random_tradeoff)."""
+    from theory.random_tradeoff import predicted_optimal_delay
+
+    return predicted_optimal_delay(problem, float(mu), spec.eta, spec.delay_model, spec.rho, spec.horizon)
+
+
+def _prediction_check(key: str, od: OptimalDelay, pr, spacing: float, grid_top: float) -> Check:
+    """Issue 11: the simulated optimal delay against the predicted one, statistical tolerance only.
+
+    The prediction is read off the same rule as the simulation, (1 + rho) x the error at m = 0,
+    applied to the linearised modes' stationary error with the radial mode's mean-square
+    threshold as a hard limit (docs/stability.md section 6); the one allowance is one grid step
+    (the simulated optimum is only resolved to the grid).
+    """
+    return delay_check(
+        f"optimal_vs_prediction[{key}]",
+        "random-staleness theory: tangent stationary error and radial mean-square stability "
+        "(theory.random_tradeoff, beyond the paper)",
+        pr.delay,
+        od,
+        spacing,
+        grid_top,
+        nonnegative=True,
+        tolerance=f"predicted optimal delay within the bootstrap 95% CI widened by one grid step {spacing:g}",
+        note=f"binding mode {pr.binding_mode}; radial mean-square threshold {pr.radial_mean_square_delay}, "
+        f"tangent-error limit {pr.tangent_error_delay}" + (" (search limit reached)" if pr.capped else ""),
     )
 
 
@@ -136,6 +173,7 @@ def _table_row(key: str, paper, od: OptimalDelay, th: dict) -> dict:
         "binding_mode": th["binding_mode"],
         "asymptotic_delay": th["asymptotic_delay"],
         "bound_numbers": od_.bound_numbers(th["bounds"]),
+        "predicted": th.get("predicted_optimal_delay"),
         **({"mean_field_delay": th["mean_field_delay"]} if "mean_field_delay" in th else {}),
     }
 
@@ -279,13 +317,14 @@ def format_table(rows: list[dict]) -> str:
         "paper",
         "simulated [95% CI]",
         "stable tau*",
+        "predicted",
         "binding",
         "asymptotic",
         "bounds (C=1, gamma->0)",
     ]
     mean_field = any("mean_field_delay" in r for r in rows)
     if mean_field:
-        header.insert(4, "mean-field")
+        header.insert(5, "mean-field")
     body = []
     for r in rows:
         paper = "-" if r.get("paper") is None else str(r["paper"])
@@ -296,12 +335,13 @@ def format_table(rows: list[dict]) -> str:
             paper,
             sim,
             str(r["stability_delay"]),
+            "-" if r.get("predicted") is None else str(r["predicted"]),
             r["binding_mode"],
             f"{r['asymptotic_delay']:.1f}",
             bnd or "-",
         ]
         if mean_field:
-            row.insert(4, str(r.get("mean_field_delay", "-")))
+            row.insert(5, str(r.get("mean_field_delay", "-")))
         body.append(row)
     widths = [max(len(header[k]), *(len(b[k]) for b in body)) for k in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
@@ -338,12 +378,15 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
         stab = results["stability_delay"][key]
         if taus[0] <= stab <= taus[-1]:
             ax.axvline(stab, color=color, ls="--", lw=0.9, alpha=0.8)
+        pred = results.get("predicted_optimal_delay", {}).get(key)
+        if pred is not None and taus[0] <= pred <= taus[-1]:
+            ax.plot([pred], [np.interp(pred, taus, mean)], "^", color=color, ms=6, mfc="none", mew=1.2)
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("mean error at T" + (" (1 - h1^2/|h|^2)" if spec.error == "angle" else " (|v - v*|^2)"))
     ax.set_title(
         f"Async-MSGD, eta = {spec.eta:g}, T = {spec.horizon:g}, {spec.runs} runs: "
-        "o simulated optimal, x paper, -- stability threshold",
+        "o simulated optimal, x paper, ^ predicted (random-staleness theory), -- stability threshold",
         fontsize=plots.STYLE["fontsize"],
     )
     ax.legend(fontsize=plots.STYLE["fontsize"], loc="upper left", bbox_to_anchor=(1.01, 1.0))

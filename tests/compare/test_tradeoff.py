@@ -208,7 +208,14 @@ def test_quick_run_writes_the_verdict_contract(tmp_path, capsys):
         assert (out / f).is_file()
     assert (out / "raw.nc").is_file() or (out / "raw.npz").is_file()
     names = {c["name"] for c in verdict["checks"]}
-    assert {"optimal_delay[mu=0.9]", "optimal_vs_stability[mu=0.9]"} <= names
+    assert {"optimal_delay[mu=0.9]", "optimal_vs_stability[mu=0.9]", "optimal_vs_prediction[mu=0.9]"} <= names
+    # issue 11's columns: for a constant delay the radial mode's mean-square threshold (Levinson
+    # recursion of theory.random_delays) is the deterministic threshold (D-subdivision) exactly,
+    # and at the paper's setting the radial mode binds, so the prediction is that threshold
+    for m in mus:
+        assert res["mean_square_delay"][m] == res["stability_delay"][m]
+        assert res["predicted_binding_mode"][m] == "radial"
+        assert res["predicted_optimal_delay"][m] == res["stability_delay"][m]
     assert "paper" in capsys.readouterr().out  # the printed table
 
 

@@ -343,6 +343,46 @@ MUTATIONS: list[Mutation] = [
         ("tests/compare/test_phase3.py",),
         "phase3: stationary_variance_at_eta[i] compares the estimate with itself (always holds)",
     ),
+    Mutation(
+        "acceptance-half-widths-swapped",
+        "compare/checks.py",
+        "predicted - (hi - estimate) - allowance_above,",
+        "predicted - (estimate - lo) - allowance_above,",
+        ("tests/compare/test_checks.py",),
+        "interval check: the acceptance region uses the wrong half-width below the prediction",
+    ),
+    Mutation(
+        "wilson-region-off-by-one",
+        "compare/checks.py",
+        "    k_min = hi_k\n",
+        "    k_min = hi_k + 1\n",
+        ("tests/compare/test_checks.py",),
+        "one-sided proportion check: acceptance region one count too strict",
+    ),
+    Mutation(
+        "phase1-escape-on-raw-iterate",
+        "compare/phase1.py",
+        '"escaped": h[:, :, 1] ** 2 <= (1 - delta**2) * norm2,',
+        '"escaped": h[:, :, 1] ** 2 <= (1 - delta**2),',
+        ("tests/compare/test_phases.py",),
+        "phase1: Proposition 10's event read on the raw iterate instead of v/||v|| (issue 9, part 1)",
+    ),
+    Mutation(
+        "yule-walker-recursion-lag",
+        "compare/_common.py",
+        "g[h] = (1 + mu) * g[h - 1] - mu * g[h - 2] - s * g[abs(h - 1 - int(tau))]",
+        "g[h] = (1 + mu) * g[h - 1] - mu * g[h - 2] - s * g[abs(h - int(tau))]",
+        ("tests/compare/test_phase3.py",),
+        "linearised autocovariance beyond the state: the delayed lag off by one",
+    ),
+    Mutation(
+        "impulse-response-late",
+        "compare/_common.py",
+        "(1.0 if k == m - 1 else 0.0)",
+        "(1.0 if k == m else 0.0)",
+        ("tests/compare/test_phase3.py",),
+        "linearised variance path: the innovation enters one step late (impulse response shifted)",
+    ),
 ]
 
 

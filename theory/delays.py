@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import math
 from functools import cache
-
-import sympy as sp
+from typing import TYPE_CHECKING
 
 from . import symbolic as S
-from .problem import Problem
 from .validation import check_eta, check_mu, check_positive_float
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+    from .problem import Problem
 
 __all__ = [
     "GAMMA_DEFAULT",
@@ -55,6 +58,8 @@ def delay_bound_symbolic() -> dict[str, sp.Expr]:
         ``"lemma1"``, ``"ode"`` (Theorem 3, Proposition 8), ``"sde"`` (Lemma 4, Theorems 5 and
         9, Propositions 6 and 10), ``"introduction"``.
     """
+    import sympy as sp
+
     m, e, g, c = S.mu, S.eta, S.gamma, S.constant
     return {
         "lemma1": c * (1 - m) ** 2 / e ** (1 - g),
@@ -67,6 +72,8 @@ def delay_bound_symbolic() -> dict[str, sp.Expr]:
 @cache
 def _lambdified(name: str):
     """``delay_bound_symbolic()[name]`` through ``sympy.lambdify`` (what :data:`_NUMERIC` equals)."""
+    import sympy as sp
+
     args = (S.mu, S.eta, S.gamma, S.lambda_1, S.C_d, S.constant)
     return sp.lambdify(args, delay_bound_symbolic()[name], "math")
 

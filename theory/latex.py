@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from functools import cache
 
-import sympy as sp
-
 from . import symbolic as S
 from .delays import delay_bound_symbolic
 from .ode import closed_form_symbolic, mean_increment_symbolic, momentum_factor_symbolic, ode_drift_symbolic
@@ -45,6 +43,8 @@ _STEP_LHS = {
 
 
 def _eq(lhs: str, rhs) -> str:
+    import sympy as sp
+
     return f"{lhs} = {sp.latex(rhs)}"
 
 
@@ -64,6 +64,8 @@ def latex_results(d: int = 3) -> dict[str, str]:
         (``T1_paper`` ... ``Ntilde3_derived``) and ``derivation_*`` for the intermediate steps
         of :func:`theory.phases.phase_derivations` (equations solved for T1, T2, T3).
     """
+    import sympy as sp
+
     expectation, _, _ = mean_increment_symbolic(d)
     partial, limit = momentum_factor_symbolic()
     drift, _ = ode_drift_symbolic(d)

@@ -31,13 +31,15 @@ and :func:`traverse_time` (the general-d Phase II time, a root of the closed for
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
-from scipy.optimize import brentq
 
 from . import symbolic as S
 from .validation import check_mu, check_nonnegative_int, check_probability
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = [
     "mean_increment_symbolic",
@@ -89,6 +91,8 @@ def mean_increment_symbolic(d: int) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     The derivation is exact for any distribution with covariance Sigma: :math:`E[g] =
     \Sigma w - (w^\top \Sigma w) w`, the bracket of ODE (7).
     """
+    import sympy as sp
+
     d = _check_d(d)
     x = sp.Matrix(sp.symbols(f"X_1:{d + 1}", real=True))
     w = sp.Matrix(sp.symbols(f"w_1:{d + 1}", real=True))
@@ -122,6 +126,8 @@ def momentum_factor_symbolic() -> tuple[sp.Expr, sp.Expr]:
     limit : sympy.Expr
         :math:`\sum_{i \ge 0} \mu^i = 1/(1-\mu)` (valid for :math:`|\mu| < 1`).
     """
+    import sympy as sp
+
     i, k = sp.symbols("i k", integer=True, nonnegative=True)
     partial = sp.Sum(S.mu**i, (i, 0, k)).doit()
     # sympy returns Piecewise((k + 1, mu == 1), ((1 - mu^(k+1))/(1 - mu), True)); mu < 1 here
@@ -142,6 +148,8 @@ def ode_drift_symbolic(d: int) -> tuple[sp.Matrix, sp.Matrix]:
     H : sympy.Matrix, shape (d, 1)
         The state symbols ``H_1..H_d``.
     """
+    import sympy as sp
+
     d = _check_d(d)
     lam = sp.diag(*S.lambdas(d))
     H = sp.Matrix(sp.symbols(f"H_1:{d + 1}", real=True))
@@ -185,6 +193,8 @@ def closed_form_symbolic(d: int) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
     H0 : tuple of sympy.Symbol
         The initial-condition symbols.
     """
+    import sympy as sp
+
     d = _check_d(d)
     lam = S.lambdas(d)
     H0 = S.h0_symbols(d)
@@ -209,6 +219,8 @@ def verify_closed_form(d: int) -> dict[str, sp.Expr | sp.Matrix]:
     Both identities hold for every non-zero :math:`H_0`; :math:`H(0) = H_0/\|H_0\|`, so the
     closed form meets the initial condition exactly when :math:`H_0 \in \mathbb{S}`.
     """
+    import sympy as sp
+
     H, H0 = closed_form_symbolic(d)
     drift, Hs = ode_drift_symbolic(d)
     rhs = drift.subs({Hs[i]: H[i] for i in range(d)}, simultaneous=True)
@@ -255,6 +267,8 @@ def ode_drift(h, lambda_, mu):
 @cache
 def ode_drift_lambdified(d: int):
     """``f(H, lambda_, mu) -> ndarray (d,)``: :func:`ode_drift_symbolic` through ``sympy.lambdify``."""
+    import sympy as sp
+
     drift, H = ode_drift_symbolic(d)
     f = sp.lambdify((list(H), list(S.lambdas(d)), S.mu), list(drift), "numpy")
     return lambda h, lambda_, mu: np.asarray(f(list(h), list(lambda_), mu), dtype=float)
@@ -263,6 +277,8 @@ def ode_drift_lambdified(d: int):
 @cache
 def closed_form_lambdified(d: int):
     """``f(H0, lambda_, mu, t) -> ndarray (d,)``: :func:`closed_form_symbolic` through lambdify."""
+    import sympy as sp
+
     H, H0 = closed_form_symbolic(d)
     f = sp.lambdify((list(H0), list(S.lambdas(d)), S.mu, S.t), list(H), "numpy")
     return lambda h0, lambda_, mu, t: np.asarray(f(list(h0), list(lambda_), mu, t), dtype=float)
@@ -360,4 +376,6 @@ def traverse_time(h0, lambda_, mu, delta) -> float:
         raise ValueError("lambda_ need lambda_1 > lambda_k for the coordinates of h0 that are non-zero")
     # R(t) <= e^{max log_c} * n e^{-min_rate t}, so this upper end brackets the root
     hi = (np.max(log_c) + np.log(log_c.size) - target) / np.min(rates) + 1.0
+    from scipy.optimize import brentq
+
     return float(brentq(log_r, 0.0, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps))

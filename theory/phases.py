@@ -61,17 +61,21 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from . import symbolic as S
 from .delays import GAMMA_DEFAULT, delay_bound_symbolic, tau_ode, tau_sde
 from .ode import closed_form_symbolic
 from .phases_numeric import PHASE_NUMERIC
-from .problem import Problem
 from .sde import ou_transition_symbolic
 from .validation import check_eta, check_mu, check_positive_float, check_probability
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+    from .problem import Problem
 
 __all__ = [
     "NU_DEFAULT",
@@ -97,9 +101,16 @@ NU_DEFAULT = 0.1
 #: Markov's inequality: P(S > epsilon) <= E[S]/epsilon <= 1/4 needs E[S] <= epsilon/4 (Prop 6's 3/4).
 _MARKOV = 4
 
-_m, _e, _d, _eps, _nu, _phi, _z = S.mu, S.eta, S.delta, S.epsilon, S.nu, S.phi, S.z_nu
-_l1, _l2, _a12, _Cd, _g = S.lambda_1, S.lambda_2, S.alpha_12, S.C_d, S.gamma
-_gap = _l1 - _l2
+
+@cache
+def _symbols() -> tuple:
+    """(mu, eta, delta, epsilon, phi, z_nu, lambda_1, lambda_2, alpha_12, C_d, gamma, c) of theory.symbolic.
+
+    A function, not module constants: sympy is imported by the first symbolic call, not by
+    ``import theory.phases`` (whose numbers come from :mod:`theory.phases_numeric`).
+    """
+    names = "mu eta delta epsilon phi z_nu lambda_1 lambda_2 alpha_12 C_d gamma constant".split()
+    return tuple(getattr(S, n) for n in names)
 
 
 def default_delta(eta) -> float:
@@ -140,6 +151,10 @@ def phase_derivations() -> dict[str, sp.Expr]:
         ``"T2_equation"``, ``"T3_bound"`` (the bound on :math:`E[\sum_{i\ge2}H_i^2]`),
         ``"T3_equation"``, and the solutions ``"T1"``, ``"T2"``, ``"T3"``.
     """
+    import sympy as sp
+
+    _m, _e, _d, _eps, _phi, _z, _l1, _l2, _a12, _Cd, _g, _ = _symbols()
+    _gap = _l1 - _l2
     T = sp.Symbol("T", positive=True)
     law = ou_transition_symbolic()
     a, b = law["a"], law["b"]
@@ -195,6 +210,10 @@ def phase_expressions() -> dict[str, sp.Expr]:
         Ntilde3_paper`` (verbatim) and ``T1_derived, T2_derived, T3_derived, N1_derived,
         N2_derived, N3_derived, Nhat3_derived, Ntilde3_derived``.
     """
+    import sympy as sp
+
+    _m, _e, _d, _eps, _phi, _z, _l1, _l2, _a12, _Cd, _g, _ = _symbols()
+    _gap = _l1 - _l2
     pre = (1 - _m) / (2 * _gap)
     L1 = sp.log(2 * (1 - _m) * _e**-1 * _d**2 * _gap / (_z**2 * _a12**2) + 1)
     L2 = sp.log((1 - _d**2) / _d**2)
@@ -233,9 +252,6 @@ def phase_expressions() -> dict[str, sp.Expr]:
     return out
 
 
-_ARGS = (_l1, _l2, _m, _e, _d, _eps, _phi, _a12, _Cd, _g, _z, S.constant)
-
-
 @cache
 def phase_lambdified(name: str):
     """``phase_expressions()[name]`` through ``sympy.lambdify`` (derives every expression first).
@@ -244,10 +260,13 @@ def phase_lambdified(name: str):
     (every argument required, unused ones ignored), vectorised with numpy. The numbers of this
     module come from :func:`phase_numeric`, which equals it without sympy.
     """
+    import sympy as sp
+
     exprs = phase_expressions()
     if name not in exprs:
         raise ValueError(f"name must be one of {sorted(exprs)}, got {name!r}")
-    return sp.lambdify(_ARGS, exprs[name], "numpy")
+    m, e, d, eps, phi, z, l1, l2, a12, Cd, g, c = _symbols()
+    return sp.lambdify((l1, l2, m, e, d, eps, phi, a12, Cd, g, z, c), exprs[name], "numpy")
 
 
 def phase_numeric(name: str):

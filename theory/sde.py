@@ -39,16 +39,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
-from scipy.linalg import solve_continuous_lyapunov
 
 from . import symbolic as S
-from .distributions import Distribution, get_distribution
 from .ode import momentum_factor_symbolic, ode_drift_symbolic
-from .problem import Problem
 from .validation import check_mu
+
+if TYPE_CHECKING:
+    import sympy as sp
+
+    from .distributions import Distribution
+    from .problem import Problem
 
 __all__ = [
     "OUCoefficients",
@@ -141,10 +144,6 @@ def _check_j(j, d: int) -> int:
     return int(j)
 
 
-#: sqrt(eta), the small parameter of the rescaling u = (h - e_j)/sqrt(eta).
-_s = sp.Symbol("s", positive=True)
-
-
 @cache
 def ou_linearisation_symbolic(d: int, j: int = 1) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
     r"""Drift matrix of the OU limit at :math:`e_j`, from ODE (7) under the sqrt(eta) rescaling.
@@ -162,6 +161,9 @@ def ou_linearisation_symbolic(d: int, j: int = 1) -> tuple[sp.Matrix, tuple[sp.S
     u : tuple of sympy.Symbol
         The u symbols.
     """
+    import sympy as sp
+
+    _s = sp.Symbol("s", positive=True)  # sqrt(eta), the small parameter of u = (h - e_j)/sqrt(eta)
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d!r}")
     j = _check_j(j, d)
@@ -179,6 +181,8 @@ def _fourth_moment_oracle(m4: sp.Matrix, idx: tuple[int, ...]) -> sp.Expr:
     Non-zero only when every index appears an even number of times; then it is
     E[Y_i^2 Y_k^2] = m4[i, k] (including i = k: E[Y_i^4] = m4[i, i]).
     """
+    import sympy as sp
+
     counts = {a: idx.count(a) for a in set(idx)}
     if any(c % 2 for c in counts.values()):
         return sp.S.Zero
@@ -219,9 +223,13 @@ def gradient_noise_covariance_symbolic(
     independent and sign-symmetric; a user distribution without that symmetry can have
     off-diagonal noise covariance, which eq. (8) ignores.
     """
+    import sympy as sp
+
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d!r}")
     j = _check_j(j, d)
+    from .distributions import get_distribution
+
     dist = get_distribution(dist)
     m4 = dist.fourth_moments_symbolic(S.lambdas(d))
     if m4 is None:
@@ -272,9 +280,12 @@ def ou_diffusion_symbolic(d: int, j: int = 1, dist: str | Distribution = "gaussi
     return gradient_noise_covariance_symbolic(d, j, dist) * factor**2
 
 
-_a = sp.Symbol("a", real=True)
-_b = sp.Symbol("b", positive=True)
-_u0 = sp.Symbol("u_0", real=True)
+@cache
+def _law_symbols() -> tuple:
+    """The symbols a (real), b (positive), u_0 (real) of the one-coordinate OU law."""
+    import sympy as sp
+
+    return sp.Symbol("a", real=True), sp.Symbol("b", positive=True), sp.Symbol("u_0", real=True)
 
 
 @cache
@@ -288,6 +299,9 @@ def ou_transition_symbolic() -> dict[str, sp.Expr | sp.Symbol]:
         ``"stationary_variance"`` :math:`-b^2/(2a)` (for a < 0); and the symbols ``"a"``,
         ``"b"``, ``"u0"``, ``"t"``.
     """
+    import sympy as sp
+
+    _a, _b, _u0 = _law_symbols()
     mean = _u0 * sp.exp(_a * S.t)
     variance = _b**2 * (sp.exp(2 * _a * S.t) - 1) / (2 * _a)
     return {
@@ -309,6 +323,9 @@ def verify_ou_transition() -> dict[str, sp.Expr]:
     :math:`v' = 2 a v + b^2`, :math:`v(0) = 0` (Ito's formula for :math:`U^2`); for
     :math:`a < 0` the variance tends to the stationary one as :math:`t \to \infty`.
     """
+    import sympy as sp
+
+    _a, _b, _u0 = _law_symbols()
     law = ou_transition_symbolic()
     m, v = law["mean"], law["variance"]
     a_neg = sp.Symbol("a_neg", negative=True)
@@ -330,6 +347,9 @@ def verify_lyapunov_symbolic(d: int, dist: str | Distribution = "gaussian") -> s
     :func:`ou_diffusion_symbolic` at j = 1 restricted to the tangent coordinates
     2..d, and P = diag of ``stationary_variance`` of :func:`ou_transition_symbolic`.
     """
+    import sympy as sp
+
+    _a, _b, _u0 = _law_symbols()
     A_full, _ = ou_linearisation_symbolic(d, 1)
     BB_full = ou_diffusion_symbolic(d, 1, dist)
     A = A_full[1:, 1:]
@@ -349,6 +369,9 @@ def ou_transition_lambdified():
     :func:`ou_transition_variance` and :func:`ou_stationary_variance` are tested against them
     (the latter add the a = 0 limit and expm1 accuracy).
     """
+    import sympy as sp
+
+    _a, _b, _u0 = _law_symbols()
     law = ou_transition_symbolic()
     mean = sp.lambdify((_u0, _a, S.t), law["mean"], "numpy")
     variance = sp.lambdify((_a, _b, S.t), law["variance"], "numpy")
@@ -368,6 +391,8 @@ def ou_lyapunov_solution(problem: Problem, mu: float) -> np.ndarray:
     ndarray, shape (d - 1, d - 1)
         Equals ``diag(ou_coefficients(problem, mu).stationary_variance)``.
     """
+    from scipy.linalg import solve_continuous_lyapunov
+
     coef = ou_coefficients(problem, mu, 1)
     A = np.diag(coef.drift)
     BBt = np.diag(coef.diffusion**2)

@@ -15,70 +15,81 @@ from different modules combine (``T1 / (tau * eta)`` etc.). Assumptions:
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-import sympy as sp
+if TYPE_CHECKING:
+    import sympy as sp
 
-__all__ = [
-    "eta",
-    "mu",
-    "tau",
-    "t",
-    "gamma",
-    "delta",
-    "epsilon",
-    "nu",
-    "phi",
-    "C_d",
-    "constant",
-    "gap",
-    "lambda_1",
-    "lambda_2",
-    "alpha_12",
-    "z_nu",
-    "lambdas",
-    "h0_symbols",
-    "u_symbols",
-    "phi_inv",
-]
 
-eta = sp.Symbol("eta", positive=True)
-mu = sp.Symbol("mu", nonnegative=True)
-tau = sp.Symbol("tau", positive=True)
-t = sp.Symbol("t", positive=True)
-gamma = sp.Symbol("gamma", positive=True)
-delta = sp.Symbol("delta", positive=True)
-epsilon = sp.Symbol("epsilon", positive=True)
-nu = sp.Symbol("nu", positive=True)
-phi = sp.Symbol("phi", positive=True)
-C_d = sp.Symbol("C_d", positive=True)
-#: The unknown constant in front of every "tau <~ ..." delay condition.
-constant = sp.Symbol("c", positive=True)
-gap = sp.Symbol("g", positive=True)
-lambda_1 = sp.Symbol("lambda_1", positive=True)
-lambda_2 = sp.Symbol("lambda_2", positive=True)
-alpha_12 = sp.Symbol("alpha_12", positive=True)
-#: z_nu = Phi^{-1}((1 + nu) / 2), the two-sided standard normal quantile of Proposition 10.
-z_nu = sp.Symbol("z_nu", positive=True)
+#: Every shared symbol: attribute name -> (sympy name, assumptions). They are made on first use
+#: (module ``__getattr__``), so that importing this module, and the numeric functions of the
+#: modules built on it, does not import sympy. ``constant`` is the unknown constant in front of
+#: every "tau <~ ..." delay condition; ``z_nu`` is :math:`\Phi^{-1}((1 + \nu)/2)`, the two-sided
+#: standard normal quantile of Proposition 10.
+SYMBOLS = {
+    "eta": ("eta", {"positive": True}),
+    "mu": ("mu", {"nonnegative": True}),
+    "tau": ("tau", {"positive": True}),
+    "t": ("t", {"positive": True}),
+    "gamma": ("gamma", {"positive": True}),
+    "delta": ("delta", {"positive": True}),
+    "epsilon": ("epsilon", {"positive": True}),
+    "nu": ("nu", {"positive": True}),
+    "phi": ("phi", {"positive": True}),
+    "C_d": ("C_d", {"positive": True}),
+    "constant": ("c", {"positive": True}),
+    "gap": ("g", {"positive": True}),
+    "lambda_1": ("lambda_1", {"positive": True}),
+    "lambda_2": ("lambda_2", {"positive": True}),
+    "alpha_12": ("alpha_12", {"positive": True}),
+    "z_nu": ("z_nu", {"positive": True}),
+}
+
+
+__all__ = [*SYMBOLS, "lambdas", "h0_symbols", "u_symbols", "phi_inv"]
+
+
+def __getattr__(name: str):
+    """The shared symbol ``name`` (made once, then a plain module attribute)."""
+    if name not in SYMBOLS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import sympy as sp
+
+    sym_name, assumptions = SYMBOLS[name]
+    globals()[name] = symbol = sp.Symbol(sym_name, **assumptions)
+    return symbol
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *SYMBOLS})
 
 
 def phi_inv(p):
     r"""Standard normal quantile :math:`\Phi^{-1}(p) = \sqrt{2}\,\mathrm{erfinv}(2p - 1)` (sympy)."""
+    import sympy as sp
+
     return sp.sqrt(2) * sp.erfinv(2 * p - 1)
 
 
 @cache
 def lambdas(d: int) -> tuple[sp.Symbol, ...]:
     """Positive eigenvalue symbols lambda_1..lambda_d (Assumption 1)."""
+    import sympy as sp
+
     return tuple(sp.Symbol(f"lambda_{i}", positive=True) for i in range(1, d + 1))
 
 
 @cache
 def h0_symbols(d: int) -> tuple[sp.Symbol, ...]:
     """Real initial-condition symbols H^(1)(0)..H^(d)(0) of ODE (7) in eigen-coordinates."""
+    import sympy as sp
+
     return tuple(sp.Symbol(f"H0_{i}", real=True) for i in range(1, d + 1))
 
 
 @cache
 def u_symbols(d: int) -> tuple[sp.Symbol, ...]:
     """Real symbols u_1..u_d of the rescaled process u = (h - e_j)/sqrt(eta)."""
+    import sympy as sp
+
     return tuple(sp.Symbol(f"u_{i}", real=True) for i in range(1, d + 1))

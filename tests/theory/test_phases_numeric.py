@@ -139,3 +139,43 @@ def test_gamma0_bounds_equal_the_symbolic_limit(dist):
         else:
             ref = float(B["sde"].subs({**subs, S.C_d: problem.C_d}))
             assert got["lemma4"] == pytest.approx(ref, rel=1e-15)
+
+
+#: Imports a theory module without the package's __init__ (which imports every module, some of them
+#: with sympy at the top: theory.stability, theory.distributions), then the numeric functions; prints
+#: the heavy modules that got imported. Run in a fresh interpreter.
+_LAZY_PROBE = r"""
+import importlib.util, sys, types
+spec = importlib.util.find_spec("theory")
+pkg = types.ModuleType("theory")
+pkg.__path__ = list(spec.submodule_search_locations)
+sys.modules["theory"] = pkg
+from theory import delays, latex, ode, phases, phases_numeric, sde, symbolic  # noqa: F401
+phases.T1_derived(4.0, 3.0, 0.9, 5e-4, 0.3, 0.5, 1.0)
+phases.T3_derived(4.0, 3.0, 0.9, 5e-4, 0.3, 0.1, 1.0)
+delays.tau_sde(0.9, 5e-4, 4.0, 3.0)
+ode.closed_form_H([0.6, 0.8], [2.0, 1.0], 0.5, 1.0)
+sde.ou_transition_variance(-1.0, 1.0, 2.0)
+print(sorted(m for m in ("sympy", "mpmath", "scipy.optimize", "scipy.linalg") if m in sys.modules))
+"""
+
+
+def test_importing_and_the_numeric_functions_need_no_sympy():
+    """theory.symbolic, delays, phases, ode, sde and latex import sympy (and scipy.optimize, scipy.linalg)
+    only in the functions that need them; importing them and the numeric path load none of it."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _LAZY_PROBE], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lazy_symbols_are_the_declared_ones():
+    """The module __getattr__ of theory.symbolic makes each symbol once, with its assumptions."""
+    assert S.constant.name == "c" and S.constant.is_positive
+    assert S.mu.is_nonnegative and S.mu.is_positive is None  # mu = 0 allowed
+    assert S.eta is S.eta  # made once, then a plain attribute
+    assert {"eta", "z_nu", "lambdas"} <= set(dir(S)) and "eta" in S.__all__
+    with pytest.raises(AttributeError):
+        S.not_a_symbol  # noqa: B018

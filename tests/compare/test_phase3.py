@@ -172,6 +172,9 @@ def test_phase3_detects_a_wrong_diffusion_coefficient(paper_problem):
     checks = _variance_checks(v)
     assert not any(c.holds for c in checks)
     assert not v.all_hold
+    # the at-eta check tests the same wrong prediction against the same interval: it fails too
+    at_eta = [c for c in v.checks if c.name.startswith("stationary_variance_at_eta[")]
+    assert len(at_eta) == 3 and not any(c.holds for c in at_eta)
     # the observation does not depend on the (wrong) prediction
     v_ok = compare_phase3(paper_problem, **BUDGET)
     assert [c.observed for c in checks] == [c.observed for c in _variance_checks(v_ok)]

@@ -121,7 +121,8 @@ def run(args, out_dir: Path) -> Verdict:
         figures += [str(Path(name) / f) for f in v.figures]
         results[name] = {
             "verdict": f"{name}/verdict.json",
-            "checks_hold": sum(c.holds for c in v.checks),
+            "checks_hold": sum(c.holds is True for c in v.checks),
+            "checks_not_measured": sum(c.holds is None for c in v.checks),
             "checks": len(v.checks),
             "elapsed_s": v.elapsed_s,
             "key_params": _kp(mod, sub_args),

@@ -262,7 +262,12 @@ class Store:
                 ds.to_zarr(
                     self.path, group=f"{_CELLS}/{tmp_name}", mode="w", consolidated=False, zarr_format=3
                 )
-                flag = {"complete": True, "cell": cell.content(), "seconds": float(seconds)}
+                flag = {
+                    "complete": True,
+                    "cell": cell.content(),
+                    "seconds": float(seconds),
+                    "data_vars": [str(v) for v in ds.data_vars],  # zarr lists children in no fixed order
+                }
                 zarr.open_group(self.path, path=f"{_CELLS}/{tmp_name}", mode="r+").attrs["engine_cell"] = flag
             if final.exists():  # a complete copy of the same content: replace it
                 shutil.rmtree(final)
@@ -277,6 +282,10 @@ class Store:
         with _quiet():
             ds = xr.open_zarr(self.path, group=f"{_CELLS}/{key}", consolidated=False, chunks=None).load()
         info = ds.attrs.pop("engine_cell")
+        # the variables in the order they were written (a zarr group lists its arrays in filesystem
+        # order, so without this two reads of one store could give differently ordered Datasets)
+        order = [v for v in info.get("data_vars", sorted(ds.data_vars)) if v in ds.data_vars]
+        ds = ds[order + sorted(set(ds.data_vars) - set(order))]
         return ds, float(info.get("seconds", 0.0))
 
     def consolidate(self) -> None:

@@ -63,6 +63,17 @@ def test_round_trip_is_exact_to_the_bit(tmp_path):
     assert seconds == 1.5
 
 
+def test_variables_come_back_in_the_order_written(tmp_path):
+    # a zarr group lists its arrays in filesystem order; the store restores the written order, so
+    # two reads of one store (and raw.nc files written from them) are the same Dataset, not a permutation
+    ds = _awkward_dataset()
+    order = ["zeros", "x", "small", "flag"]  # neither alphabetical nor the construction order
+    with Store.open(tmp_path / "s.zarr", S(), "toy") as st:
+        st.write(_cell(), ds[order], 1.0)
+        back, _ = st.read(_cell().key)
+    assert list(back.data_vars) == order
+
+
 def test_only_cells_with_the_completion_flag_count(tmp_path):
     path = tmp_path / "s.zarr"
     with Store.open(path, S(), "toy") as st:

@@ -2,13 +2,16 @@
 
 Each ``notebooks/NN-*.ipynb`` is executed with nbclient on the ``python3`` kernel (ipykernel's
 own spec, i.e. this interpreter; checked) in ``notebooks/``, with ``NOTEBOOK_OUT`` pointing at
-a temporary directory (where a notebook writes stores). A failing cell, an ``assert`` of a
+a temporary directory (where a notebook writes stores). The selected notebooks run once per
+session, concurrently (each kernel is mostly one thread: on 2 cores this halves the wall time
+of a serial run); each notebook's result is its own test. A failing cell, an ``assert`` of a
 notebook included, fails the test. "It runs" is not a check: every notebook must assert
 several of its findings and leave at least one figure. The committed notebooks carry no
 outputs and stay in sync with their jupytext ``.py`` twins (``jupytext --sync notebooks/*.ipynb``).
 """
 
 import ast
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -28,8 +31,8 @@ KERNEL = "python3"  # ipykernel's built-in spec: the interpreter that runs the t
 MIN_ASSERTS = 3
 #: A committed notebook without outputs is a few tens of kB; more means outputs slipped in.
 MAX_COMMITTED_BYTES = 100_000
-#: Seconds per cell (the slowest cell takes seconds on an idle machine).
-CELL_TIMEOUT = 600
+#: Seconds per cell: the slowest takes ~10 s idle, ~35 s on the 2 cores shared by 4 jobs (load 10).
+CELL_TIMEOUT = 300
 
 
 def _read(path):
@@ -53,17 +56,47 @@ def test_the_four_notebooks_are_there():
         assert (NOTEBOOK_DIR / f"{stem}.py").is_file(), f"{stem}.py: the jupytext twin is missing"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_on_a_clean_kernel_and_draws(path, tmp_path, monkeypatch):
+RUN_TEST = "test_notebook_runs_on_a_clean_kernel_and_draws"
+
+
+async def _execute(path: Path, out_dir: Path):
+    """Run a copy of the notebook on a fresh kernel; (executed copy, exception or None)."""
     nb = _read(path)
     # appended to the in-memory copy only: which interpreter did the kernel run?
     nb.cells.append(nbformat.v4.new_code_cell("import sys\nprint(sys.prefix)"))
-    monkeypatch.setenv("NOTEBOOK_OUT", str(tmp_path))
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # CI sets Agg; the notebooks draw inline
+    env = dict(os.environ, NOTEBOOK_OUT=str(out_dir))
+    env.pop("MPLBACKEND", None)  # CI sets Agg; the notebooks draw inline
     client = nbclient.NotebookClient(
         nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
     )
-    client.execute()  # raises CellExecutionError naming the cell if any cell (or assert) fails
+    try:
+        await client.async_execute(env=env)  # CellExecutionError names the cell (or assert) that failed
+    except Exception as exc:  # noqa: BLE001 - reported by the notebook's own test
+        return nb, exc
+    return nb, None
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory):
+    """Every notebook selected for RUN_TEST, executed concurrently: {path: (notebook, exception)}."""
+    selected = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == RUN_TEST and hasattr(item, "callspec")
+    ]
+
+    async def run_all():
+        runs = [_execute(p, tmp_path_factory.mktemp(p.stem)) for p in selected]
+        return dict(zip(selected, await asyncio.gather(*runs), strict=True))
+
+    return asyncio.run(run_all())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_on_a_clean_kernel_and_draws(path, executed):
+    nb, exc = executed[path]
+    if exc is not None:
+        raise exc
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     shown = [o for o in outputs if o.output_type in ("display_data", "execute_result")]

@@ -186,9 +186,9 @@ assert times["T3"]["paper"] < 0  # errata 2 (c): vacuous at the paper's scalings
 #
 # `explore` computes, for one choice of parameters: the exact threshold and its binding mode,
 # the paper's bounds with constant 1, the mean-square threshold and predicted optimal (mean)
-# delay of a random delay model, and the phase times; `show` plots the allowed delay against
-# mu (with M asynchronous workers in round robin the delay is tau = M - 1, so the allowed
-# number of workers is tau + 1) and T1 + T2 + T3 against mu.
+# delay of a random delay model, the phase times and the effective iteration counts; `show`
+# plots the allowed delay against mu (with M asynchronous workers in round robin the delay is
+# tau = M - 1, so the allowed number of workers is tau + 1) and T1 + T2 + T3 against mu.
 
 # %%
 def explore(mu, eta, gamma, eigenvalues, dist, delay_model, mean_delay, n_mu=25):
@@ -217,6 +217,7 @@ def explore(mu, eta, gamma, eigenvalues, dist, delay_model, mean_delay, n_mu=25)
         "random": random_delay_report(problem, mu, eta, delay_model, mean_delay),
         "predicted": predicted_optimal_delay(problem, mu, eta, delay_model),
         "phases": phase_times(problem, mu, eta),
+        "counts": iteration_counts(problem, mu, eta, gamma=gamma),
         "curve": curve,
         "params": dict(mu=mu, eta=eta, gamma=gamma, delay_model=delay_model, mean_delay=mean_delay),
     }
@@ -262,7 +263,9 @@ def summary_line(r):
             f"{rnd['kind']} delays, mean {rnd['mean']}: mean-square stable "
             f"{rnd['modes'][rnd['binding_mode']]['mean_square_stable']} "
             f"(threshold {rnd['mean_square_delay']}, {rnd['binding_mode']}); "
-            f"predicted optimal mean delay {pred.delay} ({pred.binding_mode})")
+            f"predicted optimal mean delay {pred.delay} ({pred.binding_mode})\n"
+            + "; ".join(f"{k} = {v['paper']:.3g} printed, {v['derived']:.3g} derived"
+                        for k, v in r["counts"].items()))
 
 
 # %%

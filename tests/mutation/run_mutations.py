@@ -365,7 +365,7 @@ MUTATIONS: list[Mutation] = [
         '"escaped": h[:, :, 1] ** 2 <= (1 - delta**2) * norm2,',
         '"escaped": h[:, :, 1] ** 2 <= (1 - delta**2),',
         ("tests/compare/test_phases.py",),
-        "phase1: Proposition 10's event read on the raw iterate instead of the normalised one (issue 9, part 1)",
+        "phase1: Proposition 10's event read on the raw iterate, not the normalised one (issue 9, part 1)",
     ),
     Mutation(
         "yule-walker-recursion-lag",

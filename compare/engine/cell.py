@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 import threading
 import time
 from typing import Any
@@ -145,6 +146,8 @@ def set_threads(threads: int | None):
 
 def _worker_threads() -> int | None:
     """Inside a Dask worker: numba threads per task = cores / the worker's task threads."""
+    if "distributed" not in sys.modules:  # a Dask worker has imported it: in-process, skip the 1 s import
+        return None
     try:
         from distributed import get_worker
 

@@ -75,7 +75,7 @@ def test_unwritable_store_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_unreachable_scheduler_exits_2_with_one_line_within_15_s(tmp_path, capsys):
-    from conftest import free_port
+    free_port = _free_port
 
     address = f"tcp://127.0.0.1:{free_port()}"
     t0 = time.monotonic()
@@ -202,3 +202,13 @@ def test_top_level_help_imports_nothing_heavy():
         [sys.executable, "-m", "compare", "--help"], capture_output=True, text=True, timeout=60
     )
     assert helped.returncode == 0 and "sweep" in helped.stdout and "tradeoff" in helped.stdout
+
+
+def _free_port() -> int:
+    """A free loopback port (inline: a late ``from conftest import`` may find another conftest module,
+    e.g. tests/mutation's, once the whole suite is collected)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -120,7 +120,7 @@ def test_the_sweep_process_killed_mid_way_resumes_to_the_same_bits(plan_factory,
 
 
 def test_unreachable_scheduler_is_one_clear_error_within_the_timeout(monkeypatch, plan_factory):
-    from conftest import free_port
+    free_port = _free_port
 
     monkeypatch.setattr(runner_mod, "CONNECT_TIMEOUT_S", 2.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
@@ -128,3 +128,13 @@ def test_unreachable_scheduler_is_one_clear_error_within_the_timeout(monkeypatch
     with pytest.raises(EngineError, match=f"^--scheduler {address}: no Dask scheduler reachable within 2 s"):
         run_cells(plan_factory()[:1], options=RunnerOptions(scheduler=address, progress=False))
     assert time.monotonic() - t0 < 15
+
+
+def _free_port() -> int:
+    """A free loopback port (inline: a late ``from conftest import`` may find another conftest module,
+    e.g. tests/mutation's, once the whole suite is collected)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -18,6 +18,7 @@ import numpy as np
 
 from compare import optimal_delay as od_
 from compare import stats
+from compare.checks import not_measured
 from compare.verdict import Check, Verdict
 
 __all__ = [
@@ -90,27 +91,27 @@ def exponent_check(
     is widened by it. The check holds when the fit's 95% confidence interval [lo, hi] meets
     the range; as a region of the fitted exponent e: [lo_p - allowance - (hi - e), hi_p +
     allowance + (e - lo)] (the interval's half-widths are the statistical tolerance). Without
-    an interval (fewer than 3 points) nothing is decided from one number: observed is None
-    and the check does not hold.
+    an interval (fewer than 3 points) nothing is decided from one number: the check is not
+    measured (observed and holds None, :func:`compare.checks.not_measured`).
     """
     lo_p, hi_p = predicted
     pred = list(predicted) if lo_p != hi_p else lo_p
-    rule = "95% CI of the fitted exponent (t, n - 2 dof) meets the predicted range"
+    rule = (
+        "95% CI of the fitted exponent (t, n - 2 dof; normal when weighted by known errors) "
+        "meets the predicted range"
+    )
     if allowance > 0:
         rule += (
             f" widened by {allowance:.3g} (finite-ladder departure of the exact threshold from its asymptote)"
         )
     if fit is None or not np.isfinite(fit.exponent_se):
         est = "no fit" if fit is None else f"fitted exponent {fit.exponent:.4g} from {fit.n} points"
-        return Check(
+        return not_measured(
             name=name,
             equation=equation,
             predicted=pred,
-            observed=None,
-            interval=(math.nan, math.nan),
             tolerance=rule,
-            holds=False,
-            note=f"not enough points for an interval ({est}). " + note,
+            note=f"not measured: not enough points for an interval ({est}). " + note,
         )
     lo, hi = fit.interval()
     est = float(fit.exponent)
@@ -134,17 +135,14 @@ def _vs_theory_check(
     """Simulated exponent vs the exact-stability exponent fitted on the same ladder.
 
     Acceptance region of the simulated exponent: theory +- 2 combined standard errors.
-    Without a standard error nothing is decided (observed None, does not hold)."""
+    Without a standard error nothing is decided (not measured: observed and holds None)."""
     if sim is None or th is None or not np.isfinite(sim.exponent_se):
-        return Check(
+        return not_measured(
             name=name,
             equation="theory.stability (beyond the paper)",
             predicted=None if th is None else th.exponent,
-            observed=None,
-            interval=(math.nan, math.nan),
             tolerance="2 combined standard errors",
-            holds=False,
-            note="not enough points"
+            note="not measured: not enough points"
             + ("" if sim is None else f" (fitted exponent {sim.exponent:.4g} from {sim.n} points)"),
         )
     th_se = th.exponent_se if np.isfinite(th.exponent_se) else 0.0

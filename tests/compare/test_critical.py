@@ -49,7 +49,7 @@ def test_exponent_check_allowance_widens_the_range():
 def test_exponent_check_without_enough_points_fails_explicitly():
     fit = stats.fit_power_law([1.0, 2.0], [1.0, 2.0])  # 2 points: no standard error
     check = cr.exponent_check("e", "x", (1.0, 1.0), fit)
-    assert not check.holds and "not enough points" in check.note
+    assert check.holds is None and "not enough points" in check.note
 
 
 def test_critical_ladder_matches_the_theory_layer_and_finds_the_knee():

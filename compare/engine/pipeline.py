@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.engine.cell import Cell, combine
+from compare.engine.estimate import check_fits, memory_limit
 from compare.engine.runner import RunnerOptions, RunSummary, run_cells, scheduler_address
 from compare.engine.spec import Spec
 from compare.engine.store import Store, StoreError
@@ -27,6 +28,8 @@ __all__ = [
     "add_engine_arguments",
     "options_from_args",
     "STORE_NAME",
+    "replot",
+    "raw_spec",
 ]
 
 #: Default store: ``<out>/cells.zarr``.
@@ -59,6 +62,12 @@ class Comparison:
         ``(spec, cells, datasets) -> Dataset``; default :func:`~compare.engine.cell.combine`.
     report : callable, optional
         Verdict -> text printed by the CLI before the summary table (e.g. the Figure 1 table).
+    estimate : callable, optional
+        spec -> :class:`~compare.engine.estimate.Estimate` (peak memory and chain-steps); the
+        CLI refuses a run that does not fit before any cell runs (issue 13).
+    from_raw : callable, optional
+        ``raw.nc`` Dataset -> (spec, Dataset that ``analyse`` and ``figures`` take); default
+        :func:`raw_spec` and the Dataset itself. Used by :func:`replot`.
     """
 
     name: str
@@ -69,6 +78,47 @@ class Comparison:
     figures: Callable
     assemble: Callable = _default_assemble
     report: Callable | None = None
+    estimate: Callable | None = None
+    from_raw: Callable | None = None
+
+
+def raw_spec(comparison: Comparison, raw):
+    """Default ``from_raw``: the spec stamped in ``raw.attrs["spec"]`` by :func:`run`, and ``raw``."""
+    import json
+
+    if "spec" not in raw.attrs:
+        raise ValueError(f"raw.nc has no 'spec' attribute: not written by the {comparison.name} engine")
+    return comparison.spec.from_dict(json.loads(raw.attrs["spec"])), raw
+
+
+def replot(comparison: Comparison, raw_path, out_dir, fmt: str = "png") -> list[str]:
+    """Re-make every figure of a finished run from its ``raw.nc`` alone (issue 13).
+
+    Parameters
+    ----------
+    comparison : Comparison
+    raw_path : path
+        The ``raw.nc`` a CLI run wrote.
+    out_dir : path
+        Where the figures go.
+    fmt : str
+        Figure format.
+
+    Returns
+    -------
+    list of str
+        Figure paths relative to ``out_dir``.
+    """
+    import xarray as xr
+
+    with xr.open_dataset(raw_path) as opened:
+        raw = opened.load()
+    spec, ds = (comparison.from_raw or (lambda r: raw_spec(comparison, r)))(raw)
+    summary = RunSummary(0, 0, 0, 0.0, 0.0, "from raw.nc", {})
+    verdict = comparison.analyse(spec, ds, {"summary": summary, "store": None})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return list(comparison.figures(spec, ds, verdict, out_dir, fmt))
 
 
 def load(comparison: Comparison, path, analysis: Spec | None = None):
@@ -113,6 +163,7 @@ def run(
     overwrite: bool = False,
     options: RunnerOptions | None = None,
     fmt: str = "png",
+    max_memory_bytes: float | None = None,
 ):
     """Run a comparison end to end: plan, compute (or load), assemble, analyse, plot.
 
@@ -132,6 +183,8 @@ def run(
     options : RunnerOptions
     fmt : str
         Figure format.
+    max_memory_bytes : float, optional
+        Refuse (``ValueError``, before any cell runs) if ``comparison.estimate(spec)`` exceeds it.
 
     Returns
     -------
@@ -143,6 +196,8 @@ def run(
     if from_store is not None:
         spec, ds, summary = load(comparison, from_store, analysis=spec)
     else:
+        if comparison.estimate is not None and max_memory_bytes is not None:
+            check_fits(comparison.estimate(spec), max_memory_bytes)
         cells = comparison.cells(spec)
         st = Store.open(store, spec, comparison.name, overwrite=overwrite) if store is not None else None
         try:
@@ -162,6 +217,11 @@ def run(
         verdict.figures = list(comparison.figures(spec, ds, verdict, Path(out_dir), fmt))
     if verdict.raw is None:
         verdict.raw = ds
+    if hasattr(verdict.raw, "attrs"):  # raw.nc names its comparison and spec (see replot)
+        verdict.raw = verdict.raw.copy()
+        verdict.raw.attrs.update(
+            comparison=comparison.name, spec=spec.canonical_json(), spec_hash=spec.hash()
+        )
     verdict.results["engine"] = {**summary.as_dict(), "store": info["store"]}
     verdict.elapsed_s = time.perf_counter() - t0
     return verdict, summary
@@ -226,6 +286,7 @@ def run_command(comparison: Comparison, args: argparse.Namespace, out_dir):
         overwrite=args.overwrite,
         options=options_from_args(args),
         fmt=args.format,
+        max_memory_bytes=memory_limit(getattr(args, "max_memory", None)),
     )
     verdict.parameters["quick"] = bool(getattr(args, "quick", False))
     if comparison.report is not None:

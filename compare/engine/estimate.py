@@ -1,0 +1,104 @@
+"""Resource guard of every comparison (issue 13): estimate memory and work before any cell runs.
+
+A comparison gives the engine ``estimate(spec) -> Estimate``; :func:`check_fits` refuses a
+run whose estimated peak memory exceeds the limit (default: half of this machine's physical
+memory, overridable with ``--max-memory GIB`` or ``$COMPARE_MAX_MEMORY_GIB``), with one line
+giving the estimate and the options that reduce it. The estimate is of what the run holds at
+its peak (records of the largest cell or of the assembled Dataset, whichever is larger, plus
+the kernel's per-run state), not a bound on Python's own overhead.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+__all__ = ["Estimate", "memory_limit", "check_fits", "format_bytes"]
+
+#: Fraction of physical memory a run may plan to use by default.
+DEFAULT_MEMORY_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Planned resources of one command.
+
+    Attributes
+    ----------
+    memory_bytes : int
+        Estimated peak memory of the arrays the run allocates (records, states, assembled
+        Dataset), in bytes.
+    chain_steps : float
+        Work: number of chain-steps (runs x steps x configurations) the kernels will execute.
+    reduce : tuple of str
+        Options that reduce the estimate, most effective first (e.g. ``("--runs", "--horizon")``).
+    """
+
+    memory_bytes: int
+    chain_steps: float = 0.0
+    reduce: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if not (self.memory_bytes >= 0):
+            raise ValueError(f"memory_bytes must be >= 0, got {self.memory_bytes!r}")
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (recorded in ``verdict.json`` under ``results["engine"]["estimate"]``)."""
+        return {
+            "memory_bytes": int(self.memory_bytes),
+            "chain_steps": float(self.chain_steps),
+            "reduce": list(self.reduce),
+        }
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as a short human string (``"3.2 GiB"``)."""
+    if not math.isfinite(n):
+        return "unbounded"
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def memory_limit(max_memory_gib: float | None = None) -> float:
+    """The memory a run may plan to use, in bytes.
+
+    Parameters
+    ----------
+    max_memory_gib : float, optional
+        Explicit limit in GiB (``--max-memory``). Else ``$COMPARE_MAX_MEMORY_GIB``, else
+        :data:`DEFAULT_MEMORY_FRACTION` of physical memory (infinite if unknown).
+    """
+    if max_memory_gib is None:
+        env = os.environ.get("COMPARE_MAX_MEMORY_GIB")
+        if env:
+            try:
+                max_memory_gib = float(env)
+            except ValueError:
+                raise ValueError(f"COMPARE_MAX_MEMORY_GIB must be a number of GiB, got {env!r}") from None
+    if max_memory_gib is not None:
+        if not (math.isfinite(max_memory_gib) and max_memory_gib > 0):
+            raise ValueError(f"--max-memory must be a positive number of GiB, got {max_memory_gib!r}")
+        return max_memory_gib * 2**30
+    phys = _physical_memory()
+    return math.inf if phys is None else DEFAULT_MEMORY_FRACTION * phys
+
+
+def check_fits(estimate: Estimate, limit_bytes: float) -> None:
+    """Raise ``ValueError`` (one line) if ``estimate`` does not fit in ``limit_bytes``."""
+    if estimate.memory_bytes <= limit_bytes:
+        return
+    how = f"; reduce {' or '.join(estimate.reduce)}" if estimate.reduce else ""
+    raise ValueError(
+        f"--max-memory: this run needs an estimated {format_bytes(estimate.memory_bytes)} of memory, "
+        f"more than the limit of {format_bytes(limit_bytes)}{how} (or raise --max-memory)"
+    )

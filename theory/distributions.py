@@ -31,9 +31,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:  # sympy is imported only by the symbolic moments (start-up time, issue 10)
+    import sympy as sp
 
 __all__ = [
     "Distribution",
@@ -132,6 +135,8 @@ class Gaussian(Distribution):
         return rng.standard_normal((n, lambda_.size)) * np.sqrt(lambda_)
 
     def fourth_moments_symbolic(self, lambda_symbols):
+        import sympy as sp
+
         d = len(lambda_symbols)
         return sp.Matrix(
             d, d, lambda i, j: lambda_symbols[i] * lambda_symbols[j] * (3 if i == j else 1)
@@ -160,6 +165,8 @@ class Rademacher(Distribution):
         return xi * np.sqrt(lambda_)
 
     def fourth_moments_symbolic(self, lambda_symbols):
+        import sympy as sp
+
         d = len(lambda_symbols)
         return sp.Matrix(d, d, lambda i, j: lambda_symbols[i] * lambda_symbols[j])
 

@@ -107,14 +107,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import mpmath
 import numpy as np
-import sympy as sp
 
 from . import symbolic as _sym
 from .problem import Problem
 from .validation import check_eta, check_mu, check_nonnegative_int, check_positive_float
+
+if TYPE_CHECKING:  # sympy and mpmath are imported where used (start-up time, issue 10)
+    import mpmath
+    import sympy as sp
 
 __all__ = [
     "StabilityResult",
@@ -255,6 +258,8 @@ def critical_delay(mu, s):
 
 def _critical_delay_mp(mu: float, s: float) -> mpmath.mpf:
     """tau_c in _MP_DPS-digit arithmetic (same formulas as :func:`critical_delay`)."""
+    import mpmath
+
     with mpmath.workdps(_MP_DPS):
         mu_m, s_m = mpmath.mpf(mu), mpmath.mpf(s)
         om2 = (1 - mu_m) ** 2
@@ -289,6 +294,8 @@ def max_stable_delay(mu: float, s: float) -> int:
     tau_c = float(critical_delay(mu, s))
     nearest = round(tau_c)
     if abs(tau_c - nearest) <= _TIE_RTOL * max(1.0, tau_c):
+        import mpmath
+
         tau_mp = _critical_delay_mp(mu, s)
         n_mp = mpmath.nint(tau_mp)
         if abs(tau_mp - n_mp) <= mpmath.mpf(10) ** (10 - _MP_DPS):
@@ -655,10 +662,53 @@ def stability_threshold(
 #: Symbols: mu and eta are the shared ones of :mod:`theory.symbolic`; the mode rate is
 #: ``c_mode`` (not ``c``, which :mod:`theory.symbolic` uses for the delay bounds' unknown
 #: constant); s = eta c, theta the crossing frequency, z the characteristic variable.
-mu_s, eta_s = _sym.mu, _sym.eta
-c_s = sp.Symbol("c_mode", positive=True)
-s_s, theta_s, tau_s, z_s = sp.symbols("s theta tau z", positive=True)
-_kappa = sp.symbols("kappa", positive=True)  # 1 - mu, positive: keeps sqrt((1-mu)^2) = 1-mu
+#: ``kappa`` = 1 - mu, positive: keeps sqrt((1-mu)^2) = 1-mu. The symbols are made on first use
+#: (module ``__getattr__``), so that importing this module does not import sympy.
+_SYMBOLS = {
+    "c_s": ("c_mode", {"positive": True}),
+    "s_s": ("s", {"positive": True}),
+    "theta_s": ("theta", {"positive": True}),
+    "tau_s": ("tau", {"positive": True}),
+    "z_s": ("z", {"positive": True}),
+    "_kappa": ("kappa", {"positive": True}),
+}
+
+
+def __getattr__(name: str):
+    """The module's sympy symbol ``name`` (``mu_s``, ``eta_s``, ``c_s``, ...), made once on first use.
+
+    Parameters
+    ----------
+    name : str
+        ``mu_s`` or ``eta_s`` (the shared symbols of :mod:`theory.symbolic`) or a key of
+        :data:`_SYMBOLS`.
+
+    Returns
+    -------
+    sympy.Symbol
+        The symbol, then kept as a plain module attribute.
+
+    Raises
+    ------
+    AttributeError
+        For any other name.
+    """
+    if name in ("mu_s", "eta_s"):
+        symbol = getattr(_sym, name[:-2])
+    elif name in _SYMBOLS:
+        import sympy as sp
+
+        sym_name, assumptions = _SYMBOLS[name]
+        symbol = sp.Symbol(sym_name, **assumptions)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = symbol
+    return symbol
+
+
+def _symbols(*names: str) -> tuple:
+    """The module symbols ``names`` (see :func:`__getattr__`), for use inside its functions."""
+    return tuple(globals()[n] if n in globals() else __getattr__(n) for n in names)
 
 
 def mean_jacobian_expr(d: int) -> tuple[sp.Matrix, sp.Matrix]:
@@ -678,6 +728,8 @@ def mean_jacobian_expr(d: int) -> tuple[sp.Matrix, sp.Matrix]:
         The Jacobian at e_1 and diag(-2 lambda_1, lambda_2 - lambda_1, ...), which are equal
         (``(J - expected).is_zero_matrix``).
     """
+    import sympy as sp
+
     d = check_nonnegative_int(d, "d")
     if d < 2:
         raise ValueError(f"d must be >= 2, got {d}")
@@ -697,8 +749,10 @@ def characteristic_polynomial_expr(tau: int) -> sp.Expr:
     :math:`z^{\tau+1} - (1+\mu)z^\tau + \mu z^{\tau-1} + s` for tau >= 1 and
     :math:`z^2 - (1+\mu-s)z + \mu` for tau = 0, in the symbols ``z, mu, s``.
     """
+    import sympy as sp
+
     tau = check_nonnegative_int(tau, "tau")
-    z, mu, s = z_s, mu_s, s_s
+    z, mu, s = _symbols("z_s", "mu_s", "s_s")
     if tau == 0:
         return sp.expand(z**2 - (1 + mu - s) * z + mu)
     return sp.expand(z ** (tau + 1) - (1 + mu) * z**tau + mu * z ** (tau - 1) + s)
@@ -715,7 +769,9 @@ def crossing_expr() -> dict[str, sp.Expr]:
         :math:`\operatorname{atan2}(\sin\theta, \cos\theta-\mu)`,
         ``"tau_c"``: :math:`\tfrac12 + (\pi/2 - \psi)/\theta`.
     """
-    th, mu = theta_s, mu_s
+    import sympy as sp
+
+    th, mu = _symbols("theta_s", "mu_s")
     g = 2 * sp.sin(th / 2) * sp.sqrt(1 - 2 * mu * sp.cos(th) + mu**2)
     psi = sp.atan2(sp.sin(th), sp.cos(th) - mu)
     return {"s": g, "psi": psi, "tau_c": sp.Rational(1, 2) + (sp.pi / 2 - psi) / th}
@@ -729,7 +785,9 @@ def _tau_c_series(order: int) -> tuple[sp.Expr, ...]:
     regular at theta = 0 because psi(theta) = theta/(1-mu) + O(theta^3) for small theta
     (where cos(theta) - mu > 0 and atan2 = atan).
     """
-    th, s, kap = theta_s, s_s, _kappa
+    import sympy as sp
+
+    th, s, kap, mu_s = _symbols("theta_s", "s_s", "_kappa", "mu_s")
     n = order + 2  # theta-series depth that fixes the first `order` coefficients
     mu = 1 - kap
     g = 2 * sp.sin(th / 2) * sp.sqrt(1 - 2 * mu * sp.cos(th) + mu**2)
@@ -777,6 +835,7 @@ def asymptotic_threshold_expr(order: int = 1) -> sp.Expr:
     if not 1 <= order <= 5:
         raise ValueError(f"order must be in 1..5, got {order}")
     # orders 1 and 2 share one (cheap) derivation; deeper orders are derived on demand
+    eta_s, c_s = _symbols("eta_s", "c_s")
     coeffs = _tau_c_series(max(order, 2))[:order]
     s = eta_s * c_s
     return sum(ck * s**k for ck, k in zip(coeffs, range(-1, order - 1), strict=True))
@@ -784,7 +843,9 @@ def asymptotic_threshold_expr(order: int = 1) -> sp.Expr:
 
 @lru_cache(maxsize=8)
 def _asymptotic_numeric(order: int):
-    return sp.lambdify((mu_s, eta_s, c_s), asymptotic_threshold_expr(order), modules="numpy")
+    import sympy as sp
+
+    return sp.lambdify(_symbols("mu_s", "eta_s", "c_s"), asymptotic_threshold_expr(order), modules="numpy")
 
 
 def asymptotic_threshold(mu, eta, c, *, order: int = 1):
@@ -830,4 +891,6 @@ def _asymptotic_closed_form(mu, s, order: int):
 
 def asymptotic_threshold_latex(order: int = 2) -> str:
     """LaTeX of :func:`asymptotic_threshold_expr` (``\\tau_c \\simeq ...``)."""
+    import sympy as sp
+
     return r"\tau_c \simeq " + sp.latex(asymptotic_threshold_expr(order))

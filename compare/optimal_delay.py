@@ -332,30 +332,37 @@ def theory_rows(problem: Problem, mus, eta: float) -> dict:
 
 
 def _bounds(problem: Problem, mu: float, eta: float) -> dict:
-    r"""The paper's delay bounds with constant 1 (theory.delays), as a plain dict; {} if unavailable.
+    r"""The paper's delay bounds with constant 1 (theory.delays), as a plain dict.
 
     ``"at_default_gamma"`` is :func:`theory.delays.delay_bounds` at its default gamma;
     ``"sup_over_gamma"`` the same formulas in the limit gamma -> 0, their most generous value
     (Theorem 3 :math:`(1-\mu)^2/(\lambda_1\eta)`, Lemma 4
-    :math:`(1-\mu)^2/((\lambda_1 + C_d)\sqrt\eta)`, NaN without C_d), which is what the
-    printed table shows.
+    :math:`(1-\mu)^2/((\lambda_1 + C_d)\sqrt\eta)`, NaN without C_d, and the introduction's
+    :math:`(1-\mu)^2/\sqrt\eta`), which is what the printed table shows. Both are numeric twins
+    of the sympy expressions (:func:`theory.delays.delay_bounds_gamma0`; no sympy at run time,
+    issue 10), equal to their ``subs`` within 1e-12 relative (tests/compare/test_optimal_delay.py).
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum and distribution (C_d of Assumption 2 for Lemma 4).
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+
+    Returns
+    -------
+    dict
+        ``{"at_default_gamma": dict, "sup_over_gamma": {"theorem3", "lemma4", "introduction"}}``,
+        delays in iterations (floats, not rounded).
     """
-    try:
-        from theory import symbolic as S
-        from theory.delays import delay_bound_symbolic, delay_bounds
-    except ImportError:
-        return {}
-    b = delay_bounds(problem, mu, eta, constant=1.0)
-    lam1 = float(problem.lambda_[0])
-    subs = {S.mu: mu, S.eta: eta, S.gamma: 0, S.lambda_1: lam1, S.constant: 1}
-    exprs = delay_bound_symbolic()
-    C_d = problem.C_d
-    sup = {
-        "theorem3": float(exprs["ode"].subs(subs)),
-        "lemma4": float("nan") if C_d is None else float(exprs["sde"].subs({**subs, S.C_d: C_d})),
-        "introduction": float(exprs["introduction"].subs(subs)),
+    from theory.delays import delay_bounds, delay_bounds_gamma0
+
+    return {
+        "at_default_gamma": delay_bounds(problem, mu, eta, constant=1.0),
+        "sup_over_gamma": delay_bounds_gamma0(problem, mu, eta, constant=1.0),
     }
-    return {"at_default_gamma": b, "sup_over_gamma": sup}
 
 
 #: The bounds shown in the printed table: (label, path in ``theory.delays.delay_bounds``).

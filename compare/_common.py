@@ -39,6 +39,13 @@ __all__ = [
     "linearised_decay_rate",
     "linearised_autocovariance_u",
     "impulse_response",
+    "exact_delay_law",
+    "delay_law_label",
+    "linearised_variance_u_law",
+    "linearised_mean_path_law",
+    "mean_field_impulse_response_law",
+    "linearised_autocovariance_u_law",
+    "linearised_decay_rate_law",
     "DiscreteRuns",
     "run_discrete",
     "run_discrete_grid",
@@ -210,6 +217,325 @@ def linearised_autocovariance_u(
     for h in range(p + 1, n_lags + 1):
         g[h] = (1 + mu) * g[h - 1] - mu * g[h - 2] - s * g[abs(h - 1 - int(tau))]
     return g[: n_lags + 1]
+
+
+# ---------------------------------------------------------------------------------------
+# random delays (issue 11): the exact law of a delay model, and the linearised predictions
+# ---------------------------------------------------------------------------------------
+#: Largest impulse-response length the ACF of an i.i.d. law may need (steps, 2^23: 64 MiB);
+#: beyond it the mean field decays too slowly to sum (a tiny eigengap) and the ACF is NaN.
+MAX_FILTER_STEPS = 1 << 23
+#: The stationary ACF sums the impulse response until the energy of its last quarter is below
+#: this fraction of the total (the error of the normalised ACF is of the same order).
+FILTER_TAIL = 1e-14
+
+
+def exact_delay_law(delay):
+    """The exact staleness law of a delay model, in ``theory.random_delays``' terms, or None.
+
+    Conventions of :mod:`simulate.delays` (checked against its samplers by the tests):
+    ``Constant(tau)`` is the point mass at tau; ``Uniform(tau_max)`` is uniform on
+    {0..tau_max}; ``Geometric(mean, cap)`` is :math:`(1-q)q^j`, q = mean / (1 + mean), in
+    closed form (``theory.stability.GeometricDelayLaw``) or, with a cap, the vector of
+    :math:`\\min(\\tau, cap)`; ``WorkerPipeline`` with equal-speed exponential compute times
+    (``"exponential"``, or M equal means: the staleness does not depend on the time unit) is
+    :class:`theory.random_delays.WorkerPipelineLaw` (not i.i.d.: its own moment maps), with
+    ``"constant"`` compute times the point mass at M - 1 (the staleness after the first M
+    writes). None for a law the theory does not cover (heterogeneous workers, a callable
+    compute time, a ``Sequence``).
+
+    Parameters
+    ----------
+    delay : int, dict or simulate.delays.DelayModel
+        A constant tau, a spec's delay table (``compare.single_run.delay_to_json``) or a model.
+
+    Returns
+    -------
+    ndarray of shape (K + 1,), GeometricDelayLaw, WorkerPipelineLaw or None
+    """
+    from simulate import delays as D
+    from theory.random_delays import WorkerPipelineLaw
+    from theory.stability import GeometricDelayLaw
+
+    if isinstance(delay, dict):
+        from compare.single_run import delay_from_json
+
+        delay = delay_from_json(delay)
+    if isinstance(delay, (int, np.integer)) and not isinstance(delay, bool):
+        delay = D.Constant(int(delay))
+
+    def point_mass(tau: int) -> np.ndarray:
+        p = np.zeros(tau + 1)
+        p[tau] = 1.0
+        return p
+
+    if isinstance(delay, D.Constant):
+        return point_mass(int(delay.tau))
+    if isinstance(delay, D.Uniform):
+        return np.full(delay.tau_max + 1, 1.0 / (delay.tau_max + 1))
+    if isinstance(delay, D.Geometric):
+        q = float(delay.mean) / (1.0 + float(delay.mean))
+        if delay.cap is None:
+            return GeometricDelayLaw(q)
+        cap = int(delay.cap)
+        p = (1.0 - q) * q ** np.arange(cap + 1, dtype=float)
+        p[cap] = q**cap  # P(min(tau, cap) = cap) = P(tau >= cap)
+        return p
+    if isinstance(delay, D.WorkerPipeline):
+        ct = delay.compute_time
+        if ct == "exponential" or (isinstance(ct, tuple) and len(set(ct)) == 1):
+            return WorkerPipelineLaw(int(delay.workers))
+        if ct == "constant":
+            return point_mass(int(delay.workers) - 1)
+        return None
+    return None
+
+
+def delay_law_label(law) -> str:
+    """A short readable name of a law of :func:`exact_delay_law` (for notes and results).
+
+    Parameters
+    ----------
+    law : ndarray, GeometricDelayLaw, WorkerPipelineLaw or None
+
+    Returns
+    -------
+    str
+        E.g. ``"uniform on {0..8}"``, ``"geometric, q = 0.8 (mean 4)"``.
+    """
+    from theory.random_delays import WorkerPipelineLaw
+    from theory.stability import GeometricDelayLaw
+
+    if law is None:
+        return "no exact law"
+    if isinstance(law, WorkerPipelineLaw):
+        return f"worker pipeline, M = {law.workers} exponential workers (mean {law.mean})"
+    if isinstance(law, GeometricDelayLaw):
+        return f"geometric, q = {law.q:.6g} (mean {law.mean:.6g})"
+    p = np.asarray(law, dtype=float)
+    nz = np.flatnonzero(p)
+    if nz.size == 1:
+        return f"point mass at {int(nz[0])}"
+    if np.allclose(p, p[0]):
+        return f"uniform on {{0..{p.size - 1}}}"
+    return f"i.i.d. on {{0..{p.size - 1}}} (mean {float(np.arange(p.size) @ p):.6g})"
+
+
+def _mean_field_filter(mu: float, s: float, law) -> tuple[np.ndarray, np.ndarray]:
+    r"""(b, a) of the mean-field recursion as a ``scipy.signal.lfilter`` transfer function.
+
+    :math:`y_{n} = (1+\mu) y_{n-1} - \mu y_{n-2} - s\sum_j p_j y_{n-1-j} + u_{n-1}`: for a vector law
+    a = (1, -(1+mu) + s p_0, mu + s p_1, s p_2, .., s p_K), b = (0, 1). The geometric law (and
+    the worker pipeline, whose mean recursion is the geometric one with q = (M-1)/M,
+    ``theory.random_delays`` module docstring) multiplies through by (1 - q z^-1):
+    a = (1, -(1+mu), mu) * (1, -q) + (0, s(1-q), 0, 0), b = (0, 1, -q): O(1) per step.
+    """
+    from theory.random_delays import WorkerPipelineLaw
+    from theory.stability import GeometricDelayLaw
+
+    if isinstance(law, WorkerPipelineLaw):
+        law = GeometricDelayLaw((law.workers - 1) / law.workers)
+    if isinstance(law, GeometricDelayLaw):
+        q = law.q
+        a = np.polymul([1.0, -(1.0 + mu), mu], [1.0, -q])
+        a[1] += s * (1.0 - q)
+        return np.array([0.0, 1.0, -q]), a
+    p = np.asarray(law, dtype=float)
+    a = np.zeros(max(p.size + 1, 3))
+    a[0], a[1], a[2] = 1.0, -(1.0 + mu), mu
+    a[1 : p.size + 1] += s * p
+    return np.array([0.0, 1.0]), a
+
+
+def _check_law(law):
+    from theory.random_delays import _check_law as check
+
+    if law is None:
+        raise ValueError("law: no exact delay law (exact_delay_law returned None)")
+    return check(law)
+
+
+def linearised_variance_u_law(alpha: float, c: float, eta: float, mu: float, law) -> float:
+    r"""Exact stationary variance (u units) of the linearised recursion under a random delay law.
+
+    The random-delay version of :func:`linearised_variance_u` (issue 11, Theory item 2):
+    :math:`x_{k+1} = (1+\mu)x_k - \mu x_{k-1} - \eta c\,x_{k-\tau_k} + \eta\xi_k`, tau_k from
+    ``law``; ``theory.random_delays.stationary_variance_random`` (the martingale split for
+    i.i.d. laws, the 7-dimensional moment map for the worker pipeline), divided by eta.
+
+    Parameters
+    ----------
+    alpha : float
+        Noise standard deviation (alpha_{i1}); 0 gives 0.
+    c : float
+        Mode rate lambda_1 - lambda_i; c <= 0 (never stable) gives inf.
+    eta : float
+        Step size > 0.
+    mu : float
+        Momentum in [0, 1).
+    law : ndarray (K + 1,), GeometricDelayLaw or WorkerPipelineLaw
+        E.g. :func:`exact_delay_law`. Cost O(K^2) for a vector, O(1) otherwise.
+
+    Returns
+    -------
+    float
+        Var(x_k) / eta; inf when the recursion is not mean-square stable.
+    """
+    from theory.random_delays import mean_square_stability
+
+    law = _check_law(law)
+    s = eta * c
+    if not (np.isfinite(s) and s > 0):
+        return float("inf")
+    factor = mean_square_stability(mu, s, law).variance_factor
+    if not np.isfinite(factor):
+        return float("inf")
+    return float(eta * alpha**2 * factor)
+
+
+def linearised_mean_path_law(x0: float, c: float, eta: float, mu: float, law, n_steps: int) -> np.ndarray:
+    r"""Mean path E x_0..E x_{n_steps} under a random delay law, from x_{-i} = x_0 (v_{-i} = v_0).
+
+    tau_k is independent of the state, so the mean obeys the mean-field recursion exactly:
+    :math:`E x_{k+1} = (1+\mu)E x_k - \mu E x_{k-1} - \eta c\sum_j p_j E x_{k-j}` (the worker
+    pipeline: its 3 x 3 mean map, the geometric recursion with q = (M-1)/M). Written for
+    d_k = x_k - x_0, zero history, driven by -eta c x_0 (``scipy.signal.lfilter``, O(n K)).
+    For a point mass at tau it is :func:`linearised_mean_path` (the tests check it).
+
+    Parameters
+    ----------
+    x0 : float
+        Start (and history).
+    c, eta, mu : float
+        Mode rate, step size, momentum.
+    law : ndarray, GeometricDelayLaw or WorkerPipelineLaw
+    n_steps : int
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1,)
+    """
+    from scipy.signal import lfilter
+
+    law = _check_law(law)
+    b, a = _mean_field_filter(mu, eta * c, law)
+    u = np.full(int(n_steps) + 1, -eta * c * float(x0))
+    return float(x0) + lfilter(b, a, u)
+
+
+def mean_field_impulse_response_law(c: float, eta: float, mu: float, law, n_steps: int) -> np.ndarray:
+    r"""g_0..g_{n_steps}: the mean-field filter's response to a unit input at step 0 (g_0 = 0, g_1 = 1).
+
+    The random-delay version of :func:`impulse_response`: the linear filter
+    :math:`G(z) = z^{-1}/(1 - (1+\mu)z^{-1} + \mu z^{-2} + \eta c\,z^{-1}P(z^{-1}))`,
+    :math:`P(w) = \sum_j p_j w^j`.
+
+    Parameters
+    ----------
+    c, eta, mu : float
+    law : ndarray, GeometricDelayLaw or WorkerPipelineLaw
+    n_steps : int
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1,)
+    """
+    from scipy.signal import lfilter
+
+    law = _check_law(law)
+    b, a = _mean_field_filter(mu, eta * c, law)
+    x = np.zeros(int(n_steps) + 1)
+    x[0] = 1.0
+    return lfilter(b, a, x)
+
+
+def linearised_autocovariance_u_law(
+    alpha: float, c: float, eta: float, mu: float, law, n_lags: int
+) -> np.ndarray:
+    r"""Stationary autocovariance gamma(h) = E[x_{k+h} x_k] / eta, h = 0..n_lags, under a random delay law.
+
+    I.i.d. laws: :math:`x_{k-\tau_k} = (p*x)_k + m_k` with :math:`m_k` a martingale difference
+    (``theory.random_delays``), so x is the mean-field filter G driven by the *white* noise
+    :math:`-\eta c\,m_k + \eta\xi_k`: :math:`\gamma(h) = V\sum_n g_n g_{n+h} / \sum_n g_n^2`,
+    V = :func:`linearised_variance_u_law`, g = :func:`mean_field_impulse_response_law` summed
+    until its tail energy is below :data:`FILTER_TAIL` (FFT correlation). Worker pipeline: its
+    writer is independent of the past, so :math:`E[S_{k+h} | \mathcal F_k] = A_1^h S_k` for the
+    state S = (x, x_{-1}, mean of the workers' reads) and :math:`\gamma(h) = [A_1^h (A, B, D)]_0`
+    with (A, B, D) = (E x^2, E x x_{-1}, E x y_m) of the stationary second-moment map
+    (``theory.random_delays.pipeline_moment_maps``): exact. u units.
+
+    Parameters
+    ----------
+    alpha, c, eta, mu : float
+    law : ndarray, GeometricDelayLaw or WorkerPipelineLaw
+    n_lags : int
+
+    Returns
+    -------
+    ndarray, shape (n_lags + 1,)
+        NaN when not mean-square stable (or the filter does not decay within
+        :data:`MAX_FILTER_STEPS` steps).
+    """
+    from scipy.signal import fftconvolve
+
+    from theory.random_delays import WorkerPipelineLaw, pipeline_moment_maps
+
+    law = _check_law(law)
+    n_lags = int(n_lags)
+    nan = np.full(n_lags + 1, np.nan)
+    V = linearised_variance_u_law(alpha, c, eta, mu, law)
+    if not np.isfinite(V):
+        return nan
+    s = eta * c
+    if isinstance(law, WorkerPipelineLaw):
+        A1, L, noise = pipeline_moment_maps(mu, s, law.workers)
+        v = np.linalg.solve(np.eye(7) - L, noise) * eta * alpha**2  # (E x^2, ..)/eta: u units
+        w = np.array([v[0], v[1], v[3]])
+        out = np.empty(n_lags + 1)
+        for h in range(n_lags + 1):
+            out[h] = w[0]
+            w = A1 @ w
+        return out
+    n = max(4096, 2 * (n_lags + 1))
+    while True:
+        g = mean_field_impulse_response_law(c, eta, mu, law, n)
+        e = g * g
+        total = float(e.sum())
+        if np.isfinite(total) and total > 0 and float(e[3 * n // 4 :].sum()) <= FILTER_TAIL * total:
+            break
+        if n >= MAX_FILTER_STEPS:
+            return nan
+        n = min(2 * n, MAX_FILTER_STEPS)
+    corr = fftconvolve(g, g[::-1])[g.size - 1 : g.size + n_lags]
+    return V * corr / total
+
+
+def linearised_decay_rate_law(c: float, eta: float, mu: float, law) -> float:
+    """Slowest decay rate (per unit ODE time) of the mean-field recursion: -log(rho) / eta.
+
+    rho: ``theory.stability.mean_field_spectral_radius`` (the cubic of the geometric law and of
+    the worker pipeline's mean map, q = (M-1)/M; the roots of the degree K + 1 polynomial of a
+    vector law). The random-delay version of :func:`linearised_decay_rate` (for a point mass
+    the same root); the mean and the ACF decay at this rate, the second moments at
+    ``theory.random_delays.mean_square_growth``.
+
+    Parameters
+    ----------
+    c, eta, mu : float
+    law : ndarray (K + 1,), GeometricDelayLaw or WorkerPipelineLaw
+
+    Returns
+    -------
+    float
+        Negative when the mean is unstable.
+    """
+    from theory.random_delays import WorkerPipelineLaw
+    from theory.stability import GeometricDelayLaw, mean_field_spectral_radius
+
+    law = _check_law(law)
+    if isinstance(law, WorkerPipelineLaw):
+        law = GeometricDelayLaw((law.workers - 1) / law.workers)
+    return float(-np.log(mean_field_spectral_radius(mu, eta * c, law)) / eta)
 
 
 class DiscreteRuns:

@@ -28,10 +28,19 @@ import argparse
 import ast
 import importlib
 import importlib.util
+import os
 import sys
 import time
 
-__all__ = ["COMMANDS", "main", "load_command", "build_parser"]
+__all__ = [
+    "COMMANDS",
+    "main",
+    "load_command",
+    "build_parser",
+    "parse_command",
+    "given_options",
+    "version_string",
+]
 
 #: Registered subcommands, in the order ``all`` runs them (modules compare/<name>.py).
 COMMANDS = [
@@ -91,6 +100,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m compare", description="Compare Async-MSGD with the paper's ODE/SDE limits."
     )
+    parser.add_argument("--version", action=VersionAction, help="print the package version and git commit")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     if only is None:
         for name in COMMANDS:
@@ -103,8 +113,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def key_params(mod, args) -> dict:
-    """Parameters naming the default output directory: ``mod.key_params(args)`` if the module
-    defines it, else eta (and mu, tau when the command has them)."""
+    """Parameters naming the default output directory.
+
+    Parameters
+    ----------
+    mod : module
+        The subcommand's module; its ``key_params(args)`` is used when it defines one.
+    args : argparse.Namespace
+        The validated options.
+
+    Returns
+    -------
+    dict
+        ``mod.key_params(args)``, else eta (and mu, tau when the command has them).
+    """
     if hasattr(mod, "key_params"):
         return mod.key_params(args)
     out = {"eta": args.eta}
@@ -119,19 +141,178 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset:
+    """The argparse dests the user typed explicitly in ``argv`` (not their defaults).
+
+    ``argv`` is parsed a second time with every default suppressed, so only the options
+    present on the command line appear in the namespace (the subcommand name excluded).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A parser from :func:`build_parser` (its defaults are left unchanged).
+    argv : list of str
+        The user's command line, subcommand first.
+
+    Returns
+    -------
+    frozenset of str
+        The dests given explicitly, e.g. ``frozenset({"runs", "horizon", "quick"})``.
+    """
+    saved = []
+
+    def suppress(p: argparse.ArgumentParser) -> None:
+        saved.append((p, None, dict(p._defaults)))
+        p._defaults.clear()
+        for action in p._actions:
+            saved.append((p, action, action.default))
+            action.default = argparse.SUPPRESS
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    suppress(sub)
+
+    suppress(parser)
+    try:
+        ns = parser.parse_args(argv)
+    finally:
+        for p, action, default in reversed(saved):
+            if action is None:
+                p._defaults.update(default)
+            else:
+                action.default = default
+    return frozenset(k for k in vars(ns) if k != "command")
+
+
+def parse_command(argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv`` (subcommand first) into validated-ready options with ``--quick`` applied.
+
+    ``--quick`` sets the module's ``quick_args()`` only for the options the user did not give
+    (:attr:`given_options`); ``args.given_options`` is the frozenset of the dests typed
+    explicitly. ``all`` passes ``--quick`` on to each subcommand instead.
+
+    Parameters
+    ----------
+    argv : list of str
+        Command line without the program name; ``argv[0]`` is a registered subcommand.
+
+    Returns
+    -------
+    argparse.Namespace
+        The parsed options, with ``given_options``.
+
+    Raises
+    ------
+    ValueError
+        An argparse error (unknown option, bad type), as one line.
+    """
+    command = argv[0] if argv else None
+    parser = build_parser(command)
+    try:
+        args = parser.parse_args(argv)
+        given = given_options(parser, argv)
+        if getattr(args, "quick", False) and args.command != "all":
+            mod = load_command(args.command)
+            quick = build_parser(command).parse_args([command, *mod.quick_args()])
+            for dest in given_options(parser, [command, *mod.quick_args()]) - given:
+                setattr(args, dest, getattr(quick, dest))
+    except _UsageError as exc:
+        raise ValueError(str(exc)) from None
+    args.given_options = given
+    return args
+
+
+class VersionRequested(Exception):
+    """Raised by ``--version`` to end parsing; :func:`main` prints the version and exits 0."""
+
+
+class VersionAction(argparse.Action):
+    """``--version``: end parsing; :func:`main` prints :func:`version_string` and exits 0.
+
+    Parameters
+    ----------
+    option_strings : list of str
+        The flags (``["--version"]``).
+    dest : str
+        Unused (nothing is stored).
+    default : object
+        Unused.
+    help : str, optional
+        Help text.
+    """
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        """Raise :class:`VersionRequested` (argparse calls this when ``--version`` is met).
+
+        Parameters
+        ----------
+        parser : argparse.ArgumentParser
+        namespace : argparse.Namespace
+        values : list
+        option_string : str, optional
+        """
+        raise VersionRequested()
+
+
+def version_string() -> str:
+    """The ``--version`` line.
+
+    Returns
+    -------
+    str
+        ``"async-msgd-diffusion <version> (git <commit>)"``; the commit is ``unknown`` outside a
+        git checkout.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from compare.verdict import _git_commit
+
+    try:
+        v = version("async-msgd-diffusion")
+    except PackageNotFoundError:  # pragma: no cover - not installed
+        v = "unknown"
+    return f"async-msgd-diffusion {v} (git {_git_commit() or 'unknown'})"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``python -m compare`` with ``argv``; return the exit status (0, 1 with --strict, 2)."""
+    """Run ``python -m compare`` with ``argv``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command line without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 (done), 1 (``--strict`` and a check fails), 2 (usage, bad value,
+        refused run, internal error), 130 (interrupted).
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else None
     if command is not None and command not in COMMANDS:
         return _fail(f"unknown command {command!r}; choose from {', '.join(COMMANDS)}")
+    if command is None and argv and argv[0] == "--version":
+        print(version_string())
+        return 0
     try:
-        parser = build_parser(command)
+        args = parse_command(argv) if command else build_parser(None).parse_args(argv)
+    except VersionRequested:
+        print(version_string())
+        return 0
     except ImportError as exc:
         return _fail(f"command {command!r} is not available: {exc}")
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
+    except (ValueError, _UsageError) as exc:
         return _fail(str(exc))
     if args.command is None:
         # one line, as for every usage error; `python -m compare -h` prints the full help
@@ -142,13 +323,6 @@ def main(argv: list[str] | None = None) -> int:
     from compare import cli
 
     mod = load_command(args.command)
-    if args.quick and args.command != "all":
-        # --quick = the module's tiny budget, under any option the user gave explicitly
-        # (argparse keeps the last occurrence). `all` passes --quick on to each subcommand.
-        try:
-            args = parser.parse_args([args.command, *mod.quick_args(), *argv[1:]])
-        except _UsageError as exc:
-            return _fail(str(exc))
     try:
         cli.validate_common(args)
         mod.validate(args)
@@ -156,21 +330,35 @@ def main(argv: list[str] | None = None) -> int:
         on_engine = hasattr(mod, "COMPARISON") or getattr(mod, "ENGINE", False)
         if given and not on_engine and args.command != "all":
             raise ValueError(f"{given[0]}: {args.command} is not ported to the experiment engine yet")
+        out_dir = cli.output_dir(args, args.command, key_params(mod, args))
+        cli.check_out_dir(out_dir)
+        cli.apply_threads(args)
     except ValueError as exc:
         return _fail(str(exc))
-    out_dir = cli.output_dir(args, args.command, key_params(mod, args))
     start = time.perf_counter()
     try:
         verdict = mod.run(args, out_dir)
-    except ValueError as exc:  # engine problems (store, scheduler) found while running: one line
+        if not verdict.elapsed_s:
+            verdict.elapsed_s = time.perf_counter() - start
+        path = verdict.write(out_dir)
+    except KeyboardInterrupt:
+        raise
+    except MemoryError:
+        return _fail(
+            "out of memory (MemoryError): the run needed more memory than this machine gave it; "
+            "reduce --runs or the horizon, or lower --max-memory so that the estimate guard refuses "
+            "such a run before it starts"
+        )
+    except Exception as exc:  # noqa: BLE001 - the safety net: one line, never a traceback
         from compare.engine import EngineError, StoreError
 
-        if not isinstance(exc, (EngineError, StoreError)):
+        if isinstance(exc, (EngineError, StoreError)):  # engine problems found while running
+            return _fail(str(exc))
+        if os.environ.get("COMPARE_DEBUG") == "1":
             raise
-        return _fail(str(exc))
-    if not verdict.elapsed_s:
-        verdict.elapsed_s = time.perf_counter() - start
-    path = verdict.write(out_dir)
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with COMPARE_DEBUG=1 for the traceback)"
+        )
     print(verdict.summary_table())
     print(f"verdict: {path}")
     if args.strict and not verdict.all_hold:

@@ -74,7 +74,11 @@ def _sub_argv(args, name: str, mod) -> list[str]:
     for opt in _PASSED:
         argv += [opt, str(getattr(args, opt.lstrip("-").replace("-", "_")))]
     if args.quick:
-        argv += ["--quick", *mod.quick_args()]
+        argv += ["--quick"]  # parse_command applies the subcommand's quick_args under the given options
+    for opt in ("--threads", "--max-memory", "--max-steps"):  # resource limits apply to every subcommand
+        value = getattr(args, opt.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            argv += [opt, str(value)]
     if args.no_progress:
         argv.append("--no-progress")
     on_engine = hasattr(mod, "COMPARISON") or getattr(mod, "ENGINE", False)
@@ -86,31 +90,34 @@ def _sub_argv(args, name: str, mod) -> list[str]:
 
 
 def run(args, out_dir: Path) -> Verdict:
-    from compare.__main__ import build_parser, load_command
     from compare.__main__ import key_params as _kp
+    from compare.__main__ import load_command, parse_command
 
     start = time.perf_counter()
-    checks, figures, results, errors = [], [], {}, {}
+    checks, figures, results, errors, files = [], [], {}, {}, []
     for name in cli.progress(args.only_list, desc="compare all", disable=args.no_progress):
         try:
             mod = load_command(name)
-            sub_args = build_parser(name).parse_args(_sub_argv(args, name, mod))
+            sub_args = parse_command(_sub_argv(args, name, mod))
             cli.validate_common(sub_args)
             mod.validate(sub_args)
             sub_dir = Path(out_dir) / name
+            cli.check_out_dir(sub_dir)
             v = mod.run(sub_args, sub_dir)
             v.write(sub_dir)
+            files += [str(Path(name) / f) for f in v.files]
         except Exception as exc:  # noqa: BLE001 - one failing subcommand must not hide the others
             errors[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             checks.append(
                 Check(
                     name=f"{name}:completed",
                     equation="-",
-                    predicted=None,
-                    observed=None,
-                    interval=(float("nan"), float("nan")),
-                    tolerance="the subcommand completes",
+                    predicted=1.0,
+                    observed=0.0,
+                    interval=(0.0, 0.0),
+                    tolerance="the subcommand completes (observed 1 if it did, 0 if not)",
                     holds=False,
+                    acceptance=(1.0, 1.0),
                     note=errors[name],
                 )
             )
@@ -138,4 +145,5 @@ def run(args, out_dir: Path) -> Verdict:
         figures=figures,
         results=results,
         elapsed_s=time.perf_counter() - start,
+        files=files,
     )

@@ -41,6 +41,13 @@ __all__ = [
     "add_common_arguments",
     "add_output_arguments",
     "validate_common",
+    "validate_resources",
+    "check_applicable",
+    "check_out_dir",
+    "apply_threads",
+    "given",
+    "MODEL_OPTIONS",
+    "resolved_delay",
     "problem_from_args",
     "delay_from_args",
     "default_tau",
@@ -146,6 +153,34 @@ def add_output_arguments(parser: argparse.ArgumentParser, group=None) -> None:
     g.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     g.add_argument("--strict", action="store_true", help="exit 1 if any check fails")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from compare.__main__ import VersionAction
+
+    g.add_argument("--version", action=VersionAction, help="print the package version and git commit")
+    r = parser.add_argument_group("resources (refused before any work when exceeded)")
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="numba threads of the simulation kernels, 1..the machine's cores (default: numba's); "
+        "results are bit-identical for every N",
+    )
+    r.add_argument(
+        "--max-memory",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="refuse a run whose estimated peak memory exceeds GIB GiB "
+        "(default $COMPARE_MAX_MEMORY_GIB, else half of this machine's memory)",
+    )
+    r.add_argument(
+        "--max-steps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="refuse a run whose estimated work exceeds N chain-steps (runs x steps x configurations; "
+        "default $COMPARE_MAX_CHAIN_STEPS, else no limit)",
+    )
     from compare.engine.pipeline import add_engine_arguments
 
     add_engine_arguments(parser.add_argument_group("engine options (where cells run, where they are stored)"))
@@ -181,12 +216,152 @@ def parse_ladder(text: str) -> list[float]:
     return factors
 
 
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the user typed option ``dest`` explicitly (``args.given_options``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options parsed by :func:`compare.__main__.parse_command` (without ``given_options``,
+        e.g. built by hand in a test, nothing counts as given).
+    dest : str
+        The argparse dest, e.g. ``"tau_max"``.
+
+    Returns
+    -------
+    bool
+    """
+    return dest in getattr(args, "given_options", frozenset())
+
+
+#: Delay-model options and the one model each applies to.
+MODEL_OPTIONS = {"tau_max": "uniform", "mean_delay": "geometric", "pipeline_workers": "pipeline"}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def validate_resources(args: argparse.Namespace) -> None:
+    """Validate ``--threads``, ``--max-memory`` and ``--max-steps`` (ValueError naming the option).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options; the three are normalised in place (absent ones are skipped).
+    """
+    from compare.engine.estimate import memory_limit, step_limit
+
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        import numba
+
+        top = int(numba.config.NUMBA_NUM_THREADS)
+        if isinstance(threads, bool) or int(threads) != threads or not 1 <= int(threads) <= top:
+            raise ValueError(f"--threads must be an integer in 1..{top} (numba's maximum), got {threads!r}")
+        args.threads = int(threads)
+    if getattr(args, "max_memory", None) is not None:
+        memory_limit(args.max_memory)  # raises naming --max-memory
+    if getattr(args, "max_steps", None) is not None:
+        step_limit(args.max_steps)  # raises naming --max-steps
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set numba's thread count to ``--threads`` (no-op without it), before any kernel runs.
+
+    The kernels give bit-identical results for every thread count (runs are independent and
+    each has its own seeded stream), so ``--threads`` changes only the wall time. It applies to
+    the kernels run in this process (not to the workers of a ``--workers`` / ``--scheduler``
+    cluster).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options (:func:`validate_resources`).
+    """
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(int(threads))
+
+
+def check_out_dir(out_dir) -> Path:
+    """Check, before any work, that the output directory can be written (ValueError naming ``--out``).
+
+    Creates the directory (and its parents) if missing, writes a probe file into it and removes it.
+
+    Parameters
+    ----------
+    out_dir : path
+        The run's output directory (``--out`` or the default).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``, which now exists.
+    """
+    import os
+
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {path} cannot be created: {exc.strerror or exc}") from None
+    probe = path / f".compare-write-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+    except OSError as exc:
+        raise ValueError(f"--out {path} is not writable: {exc.strerror or exc}") from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+    return path
+
+
+def check_applicable(args: argparse.Namespace) -> None:
+    """Refuse options the user typed that the chosen ``--delay-model`` does not use (ValueError).
+
+    ``--tau`` applies to the constant model only (a random model has its own option and, when
+    that is not given, takes its mean from ``--tau auto``); ``--tau-max`` to ``uniform``,
+    ``--mean-delay`` to ``geometric``, ``--pipeline-workers`` to ``pipeline``. Only options in
+    ``args.given_options`` are checked: defaults never conflict.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options (with ``delay_model`` validated).
+    """
+    model = args.delay_model
+    if hasattr(args, "tau") and model != "constant" and given(args, "tau"):
+        own = next(_flag(k) for k, m in MODEL_OPTIONS.items() if m == model)
+        raise ValueError(
+            f"--tau applies to --delay-model constant only; --delay-model {model} takes {own}"
+        )
+    for dest, applies in MODEL_OPTIONS.items():
+        if given(args, dest) and model != applies:
+            raise ValueError(f"{_flag(dest)} applies to --delay-model {applies} only, not {model}")
+
+
 def validate_common(args: argparse.Namespace) -> None:
     """Validate the common options in place (normalising them); ValueError naming the option.
 
-    A subcommand with only the output options (:func:`add_output_arguments`) gets those checked.
+    Checks the engine and resource options, the format, each model option, that the options
+    typed apply to the chosen delay model (:func:`check_applicable`), and that the delay model
+    can be built (:func:`delay_from_args`). A subcommand with only the output options
+    (:func:`add_output_arguments`) gets those checked.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options (ideally with ``given_options``, see :func:`given`).
     """
     validate_engine(args)
+    validate_resources(args)
     if args.format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
     if not hasattr(args, "eta"):
@@ -201,13 +376,16 @@ def validate_common(args: argparse.Namespace) -> None:
     if args.tau_max is not None:
         args.tau_max = check_nonnegative_int(args.tau_max, "--tau-max")
     if args.mean_delay is not None:
-        if not math.isfinite(args.mean_delay) or args.mean_delay < 0:
-            raise ValueError(f"--mean-delay must be a finite number >= 0, got {args.mean_delay!r}")
+        if not math.isfinite(args.mean_delay) or args.mean_delay <= 0:
+            raise ValueError(f"--mean-delay must be a finite number > 0, got {args.mean_delay!r}")
     if args.pipeline_workers is not None:
         args.pipeline_workers = check_positive_int(args.pipeline_workers, "--pipeline-workers")
-    problem_from_args(args)  # validates --eigenvalues and --dist
+    check_applicable(args)
+    problem = problem_from_args(args)  # validates --eigenvalues and --dist
     args.runs = check_positive_int(args.runs, "--runs")
     args.seed = check_nonnegative_int(args.seed, "--seed")
+    if hasattr(args, "tau") and hasattr(args, "mu"):
+        delay_from_args(args, problem, args.mu)  # the model can be built (ValueError naming the option)
 
 
 #: The engine options (attribute names) and their flags.
@@ -346,6 +524,11 @@ def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu
     if args.delay_model == "uniform":
         return delays.Uniform(args.tau_max if args.tau_max is not None else 2 * tau)
     if args.delay_model == "geometric":
+        if args.mean_delay is None and tau == 0:
+            raise ValueError(
+                "--mean-delay: the geometric model's default mean (--tau auto) is 0 here, and a "
+                "geometric delay needs a mean > 0; give --mean-delay"
+            )
         return delays.Geometric(mean=args.mean_delay if args.mean_delay is not None else float(tau))
     M = args.pipeline_workers
     return delays.WorkerPipeline(workers=M if M is not None else tau + 1)
@@ -368,8 +551,64 @@ def output_dir(args: argparse.Namespace, command: str, key_params: dict) -> Path
     return Path("results") / name
 
 
+def resolved_delay(args: argparse.Namespace, problem: Problem | None = None) -> dict:
+    """The delay of the run as resolved, for ``Verdict.parameters``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options with ``tau`` and ``mu``.
+    problem : theory.Problem, optional
+        The problem (default from ``args``).
+
+    Returns
+    -------
+    dict
+        Constant model: ``{"tau": int}`` plus ``"tau_from": "auto"`` when it came from ``--tau
+        auto``. Random model: its own parameter (``tau_max``, ``mean_delay`` or
+        ``pipeline_workers``) as resolved, ``"<param>_from": "tau auto (N)"`` when it was derived
+        from the automatic delay N, and ``mean_delay`` = the model's mean delay (uniform
+        tau_max / 2; pipeline of M equal-speed workers M - 1).
+    """
+    problem = problem_from_args(args) if problem is None else problem
+    delay = delay_from_args(args, problem, getattr(args, "mu", None))
+    model = args.delay_model
+    if model == "constant":
+        out = {"tau": int(delay)}
+        if args.tau == "auto":
+            out["tau_from"] = "auto"
+        return out
+    param = next(k for k, m in MODEL_OPTIONS.items() if m == model)
+    value = {"uniform": "tau_max", "geometric": "mean", "pipeline": "workers"}[model]
+    out = {param: getattr(delay, value)}
+    if getattr(args, param) is None:
+        auto = default_tau(problem, args.mu, args.eta) if args.tau == "auto" else int(args.tau)
+        out[f"{param}_from"] = f"tau {'auto ' if args.tau == 'auto' else ''}({auto})"
+    if model == "uniform":
+        out["mean_delay"] = delay.tau_max / 2
+    elif model == "pipeline":
+        out["mean_delay"] = float(delay.workers - 1)
+    return out
+
+
 def common_parameters(args: argparse.Namespace, problem: Problem | None = None) -> dict:
-    """The common options as a JSON-safe dict for ``Verdict.parameters``."""
+    """The common options as a JSON-safe dict for ``Verdict.parameters``.
+
+    Only the options the run used are recorded, each as resolved: the delay by
+    :func:`resolved_delay` (``tau`` an integer, never ``"auto"``; a random model's parameter
+    and mean delay), the model options of the other delay models never.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+    problem : theory.Problem, optional
+        The problem (default from ``args``).
+
+    Returns
+    -------
+    dict
+    """
     problem = problem_from_args(args) if problem is None else problem
     out = {
         "eta": args.eta,
@@ -382,11 +621,12 @@ def common_parameters(args: argparse.Namespace, problem: Problem | None = None) 
     }
     if hasattr(args, "mu"):
         out["mu"] = args.mu
-    if hasattr(args, "tau"):
-        out["tau"] = args.tau
-    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
-        if getattr(args, opt, None) is not None:
-            out[opt] = getattr(args, opt)
+    if hasattr(args, "tau") and hasattr(args, "mu"):
+        out.update(resolved_delay(args, problem))
+    else:
+        for opt in ("tau_max", "mean_delay", "pipeline_workers"):
+            if getattr(args, opt, None) is not None and MODEL_OPTIONS[opt] == args.delay_model:
+                out[opt] = getattr(args, opt)
     return out
 
 

@@ -6,7 +6,9 @@ Every subcommand returns one :class:`Verdict`; the CLI writes it once, in one pl
                        "checks": [{"name", "equation", "predicted", "observed",
                                    "interval": [lo, hi], "acceptance": [lo, hi],
                                    "tolerance", "holds", "note"}],
-                       "figures": [paths relative to DIR], "results": {...}}
+                       "notes": [run-level facts, e.g. how many runs diverged],
+                       "figures": [paths relative to DIR], "results": {...},
+                       "files": [every file this run wrote into DIR, relative]}
     DIR/raw.nc        the raw numbers as netCDF (an xarray.Dataset, or a dict of arrays converted
                       to one); DIR/raw.npz only when no netCDF backend is installed
 
@@ -17,7 +19,13 @@ tolerance before the comparison is made, so that ``holds`` is exactly
 ``acceptance[0] <= observed <= acceptance[1]``; ``holds`` is ``null`` when nothing could be
 measured. The rule is spelled out in ``tolerance`` (docs/compare.md lists the rules).
 JSON is written strictly: NaN and infinities become ``null``, numpy scalars and arrays
-become Python numbers and lists.
+become Python numbers and lists. A non-finite observation is never a measurement: a check
+with one cannot hold or fail (``holds`` must be None), and the summary table shows it as
+"not measured".
+
+Re-running into the same directory leaves no stale files: :meth:`Verdict.write` deletes the
+files listed under ``"files"`` by the previous ``verdict.json`` there that this run did not
+write (only those: nothing the toolkit did not write, never the store ``cells.zarr``).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Check", "Verdict", "collect_versions", "to_jsonable", "VERDICT_FILE"]
+__all__ = ["Check", "Verdict", "collect_versions", "to_jsonable", "stale_files", "VERDICT_FILE", "KEPT"]
 
 #: Name of the verdict file inside the output directory.
 VERDICT_FILE = "verdict.json"
@@ -96,6 +104,22 @@ def collect_versions() -> dict:
     return versions
 
 
+def _all_finite(x) -> bool:
+    """True when ``x`` (a number or a nested list / array of numbers) is finite throughout.
+
+    None and non-numeric entries count as not finite; an empty list counts as finite.
+    """
+    if x is None or isinstance(x, (str, bytes)):
+        return False
+    if isinstance(x, (bool, np.bool_)):
+        return True
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.all(np.isfinite(arr)))
+
+
 @dataclass
 class Check:
     """One prediction of the paper set against one observation.
@@ -136,6 +160,11 @@ class Check:
 
     def __post_init__(self):
         self.holds = None if self.holds is None else bool(self.holds)
+        if self.holds is not None and not _all_finite(self.observed):
+            raise ValueError(
+                f"holds of {self.name} must be None when its observed value is not finite "
+                f"(got {self.observed!r}): nothing was measured"
+            )
         lo, hi = self.interval
         self.interval = (float(lo) if lo is not None else math.nan, float(hi) if hi is not None else math.nan)
         if self.acceptance is not None:
@@ -194,6 +223,12 @@ class Verdict:
         Raw numbers, written beside verdict.json as ``raw.nc`` (netCDF; a dict becomes a Dataset
         with one variable per key and dimensions ``<key>_dim0, ...``), or ``raw.npz`` when no
         netCDF backend is available.
+    notes : list of str
+        Run-level facts printed under the summary table (e.g. :func:`compare.checks.divergence_note`).
+    files : list of str
+        Files the command wrote into the output directory besides its figures, ``raw.*`` and
+        ``verdict.json`` (relative paths); :meth:`write` adds those and records the union in
+        ``verdict.json["files"]``.
     """
 
     command: str
@@ -205,6 +240,8 @@ class Verdict:
     elapsed_s: float = 0.0
     versions: dict = field(default_factory=collect_versions)
     raw: Any = None
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
     @property
     def all_hold(self) -> bool:
@@ -220,18 +257,44 @@ class Verdict:
             "versions": to_jsonable(self.versions),
             "elapsed_s": to_jsonable(self.elapsed_s),
             "checks": [c.as_dict() for c in self.checks],
+            "notes": [str(n) for n in self.notes],
             "figures": [str(f) for f in self.figures],
             "results": to_jsonable(self.results),
+            "files": [str(f) for f in self.files],
         }
 
     def write(self, out_dir) -> Path:
-        """Write ``out_dir/verdict.json`` (and ``raw.nc`` or ``raw.npz``); return the json path."""
+        """Write ``out_dir/verdict.json`` and ``raw.nc`` (or ``raw.npz``); remove the last run's leftovers.
+
+        ``self.files`` becomes every file this run wrote into ``out_dir`` (verdict.json, the raw
+        file, the figures, and any files the command listed), recorded in verdict.json. Files
+        listed by the ``verdict.json`` previously in ``out_dir`` that this run did not write are
+        deleted (see :func:`stale_files`).
+
+        Parameters
+        ----------
+        out_dir : path
+            The output directory (created if missing).
+
+        Returns
+        -------
+        pathlib.Path
+            The path of ``verdict.json``.
+        """
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / VERDICT_FILE
+        previous = _listed_files(path)
+        raw = self._write_raw(out_dir)
+        written = [VERDICT_FILE, *([] if raw is None else [raw.name]), *map(str, self.figures), *self.files]
+        self.files = list(dict.fromkeys(_relative(out_dir, f) for f in written))
         text = json.dumps(self.as_dict(), indent=2, allow_nan=False)
-        path.write_text(text + "\n")
-        self._write_raw(out_dir)
+        tmp = path.with_name(f".{VERDICT_FILE}.tmp")
+        tmp.write_text(text + "\n")
+        tmp.replace(path)
+        for stale in stale_files(out_dir, previous, self.files):
+            stale.unlink(missing_ok=True)
+            _remove_empty_parents(stale.parent, out_dir)
         return path
 
     def _write_raw(self, out_dir: Path) -> Path | None:
@@ -273,7 +336,15 @@ class Verdict:
         raise ValueError(f"raw must be an xarray.Dataset, a dict of arrays or None, got {type(raw).__name__}")
 
     def summary_table(self) -> str:
-        """A readable plain-text table of the checks, with a header and a one-line tally."""
+        """A readable plain-text table of the checks, a one-line tally, then the notes.
+
+        A non-finite observed value or interval end is shown as "not measured" (never as nan or
+        inf); an unbounded side of an acceptance region as ``<= hi`` / ``>= lo``.
+
+        Returns
+        -------
+        str
+        """
         header = ("check", "equation", "predicted", "observed", "interval", "acceptance", "holds")
         rows = [header]
         for c in self.checks:
@@ -282,10 +353,10 @@ class Verdict:
                     c.name,
                     c.equation,
                     _fmt(c.predicted),
-                    _fmt(c.observed),
-                    f"[{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]",
-                    "-" if c.acceptance is None else f"[{_fmt(c.acceptance[0])}, {_fmt(c.acceptance[1])}]",
-                    "-" if c.holds is None else ("yes" if c.holds else "NO"),
+                    _fmt_measured(c.observed),
+                    _fmt_interval(c.interval),
+                    "-" if c.acceptance is None else _fmt_region(c.acceptance),
+                    "not measured" if c.holds is None else ("yes" if c.holds else "NO"),
                 )
             )
         widths = [min(max(len(r[k]) for r in rows), 40) for k in range(len(header))]
@@ -300,7 +371,117 @@ class Verdict:
         n_none = sum(c.holds is None for c in self.checks)
         tally = f"{n_ok}/{len(self.checks)} checks hold"
         lines.append(tally + (f" ({n_none} not measured)" if n_none else ""))
+        lines += [f"note: {' '.join(str(n).split())}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _fmt_measured(x) -> str:
+    """An observed value: "not measured" unless finite throughout (then :func:`_fmt`)."""
+    if x is None or not _all_finite(x):
+        return "not measured"
+    return _fmt(x)
+
+
+def _fmt_interval(interval) -> str:
+    """A confidence interval: "not measured" unless both ends are finite; else ``[lo, hi]``."""
+    lo, hi = interval
+    if not _all_finite([lo, hi]):
+        # a one-sided interval keeps its finite end, written as a bound
+        if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+            return _fmt_region((lo, hi))
+        return "not measured"
+    return f"[{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _fmt_region(region) -> str:
+    """An acceptance region: ``[lo, hi]``, ``<= hi``, ``>= lo`` or ``any`` (unbounded sides)."""
+    lo, hi = (float(v) for v in region)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"[{_fmt(lo)}, {_fmt(hi)}]"
+    if math.isfinite(hi):
+        return f"<= {_fmt(hi)}"
+    if math.isfinite(lo):
+        return f">= {_fmt(lo)}"
+    return "any"
+
+
+def _relative(out_dir: Path, f) -> str:
+    """``f`` relative to ``out_dir`` when it lies inside it (figures may be given absolute)."""
+    p = Path(f)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(out_dir.resolve()).as_posix()
+        except ValueError:
+            return str(p)
+    return p.as_posix()
+
+
+def _listed_files(verdict_path: Path) -> list[str]:
+    """The ``"files"`` of an existing verdict.json (older ones: its figures and raw files)."""
+    try:
+        doc = json.loads(verdict_path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    files = doc.get("files")
+    if files is None:  # written before "files" existed: what the toolkit wrote then
+        files = [*doc.get("figures", []), "raw.nc", "raw.npz"]
+    return [f for f in files if isinstance(f, str)]
+
+
+#: Never deleted as stale: the engine's store (the resume state of a rerun).
+KEPT = ("cells.zarr",)
+
+
+def stale_files(out_dir, previous: list[str], written: list[str]) -> list[Path]:
+    """Files of the previous run in ``out_dir`` that this run did not write, safe to delete.
+
+    Parameters
+    ----------
+    out_dir : path
+        The output directory.
+    previous : list of str
+        Paths listed by the previous ``verdict.json`` (relative to ``out_dir``).
+    written : list of str
+        Paths this run wrote (relative).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Existing regular files (not symlinks) inside ``out_dir``, listed by the previous run,
+        not written by this one, and not inside the store (:data:`KEPT`). Absolute paths,
+        ``..`` and anything resolving outside ``out_dir`` are never returned.
+    """
+    root = Path(out_dir).resolve()
+    keep = {Path(w).as_posix() for w in written}
+    out = []
+    for rel in dict.fromkeys(previous):
+        p = Path(rel)
+        if p.is_absolute() or ".." in p.parts or p.as_posix() in keep or not p.parts:
+            continue
+        if p.parts[0] in KEPT or any(part in KEPT for part in p.parts):
+            continue
+        target = root / p
+        try:
+            inside = target.resolve().is_relative_to(root)
+        except OSError:
+            continue
+        if inside and target.is_file() and not target.is_symlink():
+            out.append(target)
+    return out
+
+
+def _remove_empty_parents(d: Path, out_dir: Path) -> None:
+    """Remove ``d`` and its parents up to (not including) ``out_dir`` while they are empty."""
+    root = Path(out_dir).resolve()
+    d = d.resolve()
+    while d != root and d.is_relative_to(root):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+        d = d.parent
 
 
 def _clip(s: str, w: int) -> str:
@@ -322,7 +503,7 @@ def _fmt(x) -> str:
         return str(int(x))
     if isinstance(x, (float, np.floating)):
         x = float(x)
-        if not math.isfinite(x):
-            return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        if not math.isfinite(x):  # a prediction may be unbounded (never an observation: see _fmt_measured)
+            return "-" if math.isnan(x) else ("unbounded" if x > 0 else "-unbounded")
         return f"{x:.4g}"
     return str(x)

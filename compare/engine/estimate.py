@@ -6,6 +6,10 @@ memory, overridable with ``--max-memory GIB`` or ``$COMPARE_MAX_MEMORY_GIB``), w
 giving the estimate and the options that reduce it. The estimate is of what the run holds at
 its peak (records of the largest cell or of the assembled Dataset, whichever is larger, plus
 the kernel's per-run state), not a bound on Python's own overhead.
+
+Work is guarded the same way: a run whose ``chain_steps`` exceed ``--max-steps N`` (or
+``$COMPARE_MAX_CHAIN_STEPS``; default no limit) is refused, so that a test or a shared machine
+can bound the time a command may take.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["Estimate", "memory_limit", "check_fits", "format_bytes"]
+__all__ = ["Estimate", "memory_limit", "step_limit", "check_fits", "format_bytes"]
 
 #: Fraction of physical memory a run may plan to use by default.
 DEFAULT_MEMORY_FRACTION = 0.5
@@ -77,6 +81,11 @@ def memory_limit(max_memory_gib: float | None = None) -> float:
     max_memory_gib : float, optional
         Explicit limit in GiB (``--max-memory``). Else ``$COMPARE_MAX_MEMORY_GIB``, else
         :data:`DEFAULT_MEMORY_FRACTION` of physical memory (infinite if unknown).
+
+    Returns
+    -------
+    float
+        The limit in bytes (``inf``: no limit known).
     """
     if max_memory_gib is None:
         env = os.environ.get("COMPARE_MAX_MEMORY_GIB")
@@ -93,12 +102,61 @@ def memory_limit(max_memory_gib: float | None = None) -> float:
     return math.inf if phys is None else DEFAULT_MEMORY_FRACTION * phys
 
 
-def check_fits(estimate: Estimate, limit_bytes: float) -> None:
-    """Raise ``ValueError`` (one line) if ``estimate`` does not fit in ``limit_bytes``."""
-    if estimate.memory_bytes <= limit_bytes:
-        return
+def step_limit(max_steps: float | None = None) -> float:
+    """The number of chain-steps a run may plan to execute.
+
+    Parameters
+    ----------
+    max_steps : float, optional
+        Explicit limit (``--max-steps``). Else ``$COMPARE_MAX_CHAIN_STEPS``, else no limit.
+
+    Returns
+    -------
+    float
+        The limit (``inf``: none).
+    """
+    if max_steps is None:
+        env = os.environ.get("COMPARE_MAX_CHAIN_STEPS")
+        if env:
+            try:
+                max_steps = float(env)
+            except ValueError:
+                raise ValueError(f"COMPARE_MAX_CHAIN_STEPS must be a number, got {env!r}") from None
+            if not (math.isfinite(max_steps) and max_steps > 0):
+                raise ValueError(f"COMPARE_MAX_CHAIN_STEPS must be a positive number, got {env!r}")
+    if max_steps is None:
+        return math.inf
+    if not (math.isfinite(max_steps) and max_steps > 0):
+        raise ValueError(f"--max-steps must be a positive number of chain-steps, got {max_steps!r}")
+    return float(max_steps)
+
+
+def check_fits(estimate: Estimate, limit_bytes: float, max_steps: float = math.inf) -> None:
+    """Refuse a run that does not fit: one-line ``ValueError`` naming the estimate and the options.
+
+    Parameters
+    ----------
+    estimate : Estimate
+        The run's planned memory and work.
+    limit_bytes : float
+        Memory limit in bytes (:func:`memory_limit`).
+    max_steps : float
+        Work limit in chain-steps (:func:`step_limit`; ``inf``: none).
+
+    Raises
+    ------
+    ValueError
+        ``"--max-memory: ..."`` or ``"--max-steps: ..."`` with the estimate, the limit and
+        the options that reduce the estimate.
+    """
     how = f"; reduce {' or '.join(estimate.reduce)}" if estimate.reduce else ""
-    raise ValueError(
-        f"--max-memory: this run needs an estimated {format_bytes(estimate.memory_bytes)} of memory, "
-        f"more than the limit of {format_bytes(limit_bytes)}{how} (or raise --max-memory)"
-    )
+    if estimate.memory_bytes > limit_bytes:
+        raise ValueError(
+            f"--max-memory: this run needs an estimated {format_bytes(estimate.memory_bytes)} of memory, "
+            f"more than the limit of {format_bytes(limit_bytes)}{how} (or raise --max-memory)"
+        )
+    if not (estimate.chain_steps <= max_steps):
+        raise ValueError(
+            f"--max-steps: this run needs an estimated {estimate.chain_steps:.3g} chain-steps, "
+            f"more than the limit of {max_steps:.3g}{how} (or raise --max-steps)"
+        )

@@ -9,13 +9,16 @@ simulating (:func:`load`).
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from compare.engine.cell import Cell, combine
-from compare.engine.estimate import check_fits, memory_limit
+from compare.engine.estimate import check_fits, memory_limit, step_limit
 from compare.engine.runner import RunnerOptions, RunSummary, run_cells, scheduler_address
 from compare.engine.spec import Spec
 from compare.engine.store import Store, StoreError
@@ -30,6 +33,7 @@ __all__ = [
     "STORE_NAME",
     "replot",
     "raw_spec",
+    "default_store_of_other_spec",
 ]
 
 #: Default store: ``<out>/cells.zarr``.
@@ -164,6 +168,7 @@ def run(
     options: RunnerOptions | None = None,
     fmt: str = "png",
     max_memory_bytes: float | None = None,
+    max_chain_steps: float | None = None,
 ):
     """Run a comparison end to end: plan, compute (or load), assemble, analyse, plot.
 
@@ -185,6 +190,8 @@ def run(
         Figure format.
     max_memory_bytes : float, optional
         Refuse (``ValueError``, before any cell runs) if ``comparison.estimate(spec)`` exceeds it.
+    max_chain_steps : float, optional
+        Refuse likewise if the estimate's ``chain_steps`` exceed it.
 
     Returns
     -------
@@ -196,8 +203,12 @@ def run(
     if from_store is not None:
         spec, ds, summary = load(comparison, from_store, analysis=spec)
     else:
-        if comparison.estimate is not None and max_memory_bytes is not None:
-            check_fits(comparison.estimate(spec), max_memory_bytes)
+        if comparison.estimate is not None and (max_memory_bytes is not None or max_chain_steps is not None):
+            check_fits(
+                comparison.estimate(spec),
+                math.inf if max_memory_bytes is None else max_memory_bytes,
+                math.inf if max_chain_steps is None else max_chain_steps,
+            )
         cells = comparison.cells(spec)
         st = Store.open(store, spec, comparison.name, overwrite=overwrite) if store is not None else None
         try:
@@ -272,21 +283,92 @@ def options_from_args(args: argparse.Namespace) -> RunnerOptions:
     )
 
 
+def default_store_of_other_spec(path, spec: Spec, name: str) -> str | None:
+    """Why the store at ``path`` (the default ``<out>/cells.zarr``) belongs to another run, or None.
+
+    Parameters
+    ----------
+    path : path
+        The default store of this run.
+    spec : Spec
+        This run's spec.
+    name : str
+        This comparison's name.
+
+    Returns
+    -------
+    str or None
+        A short reason (``"tau differs (store: 3, now: 5)"``) when ``path`` is an engine store of
+        another comparison or of a spec with other identity fields; None when it does not exist,
+        matches (a resume), or is not an engine store (which :meth:`Store.open` refuses).
+    """
+    try:
+        meta = Store.read_only(path, "--store").meta()
+    except StoreError:
+        return None
+    if meta.get("comparison") != name:
+        return f"it holds cells of {meta.get('comparison')!r}"
+    if meta.get("spec_identity_hash") == spec.identity_hash():
+        return None
+    d = spec.diff(meta.get("spec", {}), identity=True)
+    return f"{d[0]} differs (store: {_short(d[2])}, now: {_short(d[1])})" if d else "the spec differs"
+
+
+def _short(value, width: int = 40) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def run_command(comparison: Comparison, args: argparse.Namespace, out_dir):
-    """``run(args, out_dir)`` of an engine-based subcommand: spec from the options, default store
-    ``<out>/cells.zarr``, prints the comparison's report and the engine's one-line summary."""
+    """``run(args, out_dir)`` of an engine-based subcommand.
+
+    The spec comes from the options; the resource guard (``--max-memory``, ``--max-steps``)
+    refuses a run that does not fit before anything is touched; the default store is
+    ``<out>/cells.zarr``. A default store made by a *different* spec (a rerun into the same
+    ``--out`` with other options) is replaced, with a one-line note on stderr; an explicit
+    ``--store`` of another spec is refused unless ``--overwrite``. Prints the comparison's report
+    and the engine's one-line summary.
+
+    Parameters
+    ----------
+    comparison : Comparison
+    args : argparse.Namespace
+        The validated options.
+    out_dir : path
+        The output directory.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
     spec = comparison.from_args(args)
+    overwrite = bool(args.overwrite)
     store = None if args.from_store else (args.store or str(Path(out_dir) / STORE_NAME))
+    if not args.from_store:
+        if comparison.estimate is not None:
+            check_fits(
+                comparison.estimate(spec),
+                memory_limit(getattr(args, "max_memory", None)),
+                step_limit(getattr(args, "max_steps", None)),
+            )
+        if not args.store and not overwrite:
+            why = default_store_of_other_spec(store, spec, comparison.name)
+            if why is not None:
+                print(
+                    f"note: replacing the default store {store} of an earlier run ({why}); "
+                    "give --store PATH to keep it",
+                    file=sys.stderr,
+                )
+                overwrite = True
     verdict, summary = run(
         comparison,
         spec,
         out_dir=out_dir,
         store=store,
         from_store=args.from_store,
-        overwrite=args.overwrite,
+        overwrite=overwrite,
         options=options_from_args(args),
         fmt=args.format,
-        max_memory_bytes=memory_limit(getattr(args, "max_memory", None)),
     )
     verdict.parameters["quick"] = bool(getattr(args, "quick", False))
     if comparison.report is not None:

@@ -10,7 +10,8 @@ import pytest
 
 from compare.verdict import Check, Verdict, to_jsonable
 
-SCHEMA_KEYS = {"command", "parameters", "seed", "versions", "elapsed_s", "checks", "figures", "results"}
+SCHEMA_KEYS = {"command", "parameters", "seed", "versions", "elapsed_s", "checks", "notes", "figures"}
+SCHEMA_KEYS |= {"results", "files"}
 CHECK_KEYS = {"name", "equation", "predicted", "observed", "interval", "tolerance", "holds"}
 
 
@@ -20,7 +21,7 @@ def _verdict(raw=None, holds=(True, False)):
             f"c[{n}]",
             "eq. (8)",
             np.float64(1.0),
-            [np.float32(2.0), np.nan],
+            [np.float32(2.0), np.float64(3.0)],
             (0.5, np.inf),
             "rule",
             np.bool_(h),
@@ -58,7 +59,7 @@ def test_verdict_write_schema_and_strict_json(tmp_path):
     for c in data["checks"]:
         assert CHECK_KEYS <= set(c)
         assert c["interval"] == [0.5, None]
-        assert c["observed"] == [2.0, None]
+        assert c["observed"] == [2.0, 3.0]
     assert [c["holds"] for c in data["checks"]] == [True, False]
     for key in ("python", "numpy", "scipy", "sympy", "numba", "git_commit"):
         assert key in data["versions"]
@@ -87,7 +88,7 @@ def test_all_hold_and_summary_table():
 
 
 def test_check_interval_normalised_and_bad_raw(tmp_path):
-    c = Check("a", "eq", None, None, (None, 2), "t", 1)
+    c = Check("a", "eq", None, 1.5, (None, 2), "t", 1)
     assert math.isnan(c.interval[0]) and c.interval[1] == 2.0 and c.holds is True
     with pytest.raises(ValueError, match="^raw"):
         Verdict("x", {}, 0, raw=[1, 2]).write(tmp_path)

@@ -22,6 +22,7 @@ M = m + 1 equal-speed workers); m = 0 is the synchronous run for every model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,13 @@ __all__ = [
     "cell_batch",
     "check_mus",
     "check_taus",
+    "check_runs",
+    "MIN_RUNS",
+    "MIN_TAUS",
+    "call_bytes",
+    "dataset_bytes",
+    "analysis_bytes",
+    "MAX_TAUS",
 ]
 
 #: The delay models of the grid (as ``compare.cli.DELAY_MODELS``).
@@ -53,10 +61,53 @@ ERROR_KINDS = ("angle", "distance")
 FN = "compare.msgd_grid:cell"
 #: The parameters of a cell that are grid axes (cells differing only in these share a data stream).
 GRID_KEYS = ("mus", "taus")
+#: Fewest runs: the 95% intervals over runs (Student-t, bootstrap) need at least two.
+MIN_RUNS = 2
+#: Fewest delays of a grid: tau = 0 (the reference of the optimal-delay rule) and two more, so
+#: that the error can stay within the allowance at one delay and rise past it at a later one.
+MIN_TAUS = 3
+#: Most points of a delay grid (a range is counted before it is expanded into a list).
+MAX_TAUS = 100_000
+
+
+def check_runs(runs, name: str = "runs") -> int:
+    """Runs per configuration: an integer >= :data:`MIN_RUNS` (ValueError naming ``name``).
+
+    Parameters
+    ----------
+    runs : int
+        Independent runs.
+    name : str
+        Name used in the message (``"--runs"`` on the command line).
+
+    Returns
+    -------
+    int
+    """
+    from theory.validation import check_positive_int
+
+    runs = check_positive_int(runs, name)
+    if runs < MIN_RUNS:
+        raise ValueError(
+            f"{name} must be >= {MIN_RUNS} (the 95% intervals over runs need at least two), got {runs}"
+        )
+    return runs
 
 
 def check_mus(mus, name: str = "mus") -> tuple[float, ...]:
-    """Momenta: a non-empty list of distinct floats in [0, 1) (ValueError naming ``name``)."""
+    """Momenta: a non-empty list of distinct floats in [0, 1) (ValueError naming ``name``).
+
+    Parameters
+    ----------
+    mus : float or sequence of float
+        Momenta.
+    name : str
+        Name used in the message.
+
+    Returns
+    -------
+    tuple of float
+    """
     from theory.validation import check_mu
 
     if isinstance(mus, (int, float)):
@@ -69,14 +120,53 @@ def check_mus(mus, name: str = "mus") -> tuple[float, ...]:
     return out
 
 
-def check_taus(taus, name: str = "taus") -> tuple[int, ...]:
-    """Delay grid: ``"start:stop[:step]"`` or a list of ints, strictly increasing from 0."""
+def _check_range_size(text: str, name: str) -> None:
+    """Refuse a ``start:stop[:step]`` range of more than :data:`MAX_TAUS` points before expanding it."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        return  # a list, or malformed: parse_int_range says so
+    try:
+        start, stop = int(parts[0]), int(parts[1])
+        step = int(parts[2]) if len(parts) == 3 else 1
+    except ValueError:
+        return
+    if step > 0 and stop >= start and (stop - start) // step + 1 > MAX_TAUS:
+        raise ValueError(
+            f"{name} must hold at most {MAX_TAUS} delays, got {(stop - start) // step + 1} ({text!r})"
+        )
+
+
+def check_taus(taus, name: str = "taus", min_size: int = MIN_TAUS) -> tuple[int, ...]:
+    """Delay grid: ``"start:stop[:step]"`` or a list of ints, strictly increasing from 0.
+
+    Parameters
+    ----------
+    taus : str or sequence of int
+        The grid (inclusive range or list).
+    name : str
+        Name used in the message.
+    min_size : int
+        Fewest grid points (default :data:`MIN_TAUS`: the optimal delay is read off a rise of
+        the error along the grid).
+
+    Returns
+    -------
+    tuple of int
+    """
     from compare.cli import parse_int_range
 
     if isinstance(taus, str):
+        _check_range_size(taus, name)
         taus = parse_int_range(taus, name)
     if not isinstance(taus, (list, tuple)) or not taus:
         raise ValueError(f"{name} must be a non-empty list of delays or 'start:stop[:step]', got {taus!r}")
+    if len(taus) > MAX_TAUS:
+        raise ValueError(f"{name} must hold at most {MAX_TAUS} delays, got {len(taus)}")
+    if len(taus) < min_size:
+        raise ValueError(
+            f"{name} must hold at least {min_size} delays (0 and {min_size - 1} more: the optimal delay "
+            f"is read off a rise of the error along the grid), got {list(taus)}"
+        )
     if any(not isinstance(t, int) or isinstance(t, bool) or t < 0 for t in taus):
         raise ValueError(f"{name} must hold integers >= 0, got {list(taus)}")
     if taus[0] != 0:
@@ -116,11 +206,10 @@ class GridSpec(Spec):
             check_eta,
             check_nonnegative_int,
             check_positive_float,
-            check_positive_int,
         )
 
         self.set("eta", check_eta(self.eta, "eta"))
-        self.set("runs", check_positive_int(self.runs, "runs"))
+        self.set("runs", check_runs(self.runs, "runs"))
         self.set("seed", check_nonnegative_int(self.seed, "seed"))
         self.set("horizon", check_positive_float(self.horizon, "horizon"))
         if self.delay_model not in DELAY_MODELS:
@@ -274,6 +363,10 @@ def cell_batch(params_list: list[dict], seed: int, runs: int) -> list:
 cell.batch = cell_batch
 
 
+def _attrs(description: str, units: str) -> dict:
+    return {"long_name": description, "description": description, "units": units}
+
+
 def _dataset(p: dict, h, diverged, staleness, n_steps: int, d: int):
     import xarray as xr
 
@@ -282,34 +375,31 @@ def _dataset(p: dict, h, diverged, staleness, n_steps: int, d: int):
             "h_final": (
                 ("mu", "tau", "run", "coord"),
                 np.ascontiguousarray(h),
-                {"long_name": "final iterate in eigen-coordinates h = Q^T v", "units": "1"},
+                _attrs("final iterate in eigen-coordinates h = Q^T v (diverged run: its frozen state)", "1"),
             ),
             "diverged": (
                 ("mu", "tau", "run"),
                 np.ascontiguousarray(diverged),
-                {"long_name": "run stopped by the divergence test (||v||^2 > 1e3 or non-finite)"},
+                _attrs("run stopped by the divergence test (||v||^2 > 1e3 or non-finite)", "1 (boolean)"),
             ),
             "staleness_mean": (
                 ("tau",),
                 np.ascontiguousarray(staleness),
-                {"long_name": "measured mean delay tau_k", "units": "iterations"},
+                _attrs("measured mean delay tau_k of the grid value", "iterations"),
             ),
         },
         coords={
-            "mu": ("mu", np.array(p["mus"], dtype=float), {"long_name": "momentum mu"}),
+            "mu": ("mu", np.array(p["mus"], dtype=float), _attrs("momentum mu", "1")),
             "tau": (
                 "tau",
                 np.array(p["taus"], dtype=np.int64),
-                {
-                    "long_name": "grid value: constant delay, or mean delay of the model",
-                    "units": "iterations",
-                },
+                _attrs("grid value: constant delay, or mean delay of the delay model", "iterations"),
             ),
-            "run": ("run", np.arange(h.shape[2], dtype=np.int64)),
+            "run": ("run", np.arange(h.shape[2], dtype=np.int64), _attrs("run index", "1")),
             "coord": (
                 "coord",
                 np.arange(1, d + 1, dtype=np.int64),
-                {"long_name": "eigen-coordinate (1-based)"},
+                _attrs("eigen-coordinate index i of h_i (1-based, lambda_1 first)", "1"),
             ),
         },
         attrs={
@@ -320,3 +410,107 @@ def _dataset(p: dict, h, diverged, staleness, n_steps: int, d: int):
             "equation": "Liu et al. 2018, eq. (5), in eigen-coordinates h = Q^T v",
         },
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Resource estimate (issue 13): what a grid call and its Dataset allocate, in bytes
+# ---------------------------------------------------------------------------------------
+def _max_delay(model: str, m: int, samples: float) -> int:
+    """A generous bound on the largest delay a model of mean ``m`` draws in ``samples`` draws
+    (it sizes the ring buffer): uniform 2m; geometric (m + 1) ln(samples); pipeline 4 (m + 1)."""
+    if model == "constant" or m == 0:
+        return int(m)
+    if model == "uniform":
+        return 2 * int(m)
+    if model == "geometric":
+        return int(math.ceil((m + 1) * max(1.0, math.log(max(samples, 2.0)))))
+    return 4 * (int(m) + 1)
+
+
+def call_bytes(n_mu: int, taus, delay_model: str, runs: int, n_steps: int, d: int) -> int:
+    """Peak bytes of one ``simulate_async_msgd`` call of a grid (its state and outputs).
+
+    What ``simulate.async_msgd`` allocates at once for a call with common random numbers:
+    the ring buffers of every group of configurations ((L + 2) x d doubles per lane, L the
+    group's largest delay; constant delays sorted into groups of ``GROUP_SIZE``), the random
+    delay sequences of every random model (int64, ``n_steps`` per lane, plus one transposed
+    copy being made), two data chunks of about ``DATA_CHUNK_BYTES``, the kernel's per-lane
+    state and the outputs ``h_final`` and ``diverged_step`` (and their per-cell copies).
+
+    Parameters
+    ----------
+    n_mu : int
+        Momenta of the call.
+    taus : sequence of int
+        Grid values of the call (constant delays or mean delays of ``delay_model``).
+    delay_model : str
+        One of :data:`DELAY_MODELS`.
+    runs : int
+        Runs per configuration.
+    n_steps : int
+        Iterations.
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    int
+    """
+    from simulate import _kernels
+    from simulate.async_msgd import DATA_CHUNK_BYTES, GROUP_SIZE
+
+    n_blocks, B = _kernels.lanes_for(runs)
+    lanes = n_blocks * B
+    taus = sorted(int(t) for t in taus)
+    constant = [t for t in taus if delay_model == "constant" or t == 0]
+    random_ = [t for t in taus if not (delay_model == "constant" or t == 0)]
+    slots = 0  # ring slots (each d doubles per lane)
+    cfgs = sorted(constant * n_mu)
+    for i in range(0, len(cfgs), GROUP_SIZE):
+        group = cfgs[i : i + GROUP_SIZE]
+        slots += len(group) * max(group[-1] + 2, 3)
+    samples = float(runs) * n_steps
+    for m in random_:
+        slots += n_mu * max(_max_delay(delay_model, m, samples) + 2, 3)
+    n_cfg = n_mu * len(taus)
+    ring = slots * lanes * d * 8
+    delays = (len(random_) + 1) * lanes * n_steps * 8 if random_ else 0
+    data = 3 * min(DATA_CHUNK_BYTES, n_steps * lanes * d * 8)
+    lane_state = 4 * n_cfg * lanes * d * 8
+    outputs = 3 * n_cfg * runs * (d * 8 + 8)
+    return int(ring + delays + data + lane_state + outputs)
+
+
+def dataset_bytes(n_mu: int, n_tau: int, runs: int, d: int) -> int:
+    """Bytes of a grid Dataset: ``h_final`` (d doubles), ``diverged`` (bool) and the per-run
+    ``error`` (a double) per (mu, tau, run).
+
+    Parameters
+    ----------
+    n_mu, n_tau, runs, d : int
+        Sizes of the grid.
+
+    Returns
+    -------
+    int
+    """
+    return int(n_mu * n_tau * runs * (d * 8 + 1 + 8))
+
+
+def analysis_bytes(n_tau: int, runs: int, d: int) -> int:
+    """Peak bytes of the analysis of one curve (one mu): the bootstrap of the optimal delay
+    (``N_BOOT`` x runs resample indices and counts, their flattened copies, and ``N_BOOT`` x
+    n_tau resampled means) and the error's temporaries over (tau, run, coord).
+
+    Parameters
+    ----------
+    n_tau, runs, d : int
+        Sizes of the curve.
+
+    Returns
+    -------
+    int
+    """
+    from compare.optimal_delay import N_BOOT
+
+    return int(N_BOOT * runs * 8 * 5 + 2 * N_BOOT * n_tau * 8 + 3 * n_tau * runs * d * 8)

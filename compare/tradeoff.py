@@ -51,7 +51,18 @@ from pathlib import Path
 from compare import cli, msgd_grid
 from compare import tradeoff_analysis as analysis
 from compare.engine import Cell, Comparison, combine, run_command
-from compare.msgd_grid import ERROR_KINDS, GridSpec, check_mus, check_taus, delay_for_grid_value
+from compare.engine.estimate import Estimate
+from compare.msgd_grid import (
+    ERROR_KINDS,
+    GridSpec,
+    analysis_bytes,
+    call_bytes,
+    check_mus,
+    check_runs,
+    check_taus,
+    dataset_bytes,
+    delay_for_grid_value,
+)
 from compare.optimal_delay import (
     DEFAULT_RHO,
     ERROR_CAP,
@@ -79,7 +90,10 @@ __all__ = [
     "COMPARISON",
     "TradeoffSpec",
     "cells",
+    "assemble",
+    "estimate",
     "spec_from_args",
+    "n_steps_of",
     "PAPER_MUS",
     "PAPER_OPTIMAL_DELAY",
     "PAPER_READING_RESOLUTION",
@@ -149,6 +163,7 @@ class TradeoffSpec(GridSpec):
     cell_taus: int = DEFAULT_CELL_TAUS
 
     def validate(self) -> None:
+        """Check and normalise the fields (ValueError naming the field)."""
         super().validate()
         self.set("mus", check_mus(self.mus, "mus"))
         self.set("taus", check_taus(self.taus, "taus"))
@@ -174,8 +189,68 @@ def cells(spec: TradeoffSpec) -> list[Cell]:
 
 
 def assemble(spec: TradeoffSpec, plan: list[Cell], datasets: list):
-    """The cells' Datasets as one (mu, tau, run, coord) Dataset in the spec's order."""
+    """The cells' Datasets as one (mu, tau, run, coord) Dataset in the spec's order.
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+    plan : list of Cell
+        :func:`cells` of ``spec``.
+    datasets : list of xarray.Dataset
+        The cells' Datasets, in plan order.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     return combine(plan, datasets, order={"mu": spec.mus, "tau": spec.taus})
+
+
+def n_steps_of(eta: float, horizon: float) -> int:
+    """Iterations of a run of ODE time ``horizon``: round(T / eta), at least 1 (as the cell does).
+
+    Parameters
+    ----------
+    eta, horizon : float
+
+    Returns
+    -------
+    int
+    """
+    return max(1, int(round(horizon / eta)))
+
+
+def estimate(spec: TradeoffSpec) -> Estimate:
+    """Peak memory and work of a tradeoff run, before any cell runs (issue 13).
+
+    In-process the cells share one simulator call (:func:`compare.msgd_grid.call_bytes` of
+    the whole grid); then the cells' Datasets, their assembly and the raw Dataset with the
+    per-run error are held (4 x :func:`compare.msgd_grid.dataset_bytes`), plus the bootstrap
+    of one curve (:func:`compare.msgd_grid.analysis_bytes`).
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+
+    Returns
+    -------
+    Estimate
+        ``chain_steps`` = mus x taus x runs x iterations; ``reduce`` the options that lower
+        the memory (``--horizon`` too for a random delay model, whose delay sequences are
+        held for the whole run).
+    """
+    d = len(spec.eigenvalues)
+    n = n_steps_of(spec.eta, spec.horizon)
+    n_mu, n_tau = len(spec.mus), len(spec.taus)
+    memory = (
+        call_bytes(n_mu, spec.taus, spec.delay_model, spec.runs, n, d)
+        + 4 * dataset_bytes(n_mu, n_tau, spec.runs, d)
+        + analysis_bytes(n_tau, spec.runs, d)
+    )
+    reduce = ("--runs", "--taus (fewer or smaller delays)", "--mus")
+    if spec.delay_model != "constant":
+        reduce += ("--horizon",)
+    return Estimate(memory_bytes=memory, chain_steps=float(n_mu * n_tau * spec.runs * n), reduce=reduce)
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,7 +290,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_mus(text: str, name: str = "--mus") -> tuple[list[float], list[str]]:
-    """Parse ``--mus`` into floats in [0, 1) and their keys as written ("0.7")."""
+    """Parse ``--mus`` into floats in [0, 1) and their keys as written ("0.7").
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated momenta.
+    name : str
+        Option named in the message.
+
+    Returns
+    -------
+    values : list of float
+    keys : list of str
+    """
     values = cli.parse_float_list(text, name)
     keys = [p.strip() for p in text.split(",")]
     check_mus(values, name)
@@ -223,18 +311,31 @@ def parse_mus(text: str, name: str = "--mus") -> tuple[list[float], list[str]]:
 
 
 def parse_taus(text: str, name: str = "--taus") -> list[int]:
-    """Parse ``--taus``: a strictly increasing grid starting at 0."""
-    taus = cli.parse_int_range(text, name)
-    if taus[0] != 0:
-        raise ValueError(f"{name} must start at 0 (the reference of the optimal-delay rule), got {text!r}")
-    if any(b <= a for a, b in zip(taus, taus[1:], strict=False)):
-        raise ValueError(f"{name} must be strictly increasing, got {text!r}")
-    return taus
+    """Parse ``--taus``: a strictly increasing grid of at least ``MIN_TAUS`` delays from 0.
+
+    Parameters
+    ----------
+    text : str
+        ``"start:stop[:step]"`` (inclusive) or a comma-separated list.
+    name : str
+        Option named in the message.
+
+    Returns
+    -------
+    list of int
+    """
+    return list(check_taus(text, name))
 
 
 def reject_model_parameters(args: argparse.Namespace) -> None:
-    """The delay grid sets each model's parameter: --tau-max, --mean-delay and --pipeline-workers
-    would be ignored."""
+    """Refuse --tau-max, --mean-delay and --pipeline-workers: the delay grid sets each model's
+    parameter, so they would be ignored (and recorded as if used).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options.
+    """
     for opt in ("tau_max", "mean_delay", "pipeline_workers"):
         if getattr(args, opt, None) is not None:
             flag = "--" + opt.replace("_", "-")
@@ -244,10 +345,18 @@ def reject_model_parameters(args: argparse.Namespace) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Validate the tradeoff options (ValueError naming the option); applies ``--quick``."""
-    if args.quick:
-        _apply_quick(args)
+    """Validate the tradeoff options in place, before any work (ValueError naming the option).
+
+    ``--quick`` is applied by ``compare.__main__`` (its budget only for the options the user
+    did not give); nothing here overrides a value the user gave.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options; gains ``mu_values``, ``mu_keys`` and ``tau_values``.
+    """
     reject_model_parameters(args)
+    args.runs = check_runs(args.runs, "--runs")
     args.mu_values, args.mu_keys = parse_mus(args.mus)
     args.tau_values = parse_taus(args.taus)
     args.horizon = check_positive_float(args.horizon, "--horizon")
@@ -256,16 +365,6 @@ def validate(args: argparse.Namespace) -> None:
     if args.error not in ERROR_KINDS:
         raise ValueError(f"--error must be one of {', '.join(ERROR_KINDS)}, got {args.error!r}")
     args.cell_taus = check_positive_int(args.cell_taus, "--cell-taus")
-
-
-def _apply_quick(args: argparse.Namespace) -> None:
-    """--quick: cap the budget (few mus, few taus, few runs, short horizon)."""
-    if args.mus == ",".join(f"{m:g}" for m in PAPER_MUS):
-        args.mus = _QUICK["mus"]
-    if args.taus == DEFAULT_TAUS:
-        args.taus = _QUICK["taus"]
-    args.runs = min(args.runs, _QUICK["runs"])
-    args.horizon = min(args.horizon, _QUICK["horizon"])
 
 
 def quick_args() -> list[str]:
@@ -337,5 +436,6 @@ COMPARISON = Comparison(
     analyse=analysis.analyse,
     figures=analysis.figures,
     assemble=assemble,
-    report=lambda verdict: verdict.results["table"],
+    report=lambda verdict: "\n".join([verdict.results["table"], *verdict.results.get("notes", [])]),
+    estimate=estimate,
 )

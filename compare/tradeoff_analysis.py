@@ -18,7 +18,17 @@ from compare import optimal_delay as od_
 from compare.optimal_delay import OptimalDelay
 from compare.verdict import Check, Verdict
 
-__all__ = ["analyse", "figures", "format_table", "delay_acceptance", "delay_check", "results_skeleton"]
+__all__ = [
+    "analyse",
+    "figures",
+    "format_table",
+    "delay_acceptance",
+    "delay_check",
+    "results_skeleton",
+    "divergence_notes",
+    "unmeasured",
+    "MAX_DIVERGED_AT_ZERO",
+]
 
 
 def results_skeleton(taus, mean_staleness, n_steps, simulation_s, kind) -> dict:
@@ -51,17 +61,93 @@ def mu_key(mu: float) -> str:
     return text if float(text) == mu else repr(float(mu))
 
 
+#: A curve whose reference (tau = 0) has more than this fraction of diverged runs has no
+#: optimal delay: the rule compares with an error at tau = 0 that is the divergence cap.
+MAX_DIVERGED_AT_ZERO = 0.5
+
+
+def divergence_notes(spec, diverged, stability_delays: dict, n_steps: int) -> list[str]:
+    """Plain sentences on what diverged, where the grid passes the stability threshold, and
+    delays that reach past the run.
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+        ``mus``, ``taus``, ``runs``, ``eta``.
+    diverged : ndarray of bool, shape (mu, tau, run)
+        Divergence flags.
+    stability_delays : dict
+        mu key -> largest linearly stable constant delay (-1: none).
+    n_steps : int
+        Iterations of each run.
+
+    Returns
+    -------
+    list of str
+    """
+    from compare import checks as checks_
+
+    taus = np.asarray(spec.taus)
+    notes = []
+    total = int(diverged.sum())
+    if hasattr(checks_, "divergence_note"):
+        notes.append(checks_.divergence_note(total, int(diverged.size)))
+    else:
+        notes.append(f"{total} of {diverged.size} runs (all mu and delays) diverged")
+    for i, mu in enumerate(spec.mus):
+        key = mu_key(mu)
+        stab = stability_delays[key]
+        per_tau = diverged[i].sum(axis=1)
+        if stab < 0:
+            notes.append(
+                f"mu={key}: no constant delay is linearly stable at eta = {spec.eta:g} "
+                "(tau = 0 is already past the stability threshold)"
+            )
+        elif taus[-1] > stab:
+            notes.append(f"mu={key}: the delay grid passes the stability threshold tau* = {stab} (by design)")
+        if per_tau.any():
+            first = int(taus[np.flatnonzero(per_tau)[0]])
+            notes.append(
+                f"mu={key}: {int(per_tau.sum())} of {per_tau.size * diverged.shape[2]} runs diverged "
+                f"(first at delay {first}; {int(per_tau[0])} of {diverged.shape[2]} at tau = 0)"
+            )
+    if taus[-1] >= n_steps:
+        notes.append(
+            f"the grid reaches delays >= the {n_steps} iterations of a run: every such delay reads v_0 only "
+            "(raise --horizon or lower --taus)"
+        )
+    return notes
+
+
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
-    """The Figure 1 verdict of an assembled Dataset (see the module docstring)."""
+    """The Figure 1 verdict of an assembled Dataset (see the module docstring).
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+        The run's spec.
+    ds : xarray.Dataset
+        ``h_final`` (mu, tau, run, coord), ``diverged`` (mu, tau, run), ``staleness_mean``
+        (tau), attribute ``n_steps``.
+    info : dict, optional
+        ``{"summary": RunSummary}`` of the engine (cell seconds).
+
+    Returns
+    -------
+    Verdict
+        Checks per mu; ``results`` as documented in docs/compare.md; ``raw`` the Dataset
+        with the per-run ``error``.
+    """
     problem = spec.problem()
     taus = np.asarray(spec.taus)
     errors = od_.horizon_error(ds["h_final"].values, ds["diverged"].values, spec.error)  # (mu, tau, run)
-    diverged = ds["diverged"].values
+    diverged = ds["diverged"].values.astype(bool)
+    n_steps = int(ds.attrs["n_steps"])
     summary = (info or {}).get("summary")
     results = results_skeleton(
         taus,
         ds["staleness_mean"].values,
-        ds.attrs["n_steps"],
+        n_steps,
         getattr(summary, "cell_seconds", 0.0),
         spec.error,
     )
@@ -76,12 +162,14 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         paper = od_.paper_optimal_delay(mu)
         mean = errs.mean(axis=1)
         ci = od_.mean_ci_rows(errs)
+        n_div0 = int(diverged[i, 0].sum())
+        measurable = n_div0 <= MAX_DIVERGED_AT_ZERO * diverged.shape[2]
         results["mean_error"][key] = mean.tolist()
         results["mean_error_ci"][key] = ci.tolist()
         results["diverged_fraction"][key] = diverged[i].mean(axis=1).tolist()
-        results["optimal_delay"][key] = int(od.estimate)
-        results["optimal_delay_ci"][key] = [od.lo, od.hi]
-        results["optimal_delay_censored"][key] = od.censored
+        results["optimal_delay"][key] = int(od.estimate) if measurable else None
+        results["optimal_delay_ci"][key] = [od.lo, od.hi] if measurable else None
+        results["optimal_delay_censored"][key] = od.censored if measurable else None
         for name in ("stability_delay", "critical_delay", "binding_mode", "asymptotic_delay", "bounds"):
             results[name][key] = th[name]
         if spec.delay_model != "constant":
@@ -98,28 +186,69 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         results.setdefault("mean_square_delay", {})[key] = pr.radial_mean_square_delay
         results.setdefault("predicted_binding_mode", {})[key] = pr.binding_mode
         results.setdefault("predicted_capped", {})[key] = bool(pr.capped)
-        rows.append(_table_row(key, paper, od, th))
-        checks.extend(checks_for_mu(f"mu={key}", od, paper, th, spacing, taus[-1], spec.delay_model))
-        checks.append(_prediction_check(f"mu={key}", od, pr, spacing, taus[-1]))
+        rows.append(_table_row(key, paper, od if measurable else None, th))
+        mu_checks = checks_for_mu(f"mu={key}", od, paper, th, spacing, taus[-1], spec.delay_model)
+        mu_checks.append(_prediction_check(f"mu={key}", od, pr, spacing, taus[-1]))
+        if not measurable:
+            why = (
+                f"not measured: {n_div0} of {diverged.shape[2]} runs diverged at tau = 0, so the rule's "
+                "reference error is the divergence cap and no optimal delay is defined"
+            )
+            mu_checks = [unmeasured(c, why) for c in mu_checks]
+        checks.extend(mu_checks)
         pred0 = od_.stationary_error(problem, mu, spec.eta)
         results.setdefault("error_at_zero_delay", {})[key] = {
             "observed": float(mean[0]),
             "ci": [float(ci[0][0]), float(ci[0][1])],
             "predicted_eq8": pred0,
+            "diverged_runs": n_div0,
         }
-        checks.append(_error_at_zero_check(key, pred0, float(mean[0]), ci[0]))
+        check0 = _error_at_zero_check(key, pred0, float(mean[0]), ci[0])
+        if n_div0:
+            check0 = unmeasured(
+                check0,
+                f"not measured: {n_div0} of {diverged.shape[2]} runs diverged at tau = 0 (their error is "
+                "the cap); eq. (8) describes runs stationary near e_1",
+            )
+        checks.append(check0)
     results["table"] = format_table(rows)
+    results["notes"] = divergence_notes(spec, diverged, results["stability_delay"], n_steps)
     return Verdict(
         command="tradeoff",
         parameters={
             **spec.to_dict(),
-            "n_steps": int(ds.attrs["n_steps"]),
+            "n_steps": n_steps,
             "v0": od_.saddle_start(problem).tolist(),
         },
         seed=spec.seed,
         checks=checks,
         results=results,
         raw=_raw(ds, errors, spec.error),
+    )
+
+
+def unmeasured(check: Check, why: str) -> Check:
+    """``check`` turned into a not-measured one (``compare.checks.not_measured``), ``why`` its note.
+
+    Parameters
+    ----------
+    check : Check
+        The check as it would read if measured (its name, equation, prediction, rule).
+    why : str
+        Why nothing is measured.
+
+    Returns
+    -------
+    Check
+    """
+    from compare.checks import not_measured
+
+    return not_measured(
+        name=check.name,
+        equation=check.equation,
+        predicted=check.predicted,
+        tolerance=check.tolerance,
+        note=why,
     )
 
 
@@ -156,19 +285,21 @@ def _prediction_check(key: str, od: OptimalDelay, pr, spacing: float, grid_top: 
 def _raw(ds, errors, kind: str):
     """raw.nc: the assembled cells plus the per-run error (mu, tau, run) of ``kind``."""
     out = ds.copy()
-    out["error"] = (("mu", "tau", "run"), errors, {"long_name": f"{kind} error at the horizon"})
+    what = "1 - h_1^2 / |h|^2" if kind == "angle" else "|v - v*|^2 (the nearer of +-e_1)"
+    desc = f"{kind} error at the horizon, {what}; a diverged run counts as the cap {od_.ERROR_CAP[kind]:g}"
+    out["error"] = (("mu", "tau", "run"), errors, {"long_name": desc, "description": desc, "units": "1"})
     out.attrs["error_kind"] = kind
     return out
 
 
-def _table_row(key: str, paper, od: OptimalDelay, th: dict) -> dict:
+def _table_row(key: str, paper, od: OptimalDelay | None, th: dict) -> dict:
     return {
         "mu_key": key,
         "paper": paper,
-        "optimal": od.estimate,
-        "lo": od.lo,
-        "hi": od.hi,
-        "censored": od.censored,
+        "optimal": None if od is None else od.estimate,
+        "lo": None if od is None else od.lo,
+        "hi": None if od is None else od.hi,
+        "censored": None if od is None else od.censored,
         "stability_delay": th["stability_delay"],
         "binding_mode": th["binding_mode"],
         "asymptotic_delay": th["asymptotic_delay"],
@@ -328,8 +459,13 @@ def format_table(rows: list[dict]) -> str:
     body = []
     for r in rows:
         paper = "-" if r.get("paper") is None else str(r["paper"])
-        sim = f"{r['optimal']:g}{'+' if r.get('censored') else ''} [{r['lo']:g}, {r['hi']:g}]"
-        bnd = ", ".join(f"{k}={v:.3g}" for k, v in r.get("bound_numbers", {}).items())
+        if r["optimal"] is None:
+            sim = "not measured"
+        else:
+            sim = f"{r['optimal']:g}{'+' if r.get('censored') else ''} [{r['lo']:g}, {r['hi']:g}]"
+        bnd = ", ".join(
+            f"{k}={v:.3g}" if np.isfinite(v) else f"{k}=n/a" for k, v in r.get("bound_numbers", {}).items()
+        )
         row = [
             r["mu_key"],
             paper,
@@ -337,7 +473,7 @@ def format_table(rows: list[dict]) -> str:
             str(r["stability_delay"]),
             "-" if r.get("predicted") is None else str(r["predicted"]),
             r["binding_mode"],
-            f"{r['asymptotic_delay']:.1f}",
+            f"{r['asymptotic_delay']:.1f}" if np.isfinite(r["asymptotic_delay"]) else "n/a",
             bnd or "-",
         ]
         if mean_field:
@@ -352,42 +488,88 @@ def format_table(rows: list[dict]) -> str:
 
 
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
-    """Figure 1: mean error vs delay per mu (log y), 95% CI band, optimal delays and thresholds."""
+    """Figure 1: mean error vs delay per mu (log y), 95% CI band, optimal delays and thresholds.
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+    ds : xarray.Dataset
+        The assembled Dataset (unused: the curves are in ``verdict.results``).
+    verdict : Verdict
+        Of :func:`analyse`.
+    out_dir : path
+        Where the figure goes.
+    fmt : str
+        png, pdf or svg.
+
+    Returns
+    -------
+    list of str
+        ``["tradeoff.<fmt>"]``.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     from compare import plots
 
     results = verdict.results
     fig, axes = plots.new_figure(1, 1, title=None)
     ax = axes[0, 0]
-    fig.set_size_inches(7.0, 4.4)
+    fig.set_size_inches(7.5, 4.4)
     taus = np.asarray(spec.taus)
     floor = np.finfo(float).tiny
-    xlabel = "delay tau" if spec.delay_model == "constant" else f"mean delay ({spec.delay_model} model)"
+    xlabel = (
+        "constant delay tau (iterations)"
+        if spec.delay_model == "constant"
+        else f"mean delay of the {spec.delay_model} model (iterations)"
+    )
+    shown = set()
     for i, mu in enumerate(spec.mus):
         key = mu_key(mu)
         color = plots.COLORS[i % len(plots.COLORS)]
         mean = np.asarray(results["mean_error"][key])
         ci = np.asarray(results["mean_error_ci"][key])
         ax.plot(taus, mean, color=color, lw=1.3, label=f"mu = {key}")
-        plots.band(ax, taus, np.maximum(ci[:, 0], floor), ci[:, 1], color)
+        plots.band(ax, taus, np.maximum(ci[:, 0], floor), np.maximum(ci[:, 1], floor), color)
         opt = results["optimal_delay"][key]
-        j = int(np.searchsorted(taus, opt))
-        ax.plot([opt], [mean[j]], "o", color=color, ms=6, mfc="white", mew=1.5)
+        if opt is not None:
+            j = int(np.searchsorted(taus, opt))
+            ax.plot([opt], [mean[j]], "o", color=color, ms=6, mfc="white", mew=1.5)
+            shown.add("o")
         paper = results["paper_optimal_delay"].get(key)
         if paper is not None and taus[0] <= paper <= taus[-1]:
             ax.plot([paper], [np.interp(paper, taus, mean)], "x", color=color, ms=7, mew=1.5)
+            shown.add("x")
         stab = results["stability_delay"][key]
         if taus[0] <= stab <= taus[-1]:
             ax.axvline(stab, color=color, ls="--", lw=0.9, alpha=0.8)
+            shown.add("--")
         pred = results.get("predicted_optimal_delay", {}).get(key)
         if pred is not None and taus[0] <= pred <= taus[-1]:
             ax.plot([pred], [np.interp(pred, taus, mean)], "^", color=color, ms=6, mfc="none", mew=1.2)
+            shown.add("^")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("mean error at T" + (" (1 - h1^2/|h|^2)" if spec.error == "angle" else " (|v - v*|^2)"))
+    what = "1 - h_1^2/|h|^2" if spec.error == "angle" else "|v - v*|^2"
+    ax.set_ylabel(f"mean {spec.error} error at T, {what} (dimensionless)")
     ax.set_title(
-        f"Async-MSGD, eta = {spec.eta:g}, T = {spec.horizon:g}, {spec.runs} runs: "
-        "o simulated optimal, x paper, ^ predicted (random-staleness theory), -- stability threshold",
+        f"Async-MSGD, eta = {spec.eta:g}, T = {spec.horizon:g} ({results['n_steps']} iterations), "
+        f"{spec.runs} runs",
         fontsize=plots.STYLE["fontsize"],
     )
-    ax.legend(fontsize=plots.STYLE["fontsize"], loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    handles, _ = ax.get_legend_handles_labels()
+    grey = "0.35"
+    extra = {
+        "o": Line2D(
+            [], [], ls="", marker="o", color=grey, mfc="white", mew=1.5, label="simulated optimal delay"
+        ),
+        "x": Line2D([], [], ls="", marker="x", color=grey, mew=1.5, label="paper's optimal delay (Figure 1)"),
+        "^": Line2D(
+            [], [], ls="", marker="^", color=grey, mfc="none", label="predicted (random-staleness theory)"
+        ),
+        "--": Line2D([], [], ls="--", color=grey, lw=0.9, label="exact stability threshold tau*"),
+    }
+    handles += [Patch(color=grey, alpha=plots.STYLE["band_alpha"], label="95% Student-t band of the mean")]
+    handles += [h for k, h in extra.items() if k in shown]
+    ax.legend(handles=handles, fontsize=plots.STYLE["fontsize"], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return [plots.save(fig, out_dir, "tradeoff", fmt)]

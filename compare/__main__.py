@@ -354,6 +354,8 @@ def _main(argv: list[str] | None) -> int:
 
         if isinstance(exc, (EngineError, StoreError)):  # engine problems found while running
             return _fail(str(exc))
+        if isinstance(exc, ValueError) and str(exc).startswith("--"):  # a refusal naming its option
+            return _fail(str(exc))  # (e.g. a resource guard a command checks inside run)
         if os.environ.get("COMPARE_DEBUG") == "1":
             raise
         return _fail(

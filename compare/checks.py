@@ -15,6 +15,7 @@ which it holds) and ``holds`` come from the same arithmetic, so they cannot disa
 * :func:`not_measured`: nothing could be measured (``holds`` None, never a silent ``yes``).
 
 An observation that is not finite is never a measurement: the check is "not measured".
+:func:`divergence_note` words the run-level fact "k of n runs diverged" for ``Verdict.notes``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 
 from compare.verdict import Check
 
-__all__ = ["interval_check", "bound_check", "proportion_at_least_check", "not_measured"]
+__all__ = ["interval_check", "bound_check", "proportion_at_least_check", "not_measured", "divergence_note"]
 
 
 def _finite(*xs) -> bool:
@@ -136,6 +137,16 @@ def proportion_at_least_check(
     """
     from compare.stats import wilson_ci
 
+    if not _finite(p_min) or not 0 <= p_min <= 1:
+        raise ValueError(f"p_min of {name} must be a probability in [0, 1], got {p_min!r}")
+    if n <= 0:
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=p_min,
+            tolerance=f"one-sided: the {level:.0%} Wilson interval's upper end >= {p_min:g}",
+            note=f"not measured: no runs to count (n = {n}). {note}".strip(),
+        )
     ci = wilson_ci(k, n, level)
     lo_k, hi_k = 0, n  # bisection for k_min: wilson_ci(k).hi is nondecreasing in k
     if wilson_ci(0, n, level).hi >= p_min:
@@ -173,4 +184,38 @@ def not_measured(*, name: str, equation: str, predicted, tolerance: str, note: s
         holds=None,
         note=note,
         acceptance=None,
+    )
+
+
+def divergence_note(diverged: int, total: int, what: str = "checks on the runs' statistics") -> str:
+    """The run-level note of a run in which some runs diverged, for ``Verdict.notes``.
+
+    Parameters
+    ----------
+    diverged : int
+        Number of runs that diverged (left every bounded region; their statistics are NaN).
+    total : int
+        Number of runs.
+    what : str
+        Which checks the divergence affects.
+
+    Returns
+    -------
+    str
+        ``""`` when none diverged; ``"412 of 500 runs diverged; ..."`` otherwise, saying that
+        with all runs diverged nothing on the stationary law is measured.
+    """
+    diverged, total = int(diverged), int(total)
+    if total <= 0 or not 0 <= diverged <= total:
+        raise ValueError(f"diverged must lie in 0..total (total > 0), got {diverged} of {total}")
+    if diverged == 0:
+        return ""
+    if diverged == total:
+        return (
+            f"all {total} runs diverged: the step size or delay is outside the stable region; "
+            "checks on the stationary law are not measured"
+        )
+    return (
+        f"{diverged} of {total} runs diverged ({diverged / total:.0%}); "
+        f"{what} use the other {total - diverged}"
     )

@@ -280,6 +280,7 @@ def options_from_args(args: argparse.Namespace) -> RunnerOptions:
         workers=workers,
         scheduler=scheduler_address(getattr(args, "scheduler", None), workers),
         progress=not getattr(args, "no_progress", False),
+        threads=getattr(args, "threads", None),
     )
 
 

@@ -82,16 +82,44 @@ class Interval:
     level: float
 
     def contains(self, value: float, allowance: float = 0.0) -> bool:
-        """True if ``value`` lies in ``[lo - allowance, hi + allowance]``."""
+        """Whether ``value`` lies in the interval widened by ``allowance`` on each side.
+
+        Parameters
+        ----------
+        value : float
+            The value tested (e.g. a prediction).
+        allowance : float, default 0
+            Extra width added to both ends (e.g. a known O(eta) bias).
+
+        Returns
+        -------
+        bool
+            True if ``lo - allowance <= value <= hi + allowance``.
+        """
         return bool(self.lo - allowance <= value <= self.hi + allowance)
 
     @property
     def bounds(self) -> tuple[float, float]:
+        """The interval as a pair ``(lo, hi)``."""
         return (self.lo, self.hi)
 
 
 def mean_ci(x, level: float = 0.95) -> Interval:
-    """Mean of iid ``x`` with a Student-t interval (exact for Gaussian data, asymptotic otherwise)."""
+    """Mean of iid ``x`` with a Student-t interval (exact for Gaussian data, asymptotic otherwise).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,), n >= 2
+        Finite iid sample (flattened).
+    level : float, default 0.95
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    Interval
+        ``estimate`` the sample mean, ``se = s / sqrt(n)`` (s the ddof-1 sd), bounds
+        ``mean -+ t_{n-1}(1/2 + level/2) se``.
+    """
     level = _check_level(level)
     x = _as_sample(x)
     n = x.size
@@ -108,6 +136,21 @@ def variance_ci(x, level: float = 0.95, *, mean: float | None = None) -> Interva
     ``mean((x - mean)^2)`` with n degrees of freedom; otherwise the unbiased sample
     variance with n - 1. The interval is exact for Gaussian data only: for other data
     use :func:`bootstrap_ci` or :func:`mean_ci` of the squares.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,), n >= 2
+        Finite iid sample (flattened).
+    level : float, default 0.95
+        Confidence level in (0, 1).
+    mean : float, optional
+        Known mean of the law (n degrees of freedom); estimated when None (n - 1).
+
+    Returns
+    -------
+    Interval
+        ``estimate`` s^2, bounds ``dof s^2 / chi2_dof(1/2 +- level/2)``, ``se = s^2 sqrt(2 / dof)``
+        (the Gaussian standard error).
     """
     level = _check_level(level)
     x = _as_sample(x)
@@ -129,6 +172,26 @@ def bootstrap_ci(
 
     ``x`` may be 2-d (e.g. runs x samples): whole rows are resampled, so the rows must be
     independent (independent runs) while the columns may be correlated.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, ...), n >= 2
+        The data; its rows are the independent units resampled.
+    statistic : callable
+        ``statistic(rows) -> float`` on an array shaped like ``x``.
+    level : float, default 0.95
+        Confidence level in (0, 1).
+    n_boot : int, default 2000
+        Bootstrap resamples.
+    seed : int, default 0
+        Seed of the resampling (``numpy.random.default_rng``): the same seed gives the same interval.
+
+    Returns
+    -------
+    Interval
+        ``estimate = statistic(x)``, the ``1/2 -+ level/2`` quantiles of the finite resampled
+        statistics and their sd as ``se``; lo, hi and se are NaN when fewer than 2 resamples
+        are finite.
     """
     level = _check_level(level)
     x = np.asarray(x, dtype=float)
@@ -146,7 +209,23 @@ def bootstrap_ci(
 
 
 def wilson_ci(k: int, n: int, level: float = 0.95) -> Interval:
-    """Proportion k/n with the Wilson score interval (Wilson, JASA 22, 1927)."""
+    """Proportion k/n with the Wilson score interval (Wilson, JASA 22, 1927).
+
+    Parameters
+    ----------
+    k : int
+        Successes, 0 <= k <= n.
+    n : int
+        Trials, n >= 1.
+    level : float, default 0.95
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    Interval
+        ``estimate = k / n``, the Wilson bounds (exactly 0 at k = 0 and 1 at k = n) and the
+        binomial ``se = sqrt(p (1 - p) / n)``.
+    """
     level = _check_level(level)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"k and n must satisfy 0 <= k <= n, n >= 1; got k={k}, n={n}")
@@ -161,7 +240,24 @@ def wilson_ci(k: int, n: int, level: float = 0.95) -> Interval:
 
 
 def ks_gaussian(x, mean: float = 0.0, sd: float = 1.0) -> tuple[float, float]:
-    """Kolmogorov-Smirnov statistic and p-value of iid ``x`` against N(mean, sd^2)."""
+    """Kolmogorov-Smirnov statistic and p-value of iid ``x`` against N(mean, sd^2).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,), n >= 2
+        Finite iid sample.
+    mean : float, default 0
+        Mean of the reference Gaussian.
+    sd : float, default 1
+        Its standard deviation, > 0.
+
+    Returns
+    -------
+    statistic : float
+        sup |F_n - Phi((. - mean) / sd)|.
+    pvalue : float
+        scipy's ``kstest`` p-value (exact or asymptotic by n).
+    """
     x = _as_sample(x)
     if not sd > 0:
         raise ValueError(f"sd must be > 0, got {sd!r}")
@@ -177,6 +273,20 @@ def wasserstein_gaussian(x, mean: float = 0.0, sd: float = 1.0) -> float:
     with :math:`z_k = \Phi^{-1}(k/n)`, and :math:`\int_a^b (c - z)\varphi(z)\,dz =
     c(\Phi(b) - \Phi(a)) + \varphi(b) - \varphi(a)`; splitting each piece at :math:`c_k`
     makes it exact (no quadrature).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,), n >= 1
+        Finite sample.
+    mean : float, default 0
+        Mean m of the Gaussian.
+    sd : float, default 1
+        Its standard deviation s, > 0.
+
+    Returns
+    -------
+    float
+        W_1 in the units of ``x``.
     """
     x = np.sort(_as_sample(x, min_size=1))
     if not sd > 0:
@@ -221,7 +331,18 @@ class PowerLawFit:
     weighted: bool = False
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
-        """Interval of the exponent (t with n - 2 dof; normal if weighted with known errors)."""
+        """Interval of the exponent (t with n - 2 dof; normal if weighted with known errors).
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level in (0, 1).
+
+        Returns
+        -------
+        tuple of float
+            ``(lo, hi) = exponent -+ q exponent_se`` (NaN bounds when the standard error is NaN).
+        """
         level = _check_level(level)
         if self.weighted:
             q = float(_st.norm.ppf(0.5 + level / 2))
@@ -230,6 +351,18 @@ class PowerLawFit:
         return (self.exponent - q * self.exponent_se, self.exponent + q * self.exponent_se)
 
     def predict(self, x) -> np.ndarray:
+        """The fitted law at ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            Abscissae (any shape).
+
+        Returns
+        -------
+        ndarray, shape of ``x``
+            ``prefactor * x ** exponent``.
+        """
         return self.prefactor * np.asarray(x, dtype=float) ** self.exponent
 
 
@@ -243,6 +376,12 @@ def fit_power_law(x, y, y_se=None) -> PowerLawFit:
         Standard errors of y. When given, the fit is weighted by 1/var(log y) with
         var(log y) = (y_se / y)^2 (delta method) and the standard errors are the
         known-variance ones (no residual rescaling), so they stay valid with 2 points.
+
+    Returns
+    -------
+    PowerLawFit
+        Exponent, prefactor, intercept with standard errors, r2 and n (unweighted with
+        2 points: NaN standard errors).
     """
     x = _as_sample(x, "x")
     y = _as_sample(y, "y")
@@ -282,7 +421,22 @@ def fit_power_law(x, y, y_se=None) -> PowerLawFit:
 
 
 def fitted_order(step, error, error_se=None) -> PowerLawFit:
-    """The order p of ``error ~ C step^p`` (a convergence order): :func:`fit_power_law`."""
+    """The order p of ``error ~ C step^p`` (a convergence order): :func:`fit_power_law`.
+
+    Parameters
+    ----------
+    step : array_like, shape (n,), positive
+        Step sizes (e.g. the eta ladder).
+    error : array_like, shape (n,), positive
+        The error at each step.
+    error_se : array_like, shape (n,), optional
+        Standard errors of ``error`` (a weighted fit with a normal interval).
+
+    Returns
+    -------
+    PowerLawFit
+        Its ``exponent`` is the fitted order p.
+    """
     return fit_power_law(step, error, error_se)
 
 
@@ -322,6 +476,24 @@ def fit_decay_rate(acf, dt: float, *, min_acf: float = 0.1, start: int = 0, inte
     rho(0) = 1 differ from the slow component's amplitude: start past it. Returns NaN if
     fewer than 2 lags qualify (3 with an intercept). Use :func:`bootstrap_ci` over
     independent runs for its interval.
+
+    Parameters
+    ----------
+    acf : array_like, shape (n_lags,)
+        rho(0), rho(1), ... (e.g. from :func:`autocorrelation`).
+    dt : float
+        Time between lags (ODE time).
+    min_acf : float, default 0.1
+        The fit stops at the first lag whose rho is not above this.
+    start : int, default 0
+        First lag of the fit.
+    intercept : bool, default False
+        Fit log A too (else A = 1).
+
+    Returns
+    -------
+    float
+        theta per unit of time, or NaN if too few lags qualify.
     """
     acf = np.asarray(acf, dtype=float)
     below = np.nonzero(~(acf > min_acf))[0]
@@ -342,6 +514,22 @@ def extrapolate_to_zero(step, value, value_se, level: float = 0.95) -> Interval:
     The first-order (Richardson) extrapolation of a quantity whose finite-step bias is
     O(step): with two points it is ``2 v(h/2) - v(h)``; its standard error propagates the
     given ones (normal interval). Used to test eta -> 0 limits on an eta ladder.
+
+    Parameters
+    ----------
+    step : array_like, shape (n,), n >= 2
+        Step sizes (distinct).
+    value : array_like, shape (n,)
+        The quantity at each step.
+    value_se : array_like, shape (n,), > 0
+        Its standard errors (the weights 1 / se^2).
+    level : float, default 0.95
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    Interval
+        ``estimate`` v0 with its propagated standard error and the normal interval.
     """
     level = _check_level(level)
     x = _as_sample(step, "step")
@@ -361,7 +549,22 @@ def extrapolate_to_zero(step, value, value_se, level: float = 0.95) -> Interval:
 
 
 def z_score(observed: float, predicted: float, se: float) -> float:
-    """(observed - predicted) / se (inf if se == 0 and they differ)."""
+    """(observed - predicted) / se (inf if se == 0 and they differ).
+
+    Parameters
+    ----------
+    observed : float
+        The measured value.
+    predicted : float
+        The prediction.
+    se : float
+        Standard error of ``observed`` (>= 0).
+
+    Returns
+    -------
+    float
+        The discrepancy in standard errors; 0 when se == 0 and they agree.
+    """
     if se > 0:
         return float((observed - predicted) / se)
     return 0.0 if observed == predicted else float("inf")

@@ -42,7 +42,18 @@ _KERNEL_LOCK = threading.Lock()
 
 
 def fn_path(fn) -> str:
-    """The dotted path ``"module:name"`` of a top-level function (or the path itself, checked)."""
+    """The dotted path ``"module:name"`` of a top-level function (or the path itself, checked).
+
+    Parameters
+    ----------
+    fn : str or function
+        A dotted path or a top-level function of an importable module.
+
+    Returns
+    -------
+    str
+        ``"module:name"``.
+    """
     if isinstance(fn, str):
         if ":" not in fn:
             raise ValueError(f"fn must be a dotted path 'package.module:function', got {fn!r}")
@@ -55,7 +66,17 @@ def fn_path(fn) -> str:
 
 
 def resolve(path: str):
-    """Import the function named by ``"module:name"`` (ValueError naming ``fn`` if impossible)."""
+    """Import the function named by ``"module:name"`` (ValueError naming ``fn`` if impossible).
+
+    Parameters
+    ----------
+    path : str
+        Dotted path ``"module:name"``.
+
+    Returns
+    -------
+    function
+    """
     module, _, name = fn_path(path).partition(":")
     try:
         return getattr(importlib.import_module(module), name)
@@ -109,7 +130,13 @@ class Cell:
             raise ValueError(f"params must be JSON values (numbers, strings, lists, dicts): {exc}") from None
 
     def content(self) -> dict:
-        """What the cell's numbers are a function of (and where they go): hashed by :attr:`key`."""
+        """What the cell's numbers are a function of (and where they go): hashed by :attr:`key`.
+
+        Returns
+        -------
+        dict
+            ``comparison``, ``fn``, ``params``, ``runs``, ``seed`` and ``coords`` of the cell.
+        """
         return {
             "comparison": self.comparison,
             "fn": self.fn,
@@ -133,7 +160,13 @@ class Cell:
 
 
 def set_threads(threads: int | None):
-    """Set numba's thread count for this thread (no-op when None or numba is absent)."""
+    """Set numba's thread count for this thread (no-op when None or numba is absent).
+
+    Parameters
+    ----------
+    threads : int or None
+        Threads, clipped to 1..``numba.config.NUMBA_NUM_THREADS``; None leaves numba's setting.
+    """
     if threads is None:
         return
     try:
@@ -161,10 +194,30 @@ def _worker_threads() -> int | None:
 
 
 def execute_cell(fn: str, params: dict, seed: int, runs: int, threads: int | None = None):
-    """Run one cell: ``resolve(fn)(params, seed, runs)``; returns (Dataset, seconds).
+    """Run one cell: ``resolve(fn)(params, seed, runs)``.
 
-    The function Dask workers run. ``threads``: numba threads for the call (default: the
-    worker's share of the cores inside a Dask worker, numba's setting elsewhere).
+    The function Dask workers run.
+
+    Parameters
+    ----------
+    fn : str
+        Dotted path ``"module:function"`` of the cell function.
+    params : dict
+        Its JSON parameters.
+    seed : int
+        Root seed of the cell.
+    runs : int
+        Independent runs.
+    threads : int, optional
+        numba threads for the call (default: the worker's share of the cores inside a Dask
+        worker, numba's setting elsewhere).
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        The cell's numbers.
+    seconds : float
+        Wall time of the call.
     """
     func = resolve(fn)
     with _KERNEL_LOCK:
@@ -177,7 +230,17 @@ def execute_cell(fn: str, params: dict, seed: int, runs: int, threads: int | Non
 def execute_batch(cells: list[Cell], threads: int | None = None) -> list[tuple[Any, float]]:
     """Run cells of one batch key: one ``fn.batch`` call if the function has one, else one by one.
 
-    Returns (Dataset, seconds) per cell; a batch's time is shared equally by its cells.
+    Parameters
+    ----------
+    cells : list of Cell
+        Cells with the same :attr:`Cell.batch_key`.
+    threads : int, optional
+        numba threads for the calls (see :func:`execute_cell`).
+
+    Returns
+    -------
+    list of (xarray.Dataset, float)
+        (Dataset, seconds) per cell; a batch's time is shared equally by its cells.
     """
     func = resolve(cells[0].fn)
     batch = getattr(func, "batch", None)
@@ -199,11 +262,17 @@ def combine(cells: list[Cell], datasets: list, order: dict | None = None):
     Parameters
     ----------
     cells : list of Cell
+        The plan.
     datasets : list of xarray.Dataset
         The cells' Datasets, in the same order (cells with one key may repeat).
     order : dict, optional
         dimension -> coordinate values in the order the result should have (the spec's
         order; ``xarray.combine_by_coords`` sorts them).
+
+    Returns
+    -------
+    xarray.Dataset
+        One Dataset with each cell's :attr:`Cell.coords` as length-1 dimensions, combined.
     """
     import xarray as xr
 

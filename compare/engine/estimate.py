@@ -48,7 +48,13 @@ class Estimate:
             raise ValueError(f"memory_bytes must be >= 0, got {self.memory_bytes!r}")
 
     def as_dict(self) -> dict:
-        """JSON-ready form (recorded in ``verdict.json`` under ``results["engine"]["estimate"]``)."""
+        """JSON-ready form (recorded in ``verdict.json`` under ``results["engine"]["estimate"]``).
+
+        Returns
+        -------
+        dict
+            ``memory_bytes``, ``chain_steps`` and ``reduce``.
+        """
         return {
             "memory_bytes": int(self.memory_bytes),
             "chain_steps": float(self.chain_steps),
@@ -57,7 +63,17 @@ class Estimate:
 
 
 def format_bytes(n: float) -> str:
-    """``n`` bytes as a short human string (``"3.2 GiB"``)."""
+    """``n`` bytes as a short human string (``"3.2 GiB"``).
+
+    Parameters
+    ----------
+    n : float
+        A number of bytes (``inf`` -> ``"unbounded"``).
+
+    Returns
+    -------
+    str
+    """
     if not math.isfinite(n):
         return "unbounded"
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

@@ -87,7 +87,21 @@ class Comparison:
 
 
 def raw_spec(comparison: Comparison, raw):
-    """Default ``from_raw``: the spec stamped in ``raw.attrs["spec"]`` by :func:`run`, and ``raw``."""
+    """Default ``from_raw``: the spec stamped in ``raw.attrs["spec"]`` by :func:`run`, and ``raw``.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Whose spec type parses the stamp.
+    raw : xarray.Dataset
+        A ``raw.nc`` written by a CLI run.
+
+    Returns
+    -------
+    spec : Spec
+    ds : xarray.Dataset
+        ``raw`` itself.
+    """
     import json
 
     if "spec" not in raw.attrs:
@@ -130,7 +144,22 @@ def load(comparison: Comparison, path, analysis: Spec | None = None):
 
     The simulation fields of the spec come from the store; its ``ANALYSIS`` fields from
     ``analysis`` when given (re-analyse with another ``--rho``), else from the store.
-    Returns (spec, Dataset, RunSummary).
+
+    Parameters
+    ----------
+    comparison : Comparison
+        The comparison the store must belong to (else StoreError).
+    path : path
+        The store (``--from-store``).
+    analysis : Spec, optional
+        A spec whose analysis fields replace the store's.
+
+    Returns
+    -------
+    spec : Spec
+    ds : xarray.Dataset
+        The assembled Dataset.
+    summary : RunSummary
     """
     t0 = time.perf_counter()
     store = Store.read_only(path)
@@ -242,7 +271,13 @@ def run(
 # CLI glue (compare/cli.py adds these options to every subcommand)
 # ---------------------------------------------------------------------------------------
 def add_engine_arguments(parser_or_group) -> None:
-    """``--workers``, ``--scheduler``, ``--store``, ``--from-store``, ``--overwrite``."""
+    """Add ``--workers``, ``--scheduler``, ``--store``, ``--from-store``, ``--overwrite``.
+
+    Parameters
+    ----------
+    parser_or_group : argparse.ArgumentParser or argument group
+        Where the options go.
+    """
     g = parser_or_group
     g.add_argument(
         "--workers",
@@ -274,7 +309,17 @@ def add_engine_arguments(parser_or_group) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> RunnerOptions:
-    """RunnerOptions of the engine options (EngineError naming the option if inconsistent)."""
+    """RunnerOptions of the engine options (EngineError naming the option if inconsistent).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options (``--workers``, ``--scheduler``, ``--no-progress``, ``--threads``).
+
+    Returns
+    -------
+    RunnerOptions
+    """
     workers = getattr(args, "workers", None)
     return RunnerOptions(
         workers=workers,

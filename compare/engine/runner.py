@@ -87,12 +87,25 @@ class RunnerOptions:
 
     @property
     def kind(self) -> str:
+        """Where the cells run: ``"local"`` (a local cluster), ``"remote"`` or ``"in-process"``."""
         return "local" if self.workers else ("remote" if self.scheduler else "in-process")
 
 
 def scheduler_address(explicit: str | None, workers: int | None) -> str | None:
-    """``--scheduler`` if given, else ``$DASK_SCHEDULER_ADDRESS``, unless ``--workers`` asks for a
-    local cluster."""
+    """The scheduler to use: ``--scheduler``, else ``$DASK_SCHEDULER_ADDRESS``, unless ``--workers``.
+
+    Parameters
+    ----------
+    explicit : str or None
+        ``--scheduler``.
+    workers : int or None
+        ``--workers`` (a local cluster: then no address).
+
+    Returns
+    -------
+    str or None
+        The address, or None (in-process or a local cluster).
+    """
     if explicit:
         return explicit
     if workers:
@@ -114,13 +127,24 @@ class RunSummary:
     times: dict = field(default_factory=dict, repr=False)
 
     def line(self) -> str:
+        """The one-line summary the CLI prints (cells computed / from the store, times, runner).
+
+        Returns
+        -------
+        str
+        """
         return (
             f"engine: {self.cells} cells ({self.computed} computed, {self.from_store} from the store), "
             f"{self.cell_seconds:.1f} cell-seconds, wall {self.wall_s:.1f} s, {self.runner}"
         )
 
     def as_dict(self) -> dict:
-        """The summary without the per-cell times (JSON for ``results["engine"]``)."""
+        """The summary without the per-cell times (JSON for ``results["engine"]``).
+
+        Returns
+        -------
+        dict
+        """
         return {k: v for k, v in self.__dict__.items() if k != "times"}
 
 

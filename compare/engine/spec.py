@@ -42,7 +42,18 @@ __all__ = ["Spec", "canonical_json", "content_hash", "freeze", "thaw", "check_fi
 
 
 def freeze(x: Any) -> Any:
-    """Lists (recursively) -> tuples, dicts -> dicts of frozen values; numpy scalars -> Python."""
+    """Lists (recursively) -> tuples, dicts -> dicts of frozen values; numpy scalars -> Python.
+
+    Parameters
+    ----------
+    x : object
+        A JSON-like value.
+
+    Returns
+    -------
+    object
+        The hashable, immutable form of ``x``.
+    """
     if isinstance(x, (list, tuple)):
         return tuple(freeze(v) for v in x)
     if isinstance(x, dict):
@@ -53,7 +64,17 @@ def freeze(x: Any) -> Any:
 
 
 def thaw(x: Any) -> Any:
-    """Tuples (recursively) -> lists: the JSON-native form of a frozen value."""
+    """Tuples (recursively) -> lists: the JSON-native form of a frozen value.
+
+    Parameters
+    ----------
+    x : object
+        A value made by :func:`freeze`.
+
+    Returns
+    -------
+    object
+    """
     if isinstance(x, (list, tuple)):
         return [thaw(v) for v in x]
     if isinstance(x, dict):
@@ -62,12 +83,33 @@ def thaw(x: Any) -> Any:
 
 
 def canonical_json(x: Any) -> str:
-    """Sorted keys, no whitespace, shortest round-trip floats; NaN/inf refused (ValueError)."""
+    """Sorted keys, no whitespace, shortest round-trip floats; NaN/inf refused (ValueError).
+
+    Parameters
+    ----------
+    x : object
+        A JSON value (frozen or not).
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(thaw(x), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def content_hash(x: Any) -> str:
-    """sha256 (hex) of :func:`canonical_json`."""
+    """sha256 (hex) of :func:`canonical_json`.
+
+    Parameters
+    ----------
+    x : object
+        A JSON value.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     return hashlib.sha256(canonical_json(x).encode()).hexdigest()
 
 
@@ -103,17 +145,43 @@ class Spec:
         """Check and normalise the fields (override); ValueError naming the field."""
 
     def set(self, name: str, value: Any) -> None:
-        """Set a field of the frozen spec (for :meth:`validate` only)."""
+        """Set a field of the frozen spec (for :meth:`validate` only).
+
+        Parameters
+        ----------
+        name : str
+            The field.
+        value : object
+            Its new value (frozen).
+        """
         object.__setattr__(self, name, freeze(value))
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def field_names(cls) -> list[str]:
+        """The names of the spec's fields, in declaration order.
+
+        Returns
+        -------
+        list of str
+        """
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "") -> Spec:
-        """Build from a mapping; an unknown key -> ValueError naming it (prefixed by ``where``)."""
+        """Build from a mapping; an unknown key -> ValueError naming it (prefixed by ``where``).
+
+        Parameters
+        ----------
+        data : dict
+            Field -> value (missing fields take their defaults).
+        where : str
+            Prefix of error messages (e.g. the TOML table).
+
+        Returns
+        -------
+        Spec
+        """
         if not isinstance(data, dict):
             raise ValueError(f"{where or cls.KIND} must be a table of keys, got {type(data).__name__}")
         known = cls.field_names()
@@ -126,7 +194,17 @@ class Spec:
 
     @classmethod
     def from_toml(cls, path) -> Spec:
-        """Build from a TOML file (top-level keys = fields); ValueError naming the file or key."""
+        """Build from a TOML file (top-level keys = fields); ValueError naming the file or key.
+
+        Parameters
+        ----------
+        path : path
+            The TOML file (``--spec``).
+
+        Returns
+        -------
+        Spec
+        """
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text())
@@ -137,35 +215,82 @@ class Spec:
         return cls.from_dict(data)
 
     def replace(self, **changes) -> Spec:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Field -> new value.
+
+        Returns
+        -------
+        Spec
+        """
         return dataclasses.replace(self, **changes)
 
     # -- identity ----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Every field, JSON-native (tuples as lists)."""
+        """Every field, JSON-native (tuples as lists).
+
+        Returns
+        -------
+        dict
+        """
         return {f.name: thaw(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def identity(self) -> dict:
-        """The fields that determine the cells' numbers (without ANALYSIS and EXECUTION)."""
+        """The fields that determine the cells' numbers (without ANALYSIS and EXECUTION).
+
+        Returns
+        -------
+        dict
+        """
         skip = set(self.ANALYSIS) | set(self.EXECUTION)
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
     def canonical_json(self) -> str:
+        """The canonical JSON of :meth:`to_dict` (:func:`canonical_json`).
+
+        Returns
+        -------
+        str
+        """
         return canonical_json(self.to_dict())
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON of every field."""
+        """sha256 of the canonical JSON of every field.
+
+        Returns
+        -------
+        str
+        """
         return content_hash(self.to_dict())
 
     def identity_hash(self) -> str:
-        """sha256 of the canonical JSON of :meth:`identity` (what a store is made of)."""
+        """sha256 of the canonical JSON of :meth:`identity` (what a store is made of).
+
+        Returns
+        -------
+        str
+        """
         return content_hash(self.identity())
 
     def diff(self, other: Spec | dict, *, identity: bool = False) -> tuple[str, Any, Any] | None:
-        """The first field (in declaration order) that differs: (name, mine, theirs), or None.
+        """The first field (in declaration order) that differs.
 
-        ``other`` may be a spec or its :meth:`to_dict`; with ``identity`` only the identity
-        fields are compared. A field missing on one side compares as ``None``.
+        A field missing on one side compares as ``None``.
+
+        Parameters
+        ----------
+        other : Spec or dict
+            A spec or its :meth:`to_dict`.
+        identity : bool
+            Compare only the identity fields.
+
+        Returns
+        -------
+        tuple (name, mine, theirs) or None
+            None when nothing differs.
         """
         mine = self.identity() if identity else self.to_dict()
         theirs = other if isinstance(other, dict) else (other.identity() if identity else other.to_dict())
@@ -180,7 +305,19 @@ class Spec:
 
 
 def check_finite(value, name: str) -> float:
-    """A finite float (ValueError naming ``name``)."""
+    """A finite float (ValueError naming ``name``).
+
+    Parameters
+    ----------
+    value : float
+        The value to check.
+    name : str
+        The field named in the message.
+
+    Returns
+    -------
+    float
+    """
     try:
         x = float(value)
     except (TypeError, ValueError):

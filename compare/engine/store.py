@@ -90,7 +90,24 @@ class Store:
     # -- opening -----------------------------------------------------------------------
     @classmethod
     def open(cls, path, spec: Spec, comparison: str, *, overwrite: bool = False) -> Store:
-        """Open (create) ``path`` for ``spec``: take the lock, refuse another spec's store."""
+        """Open (create) ``path`` for ``spec``: take the lock, refuse another spec's store.
+
+        Parameters
+        ----------
+        path : path
+            The store directory.
+        spec : Spec
+            The run's spec (its identity must match the store's).
+        comparison : str
+            The comparison's name (must match the store's).
+        overwrite : bool
+            Empty an engine store of another spec instead of refusing it.
+
+        Returns
+        -------
+        Store
+            Open and locked (close it, or use it as a context manager).
+        """
         store = cls(path)
         try:
             store.path.mkdir(parents=True, exist_ok=True)
@@ -108,6 +125,19 @@ class Store:
 
     @classmethod
     def read_only(cls, path, option: str = "--from-store") -> Store:
+        """Open an existing engine store for reading (no lock), checking its root metadata.
+
+        Parameters
+        ----------
+        path : path
+            The store directory.
+        option : str
+            The option named in error messages.
+
+        Returns
+        -------
+        Store
+        """
         store = cls(path, option)
         if not (store.path / "zarr.json").is_file():
             raise StoreError(f"{option} {store.path}: not an engine store (no zarr.json)")
@@ -219,7 +249,12 @@ class Store:
         return attrs.get("engine_store") is not None
 
     def meta(self) -> dict:
-        """The root attributes (format, comparison, spec, spec hash)."""
+        """The root attributes (format, comparison, spec, spec hash).
+
+        Returns
+        -------
+        dict
+        """
         try:
             meta = json.loads((self.path / "zarr.json").read_text()).get("attributes", {})
         except (OSError, ValueError) as exc:
@@ -233,7 +268,12 @@ class Store:
 
     # -- cells -------------------------------------------------------------------------
     def complete(self) -> set[str]:
-        """Keys of the cells whose completion flag is set."""
+        """Keys of the cells whose completion flag is set.
+
+        Returns
+        -------
+        set of str
+        """
         out = set()
         cells_dir = self.path / _CELLS
         if not cells_dir.is_dir():
@@ -250,7 +290,17 @@ class Store:
         return out
 
     def write(self, cell: Cell, ds, seconds: float) -> None:
-        """Write one finished cell atomically (temporary group, flag last, rename)."""
+        """Write one finished cell atomically (temporary group, flag last, rename).
+
+        Parameters
+        ----------
+        cell : Cell
+            The cell (its key names the group).
+        ds : xarray.Dataset
+            Its numbers.
+        seconds : float
+            Its compute time.
+        """
         import zarr
 
         final = self.path / _CELLS / cell.key
@@ -276,7 +326,18 @@ class Store:
             raise StoreError(f"--store {self.path}: cannot write cell {cell.key[:12]}: {exc}") from None
 
     def read(self, key: str):
-        """The Dataset and seconds of a complete cell (loaded into memory, no dask)."""
+        """The Dataset and seconds of a complete cell (loaded into memory, no dask).
+
+        Parameters
+        ----------
+        key : str
+            The cell's :attr:`Cell.key`.
+
+        Returns
+        -------
+        ds : xarray.Dataset
+        seconds : float
+        """
         import xarray as xr
 
         with _quiet():

@@ -70,7 +70,18 @@ class _UsageError(Exception):
 
 
 def load_command(name: str):
-    """Import and return the module of subcommand ``name`` (ImportError if unavailable)."""
+    """Import and return the module of subcommand ``name`` (ImportError if unavailable).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`COMMANDS` (else ValueError).
+
+    Returns
+    -------
+    module
+        ``compare.<name>``.
+    """
     if name not in COMMANDS:
         raise ValueError(f"command must be one of {', '.join(COMMANDS)}, got {name!r}")
     return importlib.import_module(f"compare.{name}")
@@ -95,8 +106,19 @@ def command_help(name: str) -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser. With ``only``, that subcommand is imported and its options
-    registered; without, every subcommand is listed with its help, none imported."""
+    """The top-level parser.
+
+    Parameters
+    ----------
+    only : str, optional
+        With a subcommand name, that subcommand is imported and its options registered;
+        without, every subcommand is listed with its help, none imported.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Errors raise instead of exiting (:func:`main` prints them on one line).
+    """
     parser = _Parser(
         prog="python -m compare", description="Compare Async-MSGD with the paper's ODE/SDE limits."
     )

@@ -28,6 +28,13 @@ _PASSED = ("--seed", "--dist", "--eigenvalues", "--format")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the common options and ``--only`` to the ``all`` subparser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subparser.
+    """
     cli.add_common_arguments(parser)
     parser.add_argument(
         "--only", default=None, help="comma-separated subset of subcommands to run (default: all of them)"
@@ -41,6 +48,13 @@ def _subcommands() -> list[str]:
 
 
 def validate(args) -> None:
+    """Refuse the per-subcommand store options; resolve ``--only`` into ``args.only_list``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (ValueError naming the option if one is refused).
+    """
     for flag, value in (
         ("--store", args.store),
         ("--from-store", args.from_store),
@@ -62,10 +76,27 @@ def validate(args) -> None:
 
 
 def quick_args() -> list[str]:
+    """Extra argv of ``--quick`` for ``all`` (two subcommands, no progress bars).
+
+    Returns
+    -------
+    list of str
+    """
     return ["--only", "phase3,phase2", "--no-progress"]
 
 
 def key_params(args) -> dict:
+    """Parameters naming the default output directory (the seed).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+
+    Returns
+    -------
+    dict
+    """
     return {"seed": args.seed}
 
 
@@ -90,6 +121,24 @@ def _sub_argv(args, name: str, mod) -> list[str]:
 
 
 def run(args, out_dir: Path) -> Verdict:
+    """Run each chosen subcommand into ``out_dir/<name>/`` and gather one verdict.
+
+    Each subcommand is parsed with :func:`compare.__main__.parse_command` (so ``--quick`` and the
+    given options work as on its own command line), validated, checked for a writable directory,
+    run and written; one that raises is recorded as a failed check ``<name>:completed``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options of ``all``.
+    out_dir : pathlib.Path
+        The output directory.
+
+    Returns
+    -------
+    Verdict
+        Every subcommand's checks prefixed by ``"<name>:"``; ``files`` lists the subcommands' files.
+    """
     from compare.__main__ import key_params as _kp
     from compare.__main__ import load_command, parse_command
 

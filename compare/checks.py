@@ -50,8 +50,14 @@ def interval_check(
     :math:`e \in [p - d_+ - a_+,\ p + d_- + a_-]`: that is the acceptance region of the
     observation (what the table shows).
 
+    A non-finite prediction, estimate or interval end gives :func:`not_measured`.
+
     Parameters
     ----------
+    name : str
+        Check identifier, coordinates 1-based as in the paper.
+    equation : str
+        Where the prediction comes from.
     predicted : float
         The one prediction under test.
     estimate, lo, hi : float
@@ -60,6 +66,14 @@ def interval_check(
         Modelling allowances fixed before the data are seen, by which the interval is
         widened below / above (e.g. a first-passage time read on a grid of spacing dt is
         late by less than dt: ``allowance_below = dt``); say their derivation in ``tolerance``.
+    tolerance : str
+        The rule, in words (say the allowances' derivation).
+    note : str
+        Units, what the interval is of.
+
+    Returns
+    -------
+    Check
     """
     if allowance_below < 0 or allowance_above < 0:
         raise ValueError(f"allowance of {name} must be >= 0, got {allowance_below}, {allowance_above}")
@@ -102,8 +116,31 @@ def bound_check(
 ) -> Check:
     """A check that holds iff ``lower <= observed <= upper`` (a statistic against critical values).
 
-    ``interval`` defaults to the acceptance region itself (for a test statistic, the null
-    region is what the interval shows).
+    A non-finite ``observed`` gives :func:`not_measured`.
+
+    Parameters
+    ----------
+    name : str
+        Check identifier.
+    equation : str
+        Where the prediction comes from.
+    predicted : float or None
+        The prediction (None when the check is of a test statistic).
+    observed : float
+        The statistic.
+    lower, upper : float
+        The critical values (``-inf`` / ``inf``: one-sided).
+    interval : tuple (lo, hi), optional
+        Defaults to the acceptance region itself (for a test statistic, the null region is what
+        the interval shows).
+    tolerance : str
+        The rule, in words.
+    note : str
+        Units, what the statistic is.
+
+    Returns
+    -------
+    Check
     """
     if not _finite(observed):
         return not_measured(
@@ -133,7 +170,27 @@ def proportion_at_least_check(
     """One-sided "P(event) >= p_min": holds iff the upper end of the Wilson interval of k/n >= p_min.
 
     The Wilson upper end grows with k, so the acceptance region of the observed proportion is
-    ``[k_min / n, 1]`` with ``k_min`` the least count whose upper end reaches ``p_min``.
+    ``[k_min / n, 1]`` with ``k_min`` the least count whose upper end reaches ``p_min``. With no
+    runs (``n = 0``) the check is :func:`not_measured`.
+
+    Parameters
+    ----------
+    name : str
+        Check identifier.
+    equation : str
+        Where the claim comes from (e.g. ``"Proposition 10"``).
+    p_min : float
+        The claimed lower bound of the probability, in [0, 1].
+    k, n : int
+        Count of runs with the event, of ``n`` runs.
+    level : float
+        Confidence level of the Wilson interval.
+    note : str
+        What the event is.
+
+    Returns
+    -------
+    Check
     """
     from compare.stats import wilson_ci
 
@@ -173,7 +230,25 @@ def proportion_at_least_check(
 
 
 def not_measured(*, name: str, equation: str, predicted, tolerance: str, note: str) -> Check:
-    """A check that could not be measured: ``holds`` None, observed None; ``note`` says why."""
+    """A check that could not be measured: ``holds`` None, observed None; ``note`` says why.
+
+    Parameters
+    ----------
+    name : str
+        Check identifier.
+    equation : str
+        Where the prediction comes from.
+    predicted : float or None
+        The prediction that could not be tested.
+    tolerance : str
+        The rule that would have decided it.
+    note : str
+        Why nothing was measured (e.g. every run diverged).
+
+    Returns
+    -------
+    Check
+    """
     return Check(
         name=name,
         equation=equation,

@@ -145,8 +145,19 @@ def add_common_arguments(
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, group=None) -> None:
-    """``--out``, ``--format``, ``--quick``, ``--strict``, ``--no-progress`` (into ``group``) and the
-    engine options: what every subcommand has, even one without the model options (``sweep``)."""
+    """Add what every subcommand has, even one without the model options (``sweep``).
+
+    ``--out``, ``--format``, ``--quick``, ``--strict``, ``--no-progress``, ``--version`` (into
+    ``group``), the resource options ``--threads``, ``--max-memory``, ``--max-steps`` and the
+    engine options.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    group : argument group, optional
+        Where the output options go (default: a new "output options" group).
+    """
     g = parser.add_argument_group("output options") if group is None else group
     g.add_argument("--out", default=None, help="output directory (default results/<command>-<key params>/)")
     g.add_argument("--format", default="png", help="figure format: png | pdf | svg")
@@ -187,20 +198,35 @@ def add_output_arguments(parser: argparse.ArgumentParser, group=None) -> None:
 
 
 def add_level_argument(group) -> None:
-    """Add ``--level`` (confidence level of the checks' intervals) to an argument group."""
+    """Add ``--level`` (confidence level of the checks' intervals) to an argument group.
+
+    Parameters
+    ----------
+    group : argument group or argparse.ArgumentParser
+    """
     group.add_argument(
         "--level", type=float, default=DEFAULT_LEVEL, help=f"confidence level (default {DEFAULT_LEVEL})"
     )
 
 
 def check_level(level) -> None:
-    """Validate ``--level``: in (0, 1) (ValueError naming ``--level``)."""
+    """Validate ``--level``: in (0, 1) (ValueError naming ``--level``).
+
+    Parameters
+    ----------
+    level : float
+    """
     if not 0 < level < 1:
         raise ValueError(f"--level must lie in (0, 1), got {level!r}")
 
 
 def add_ladder_argument(group) -> None:
-    """Add ``--ladder`` (the eta ladder as multiples of ``--eta``) to an argument group."""
+    """Add ``--ladder`` (the eta ladder as multiples of ``--eta``) to an argument group.
+
+    Parameters
+    ----------
+    group : argument group or argparse.ArgumentParser
+    """
     group.add_argument(
         "--ladder",
         default=DEFAULT_LADDER,
@@ -209,7 +235,17 @@ def add_ladder_argument(group) -> None:
 
 
 def parse_ladder(text: str) -> list[float]:
-    """Parse ``--ladder`` into factors > 0 (ValueError naming ``--ladder``)."""
+    """Parse ``--ladder`` into factors > 0 (ValueError naming ``--ladder``).
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated multiples of ``--eta``.
+
+    Returns
+    -------
+    list of float
+    """
     factors = parse_float_list(text, "--ladder")
     if any(f <= 0 for f in factors):
         raise ValueError(f"--ladder factors must be > 0, got {text!r}")
@@ -399,12 +435,28 @@ ENGINE_OPTIONS = {
 
 
 def engine_options_given(args: argparse.Namespace) -> list[str]:
-    """Flags of the engine options given on the command line (not their defaults)."""
+    """Flags of the engine options given on the command line (not their defaults).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    list of str
+        E.g. ``["--workers"]``.
+    """
     return [flag for attr, flag in ENGINE_OPTIONS.items() if getattr(args, attr, None) not in (None, False)]
 
 
 def validate_engine(args: argparse.Namespace) -> None:
-    """``--workers`` >= 1; one of ``--workers`` / ``--scheduler``; ``--from-store`` without ``--store``."""
+    """``--workers`` >= 1; one of ``--workers`` / ``--scheduler``; ``--from-store`` without ``--store``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options (ValueError naming the option).
+    """
     if getattr(args, "workers", None) is not None:
         args.workers = check_positive_int(args.workers, "--workers")
         if getattr(args, "scheduler", None):
@@ -430,7 +482,19 @@ def _parse_tau(tau) -> int | str:
 
 
 def parse_float_list(text: str, name: str) -> list[float]:
-    """Parse ``"0.7,0.8"`` into floats; ValueError naming ``name`` if malformed or not finite."""
+    """Parse ``"0.7,0.8"`` into floats; ValueError naming ``name`` if malformed or not finite.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated numbers.
+    name : str
+        The option named in the message.
+
+    Returns
+    -------
+    list of float
+    """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}")
     out = []
@@ -448,7 +512,17 @@ def parse_float_list(text: str, name: str) -> list[float]:
 def parse_int_range(text: str, name: str) -> list[int]:
     """Parse ``"0:160"`` (inclusive), ``"0:160:5"`` or ``"0,10,20"`` (or ``"7"``) into ints >= 0.
 
-    ValueError naming ``name`` if malformed, negative, empty or with a non-positive step.
+    Parameters
+    ----------
+    text : str
+        The range or list.
+    name : str
+        The option named in the message (ValueError if malformed, negative, empty or with a
+        non-positive step).
+
+    Returns
+    -------
+    list of int
     """
     msg = f"{name} must be 'start:stop[:step]' (inclusive) or a comma-separated list of integers >= 0"
     if not isinstance(text, str) or not text.strip():
@@ -473,7 +547,16 @@ def parse_int_range(text: str, name: str) -> list[int]:
 
 
 def problem_from_args(args: argparse.Namespace) -> Problem:
-    """The :class:`theory.Problem` of ``--eigenvalues`` and ``--dist``; ValueError naming the option."""
+    """The :class:`theory.Problem` of ``--eigenvalues`` and ``--dist``; ValueError naming the option.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    theory.Problem
+    """
     lam = parse_float_list(args.eigenvalues, "--eigenvalues")
     dist = str(args.dist).strip().lower()
     if dist not in DISTS:
@@ -493,6 +576,18 @@ def default_tau(problem: Problem, mu: float, eta: float) -> int:
     Uses ``theory.stability.stability_threshold`` (the largest stable constant delay of the
     linearised recursion (5) at e_1); falls back to 0 if that module is unavailable or even
     tau = 0 is unstable.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum.
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    int
     """
     try:
         from compare._common import stability
@@ -506,10 +601,23 @@ def default_tau(problem: Problem, mu: float, eta: float) -> int:
 def delay_from_args(args: argparse.Namespace, problem: Problem | None = None, mu: float | None = None):
     """The delay of the run: an int tau (constant model) or a ``simulate.delays`` model.
 
-    ``--tau auto`` is resolved with :func:`default_tau` (needs ``problem`` and ``mu``, taken
-    from ``args`` when not given). Random models default to the same mean delay as the
-    constant one: uniform ``tau_max = 2 tau``, geometric ``mean = tau``, pipeline
-    ``--pipeline-workers = tau + 1`` (mean staleness M - 1 for equal-speed workers).
+    ``--tau auto`` is resolved with :func:`default_tau`. Random models default to the same mean
+    delay as the constant one: uniform ``tau_max = 2 tau``, geometric ``mean = tau`` (refused,
+    naming ``--mean-delay``, when that is 0), pipeline ``--pipeline-workers = tau + 1`` (mean
+    staleness M - 1 for equal-speed workers).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+    problem : theory.Problem, optional
+        Default from ``args``.
+    mu : float, optional
+        Default ``args.mu``.
+
+    Returns
+    -------
+    int or simulate.delays.DelayModel
     """
     problem = problem_from_args(args) if problem is None else problem
     mu = getattr(args, "mu", None) if mu is None else mu
@@ -543,7 +651,20 @@ def _fmt_key(v) -> str:
 
 
 def output_dir(args: argparse.Namespace, command: str, key_params: dict) -> Path:
-    """``--out`` if given, else ``results/<command>-<k1><v1>-<k2><v2>...`` (relative to the cwd)."""
+    """``--out`` if given, else ``results/<command>-<k1><v1>-<k2><v2>...`` (relative to the cwd).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    command : str
+        The subcommand.
+    key_params : dict
+        Parameters naming the directory.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     if getattr(args, "out", None):
         return Path(args.out)
     parts = [command] + [f"{k}{_fmt_key(v)}" for k, v in key_params.items()]
@@ -633,9 +754,20 @@ def common_parameters(args: argparse.Namespace, problem: Problem | None = None) 
 def single_run_kwargs(args: argparse.Namespace, out_dir: Path) -> tuple[Problem, dict]:
     """The problem and the keyword arguments a single-run comparison takes from the common options.
 
-    For ``compare_phase1/2/3`` and ``compare_ode``: ``eta``, ``mu``, ``delay`` (resolved by
-    :func:`delay_from_args`), ``runs``, ``seed``, ``level``, ``out_dir``, ``fmt``, ``progress``
-    and ``parameters`` (:func:`common_parameters`).
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+    out_dir : pathlib.Path
+        The output directory.
+
+    Returns
+    -------
+    problem : theory.Problem
+    kwargs : dict
+        For ``compare_phase1/2/3`` and ``compare_ode``: ``eta``, ``mu``, ``delay`` (resolved by
+        :func:`delay_from_args`), ``runs``, ``seed``, ``level``, ``out_dir``, ``fmt``,
+        ``progress`` and ``parameters`` (:func:`common_parameters`).
     """
     problem = problem_from_args(args)
     kwargs = {
@@ -654,7 +786,23 @@ def single_run_kwargs(args: argparse.Namespace, out_dir: Path) -> tuple[Problem,
 
 
 def progress(iterable=None, *, args: argparse.Namespace | None = None, disable: bool | None = None, **kwargs):
-    """A tqdm progress bar (to stderr) unless ``--no-progress`` (or ``disable``); wraps ``iterable``."""
+    """A tqdm progress bar (to stderr) unless ``--no-progress`` (or ``disable``); wraps ``iterable``.
+
+    Parameters
+    ----------
+    iterable : iterable, optional
+        What to wrap.
+    args : argparse.Namespace, optional
+        Its ``no_progress`` disables the bar.
+    disable : bool, optional
+        Overrides ``args``.
+    **kwargs
+        Passed to tqdm (``desc``, ``total``).
+
+    Returns
+    -------
+    tqdm.tqdm
+    """
     from tqdm.auto import tqdm
 
     if disable is None:

@@ -49,8 +49,15 @@ VERDICT_FILE = "verdict.json"
 def to_jsonable(x: Any) -> Any:
     """Convert ``x`` to strict-JSON-safe Python objects.
 
-    numpy scalars/arrays -> Python numbers/lists, tuples -> lists, NaN/inf -> None,
-    Paths -> str, dict keys -> str; anything else unknown -> ``str(x)``.
+    Parameters
+    ----------
+    x : object
+        numpy scalars/arrays -> Python numbers/lists, tuples -> lists, NaN/inf -> None,
+        Paths -> str, dict keys -> str; anything else unknown -> ``str(x)``.
+
+    Returns
+    -------
+    object
     """
     if x is None or isinstance(x, (bool, str)):
         return x
@@ -90,7 +97,13 @@ def _git_commit() -> str | None:
 
 
 def collect_versions() -> dict:
-    """Versions of python, numpy, scipy, sympy, numba, xarray, the package, and the git commit."""
+    """Versions of python, numpy, scipy, sympy, numba, xarray, matplotlib, the package, and the git commit.
+
+    Returns
+    -------
+    dict
+        Name -> version string (None when a package is not installed or not in a checkout).
+    """
     versions: dict[str, str | None] = {"python": platform.python_version()}
     from importlib.metadata import PackageNotFoundError, version
 
@@ -182,7 +195,12 @@ class Check:
                     )
 
     def as_dict(self) -> dict:
-        """The check as a strict-JSON-safe dict."""
+        """The check as a strict-JSON-safe dict.
+
+        Returns
+        -------
+        dict
+        """
         return to_jsonable(
             {
                 "name": self.name,
@@ -249,7 +267,12 @@ class Verdict:
         return all(c.holds is not False for c in self.checks)
 
     def as_dict(self) -> dict:
-        """The JSON contract (without the raw data)."""
+        """The JSON contract (without the raw data).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "command": self.command,
             "parameters": to_jsonable(self.parameters),

@@ -60,6 +60,7 @@ __all__ = [
     "COMPARISON",
     "Phase1Spec",
     "plan",
+    "estimate",
     "cells",
     "assemble",
     "discrete_cell",
@@ -87,7 +88,8 @@ HELP = "Theorem 9, Proposition 10: escape from the saddle e_2 vs the unstable OU
 DEFAULT_DELTA = 0.2
 #: Horizon = this factor x the largest T1 over the levels (the escape CDF is shown past T1).
 HORIZON_FACTOR = 1.5
-#: Records per horizon (the resolution at which the events are read).
+#: Records per horizon (the resolution at which the events are read); the horizon is at least
+#: N_RECORDS steps, so that every record is a step of its own.
 N_RECORDS = 200
 #: Exact OU paths simulated for the "OU (simulated)" curves (their Monte Carlo error,
 #: ~0.5/sqrt(20000) = 0.004 in probability, is negligible next to the discrete runs').
@@ -143,14 +145,46 @@ def plan(spec: Phase1Spec) -> dict:
     args = (lam[0], lam[1], spec.mu, spec.eta, spec.delta)
     T1p = {nu: T1_paper(*args, nu, a12) for nu in spec.nus}
     T1d = {nu: T1_derived(*args, nu, a12) for nu in spec.nus}
-    horizon = HORIZON_FACTOR * max(max(T1p.values()), max(T1d.values()))
+    T1_max = max(max(T1p.values()), max(T1d.values()))
+    horizon = HORIZON_FACTOR * T1_max
+    notes = []
+    if not horizon >= N_RECORDS * spec.eta:  # T1 shorter than the record grid (eta, mu or delta extreme)
+        notes.append(
+            f"the horizon {HORIZON_FACTOR:g} x T1 = {horizon:.3g} is shorter than {N_RECORDS} steps of "
+            f"eta = {spec.eta:g}: raised to {N_RECORDS * spec.eta:.3g} (T1 of the largest level is "
+            f"{T1_max / spec.eta:.3g} steps: far from the eta -> 0 regime of Proposition 10)"
+        )
+        horizon = N_RECORDS * spec.eta
     return {
         "T1_paper": T1p,
         "T1_derived": T1d,
         "horizon": horizon,
         "record_dt": horizon / N_RECORDS,
         "alpha_12": a12,
+        "notes": notes,
     }
+
+
+def estimate(spec: Phase1Spec):
+    """Peak memory and work of the plan (:class:`compare.engine.estimate.Estimate`).
+
+    The larger of the two cells: the discrete runs (:func:`compare.single_run.discrete_memory_bytes`
+    plus the four event indicators, one byte per run and record) and the OU paths (the
+    (n_t, paths, d - 1) sample array and its square, float64); work = runs x steps.
+    """
+    from compare.engine.estimate import Estimate
+
+    p = plan(spec)
+    d = len(spec.eigenvalues)
+    n = int(round(p["horizon"] / spec.eta))
+    n_t = n // max(1, int(round(p["record_dt"] / spec.eta))) + 1
+    disc = S.discrete_memory_bytes(spec.runs, n, n_t, d, spec.delay) + 4 * spec.runs * n_t
+    ou = 3 * n_t * spec.ou_paths * (d - 1) * 8
+    return Estimate(
+        memory_bytes=max(disc, ou),
+        chain_steps=float(spec.runs) * n,
+        reduce=("--ou-paths", "--runs") if ou > disc else ("--runs", "--ou-paths"),
+    )
 
 
 def cells(spec: Phase1Spec) -> list[Cell]:
@@ -225,13 +259,18 @@ def discrete_cell(params: dict, seed: int, runs: int):
         float(res.mean_staleness[0]),
         {"long_name": "measured mean delay", "units": "iterations"},
     )
-    return xr.Dataset(
+    ds = xr.Dataset(
         data,
         coords=_t_coord(t, runs_dim=("run", runs)),
         attrs={
             "equation": "Liu et al. 2018, eq. (5) from v_0 = e_2; Proposition 10's events",
             "delta": float(params["delta"]),
         },
+    )
+    return S.annotate(
+        ds,
+        {**{k: "1" for k in _EVENTS}, "diverged": "1", "run": "1"},
+        {"run": "run index", **{k: f"{v} (per run and record: 1 true, 0 false)" for k, v in _EVENTS.items()}},
     )
 
 
@@ -261,7 +300,7 @@ def ou_cell(params: dict, seed: int, runs: int):
     esc = (U**2).sum(axis=2) >= r2  # (n_t, paths)
     unst = U[:, :, 0] ** 2 >= r2
     first = np.where(esc.any(axis=0), t[np.argmax(esc, axis=0)], np.inf)
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "ou_escaped": (
                 ("t",),
@@ -284,6 +323,9 @@ def ou_cell(params: dict, seed: int, runs: int):
         },
         coords={**_t_coord(t), "path": ("path", np.arange(runs, dtype=np.int64))},
         attrs={"equation": "Theorem 9 at e_2 (simulate.sde.simulate_ou, exact transition)"},
+    )
+    return S.annotate(
+        ds, {"ou_escaped": "1", "ou_unstable": "1", "path": "1"}, {"path": "OU reference path index"}
     )
 
 
@@ -397,4 +439,5 @@ COMPARISON = Comparison(
     analyse=analysis.analyse,
     figures=analysis.figures,
     assemble=assemble,
+    estimate=estimate,
 )

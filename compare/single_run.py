@@ -45,7 +45,15 @@ __all__ = [
     "spec_fields_from_problem",
     "verdict_parameters",
     "run_in_process",
+    "discrete_memory_bytes",
+    "annotate",
+    "stability_note",
+    "DATA_CHUNK_BYTES",
 ]
+
+#: Bytes of the data the simulator draws per chunk of steps, twice (``simulate.async_msgd``'s
+#: DATA_CHUNK_BYTES = 32 MiB, once in run order and once in lanes): part of every estimate.
+DATA_CHUNK_BYTES = 2 * (32 << 20)
 
 #: The delay models a spec can hold and their parameters (``simulate.delays``); ``model`` names
 #: the model as ``--delay-model`` does.
@@ -357,3 +365,124 @@ def run_in_process(
     if parameters:
         verdict.parameters = {**dict(parameters), **verdict.parameters}
     return verdict
+
+
+def discrete_memory_bytes(runs: int, n_steps: int, n_records: int, d: int, delay: dict) -> int:
+    """Peak bytes of one :func:`simulate_records` call (``simulate.async_msgd``'s allocations).
+
+    The records three times (the kernel's lanes, the ensemble's array, the (runs, n_t, d)
+    view handed back and one derived array of the same size in the cell), the data chunk
+    (:data:`DATA_CHUNK_BYTES`, or less for a short run), the ring buffers of (tau + 2) states
+    per run and, for a random delay model, its delay sequences (int64, n_steps per run,
+    twice: drawn and in lanes).
+
+    Parameters
+    ----------
+    runs, n_steps, n_records, d : int
+        Runs, steps round(T / eta), records per run, dimension.
+    delay : dict
+        The delay table (:func:`delay_to_json`).
+
+    Returns
+    -------
+    int
+    """
+    records = 3 * runs * n_records * d * 8
+    data = min(DATA_CHUNK_BYTES, 2 * runs * max(n_steps, 1) * d * 8)
+    model = delay["model"]
+    bound = {
+        "constant": delay.get("tau", 0),
+        "uniform": delay.get("tau_max", 0),
+        "geometric": delay.get("cap") if delay.get("cap") is not None else 20 * (1 + delay.get("mean", 0)),
+        "pipeline": 4 * delay.get("workers", 1),
+        "sequence": max(delay.get("taus", [0]) or [0]),
+    }[model]
+    ring = runs * (min(int(bound), n_steps) + 2) * d * 8
+    taus = 0 if model == "constant" else 2 * runs * n_steps * 8
+    return int(records + data + ring + taus)
+
+
+def annotate(ds, units: dict, descriptions: dict | None = None):
+    """Give every variable and coordinate of ``ds`` its ``units`` and ``description`` attributes.
+
+    ``description`` defaults to the variable's ``long_name``; ``units`` must name every
+    variable and coordinate (``"1"``: dimensionless, a count, an index or an indicator).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    units : dict of str -> str
+    descriptions : dict of str -> str, optional
+        Descriptions of variables without a ``long_name`` (coordinates such as ``run``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself, annotated in place.
+
+    Raises
+    ------
+    ValueError
+        Naming a variable without units or description (a programming error of the cell).
+    """
+    descriptions = descriptions or {}
+    for name in list(ds.variables):
+        attrs = ds[name].attrs
+        if name not in units and "units" not in attrs:
+            raise ValueError(f"units: none given for {name!r}")
+        attrs.setdefault("units", units.get(name))
+        desc = attrs.get("description") or descriptions.get(name) or attrs.get("long_name")
+        if not desc:
+            raise ValueError(f"descriptions: none given for {name!r}")
+        attrs["description"] = desc
+    return ds
+
+
+def stability_note(spec: SingleRunSpec) -> str | None:
+    """A note when the run's delay is past the stability threshold of the minimum e_1, else None.
+
+    Constant delay: ``theory.stability``'s largest stable tau of the linearised recursion (5)
+    at e_1 (the threshold ``--tau auto`` takes a fraction of). An i.i.d. random model
+    (uniform, geometric): the exact mean-square criterion of ``theory.random_delays`` for the
+    slowest tangent mode (c = lambda_1 - lambda_2). Other models: None (no exact criterion).
+    """
+    from compare._common import stability
+
+    problem = spec.problem()
+    delay = dict(spec.delay)
+    if delay["model"] == "constant":
+        res = stability(problem, spec.mu, spec.eta)
+        limit = int(res.max_stable_delay)
+        if limit < 0:
+            return (
+                f"no delay is stable at eta = {spec.eta:g}, mu = {spec.mu:g} (not even tau = 0): "
+                "the runs are expected to diverge"
+            )
+        if delay["tau"] > limit:
+            return (
+                f"tau = {delay['tau']} is past the stability threshold of the linearised recursion at "
+                f"e_1 (largest stable tau {limit}): the runs are expected to diverge given time"
+            )
+        return None
+    if delay["model"] not in ("uniform", "geometric"):
+        return None
+    from compare.phase1_linearised import law_of_delay
+    from theory.random_delays import mean_square_stability
+
+    lam = problem.lambda_
+    s = spec.eta * float(lam[0] - lam[-1]), spec.eta * float(lam[0] - lam[1])
+    if delay["model"] == "geometric" and delay.get("cap") is None:  # closed form: O(1) at any mean
+        from theory.stability import GeometricDelayLaw
+
+        law = GeometricDelayLaw(float(delay["mean"]) / (1.0 + float(delay["mean"])))
+    else:  # a bounded law (uniform, capped geometric), its full support
+        law = law_of_delay(delay, 10**9)
+        law = law / law.sum()
+    unstable = [x for x in s if x > 0 and not mean_square_stability(spec.mu, x, law).mean_square_stable]
+    if unstable:
+        return (
+            f"the {delay['model']} delays are past the mean-square stability threshold of the linearised "
+            f"recursion at e_1 (theory.random_delays, mode s = eta c = {unstable[0]:.3g}): "
+            "the runs are expected to diverge given time"
+        )
+    return None

@@ -46,9 +46,20 @@ from compare import cli, msgd_grid
 from compare import critical_analysis as analysis
 from compare.critical_analysis import PREDICTED_EXPONENTS, STABILITY_EXPONENTS, exponent_check
 from compare.engine import Cell, Comparison, RunnerOptions, run_cells, run_command
-from compare.msgd_grid import ERROR_KINDS, GridSpec, check_mus
+from compare.engine.estimate import Estimate
+from compare.msgd_grid import (
+    ERROR_KINDS,
+    MAX_TAUS,
+    GridSpec,
+    analysis_bytes,
+    call_bytes,
+    check_mus,
+    check_resources,
+    check_runs,
+    dataset_bytes,
+)
 from compare.optimal_delay import DEFAULT_RHO
-from compare.tradeoff import DEFAULT_HORIZON, parse_mus, reject_model_parameters
+from compare.tradeoff import DEFAULT_HORIZON, n_steps_of, parse_mus, reject_model_parameters
 from compare.verdict import Verdict
 from theory import Problem
 from theory.validation import check_eta, check_mu, check_positive_float, check_positive_int
@@ -60,6 +71,7 @@ __all__ = [
     "CriticalSpec",
     "cells",
     "assemble",
+    "estimate",
     "spec_from_args",
     "DEFAULT_ETAS",
     "DEFAULT_MUS",
@@ -92,6 +104,8 @@ DEFAULT_MU = 0.8
 DEFAULT_SPAN = 1.6
 #: ... in DEFAULT_N_TAUS points (spacing 5% of the threshold).
 DEFAULT_N_TAUS = 33
+#: Largest span: past a few times the threshold every run diverges, so a longer grid adds nothing.
+MAX_SPAN = 100.0
 #: Quick (smoke-test) budget: see :func:`quick_args`.
 _QUICK = {"etas": "2e-3,1e-3", "mus": "0.8,0.9", "n_taus": 6, "runs": 4, "horizon": 1.0}
 
@@ -136,6 +150,7 @@ class CriticalSpec(GridSpec):
     n_taus: int = DEFAULT_N_TAUS
 
     def validate(self) -> None:
+        """Check and normalise the fields (ValueError naming the field)."""
         super().validate()
         etas = (self.etas,) if isinstance(self.etas, (int, float)) else self.etas
         if not isinstance(etas, tuple) or not etas:
@@ -145,18 +160,24 @@ class CriticalSpec(GridSpec):
             raise ValueError(f"etas must not repeat a value, got {list(self.etas)}")
         self.set("mus", check_mus(self.mus, "mus"))
         self.set("mu", check_mu(self.mu, "mu"))
-        if not isinstance(self.span, (int, float)) or not math.isfinite(self.span) or self.span <= 1.0:
+        if not isinstance(self.span, (int, float)) or not 1.0 < self.span <= MAX_SPAN:
             raise ValueError(
-                f"span must be a finite number > 1 (the grid must pass the threshold), got {self.span!r}"
+                f"span must be a number in (1, {MAX_SPAN:g}] (the grid must pass the threshold), "
+                f"got {self.span!r}"
             )
         self.set("span", float(self.span))
         n = check_positive_int(self.n_taus, "n_taus")
-        if n < 3:
-            raise ValueError(f"n_taus must be an integer >= 3, got {self.n_taus!r}")
+        if not 3 <= n <= MAX_TAUS:
+            raise ValueError(f"n_taus must be an integer in 3..{MAX_TAUS}, got {self.n_taus!r}")
         self.set("n_taus", n)
 
     def points(self) -> list[tuple[str, float, float]]:
-        """(ladder, eta, mu) of every cell: the eta ladder at ``mu``, then the mu ladder at ``eta``."""
+        """(ladder, eta, mu) of every cell: the eta ladder at ``mu``, then the mu ladder at ``eta``.
+
+        Returns
+        -------
+        list of (str, float, float)
+        """
         return [("eta", e, self.mu) for e in self.etas] + [("mu", self.eta, m) for m in self.mus]
 
 
@@ -166,12 +187,9 @@ def cells(spec: CriticalSpec) -> list[Cell]:
 
 
 def _point_cells(spec: CriticalSpec, points) -> list[Cell]:
-    from compare._common import stability
-
-    problem = spec.problem()
     out = []
     for _ladder, eta, mu in points:
-        taus = relative_tau_grid(stability(problem, mu, eta).max_stable_delay, spec.span, spec.n_taus)
+        taus = _point_taus(spec, eta, mu)
         params = msgd_grid.grid_params(
             eta=eta,
             mus=[mu],
@@ -183,6 +201,45 @@ def _point_cells(spec: CriticalSpec, points) -> list[Cell]:
         )
         out.append(Cell(NAME, msgd_grid.FN, params, runs=spec.runs, seed=spec.seed))
     return out
+
+
+def _point_taus(spec: CriticalSpec, eta: float, mu: float) -> np.ndarray:
+    from compare._common import stability
+
+    return relative_tau_grid(stability(spec.problem(), mu, eta).max_stable_delay, spec.span, spec.n_taus)
+
+
+def estimate(spec: CriticalSpec) -> Estimate:
+    """Peak memory and work of a critical run, before any cell runs (issue 13).
+
+    Every ladder point is its own simulator call (:func:`compare.msgd_grid.call_bytes` of its
+    delay grid at its eta; the largest counts), then the cells' Datasets and their padded
+    assembly are held (3 x :func:`compare.msgd_grid.dataset_bytes` of points x n_taus), plus
+    the bootstrap of one point (:func:`compare.msgd_grid.analysis_bytes`).
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+
+    Returns
+    -------
+    Estimate
+        ``chain_steps`` = sum over points of taus x runs x iterations.
+    """
+    d = len(spec.eigenvalues)
+    peak, steps, n_max = 0, 0.0, 0
+    for _ladder, eta, mu in dict.fromkeys(spec.points()):
+        taus = _point_taus(spec, eta, mu)
+        n = n_steps_of(eta, spec.horizon)
+        peak = max(peak, call_bytes(1, taus.tolist(), spec.delay_model, spec.runs, n, d))
+        steps += float(taus.size) * spec.runs * n
+        n_max = max(n_max, int(taus.size))
+    points = len(spec.points())
+    memory = peak + 3 * dataset_bytes(points, n_max, spec.runs, d) + analysis_bytes(n_max, spec.runs, d)
+    reduce = ("--runs", "--span", "--n-taus", "--etas (fewer, or larger: smaller thresholds)", "--mus")
+    if spec.delay_model != "constant":
+        reduce += ("--horizon",)
+    return Estimate(memory_bytes=memory, chain_steps=steps, reduce=reduce)
 
 
 def assemble(spec: CriticalSpec, plan: list[Cell], datasets: list, points=None):
@@ -208,19 +265,34 @@ def assemble(spec: CriticalSpec, plan: list[Cell], datasets: list, points=None):
         div[p, :n] = ds["diverged"].values[0]
         tau[p, :n] = ds["tau"].values
         n_tau[p] = n
+    def attrs(description, units):
+        return {"long_name": description, "description": description, "units": units}
+
     return xr.Dataset(
         {
-            "h_final": (("point", "tau_index", "run", "coord"), h, datasets[0]["h_final"].attrs),
-            "diverged": (("point", "tau_index", "run"), div, datasets[0]["diverged"].attrs),
-            "tau": (("point", "tau_index"), tau, {"long_name": "delay grid of the cell (-1: padding)"}),
-            "n_tau": (("point",), n_tau),
-            "eta": (("point",), np.array([e for _, e, _ in pts])),
-            "mu": (("point",), np.array([m for _, _, m in pts])),
-            "n_steps": (("point",), np.array([ds.attrs["n_steps"] for ds in datasets], dtype=np.int64)),
-            "ladder": (("point",), np.array([lad for lad, _, _ in pts])),
-            "cell": (("point",), np.array([c.key for c in plan])),
+            "h_final": (("point", "tau_index", "run", "coord"), h, dict(datasets[0]["h_final"].attrs)),
+            "diverged": (("point", "tau_index", "run"), div, dict(datasets[0]["diverged"].attrs)),
+            "tau": (
+                ("point", "tau_index"),
+                tau,
+                attrs("delay grid of the point's cell (-1: padding)", "iterations"),
+            ),
+            "n_tau": (("point",), n_tau, attrs("number of delays of the point's grid", "1")),
+            "eta": (("point",), np.array([e for _, e, _ in pts]), attrs("step size eta of the point", "1")),
+            "mu": (("point",), np.array([m for _, _, m in pts]), attrs("momentum mu of the point", "1")),
+            "n_steps": (
+                ("point",),
+                np.array([ds.attrs["n_steps"] for ds in datasets], dtype=np.int64),
+                attrs("iterations of each run, round(horizon / eta)", "iterations"),
+            ),
+            "ladder": (("point",), np.array([lad for lad, _, _ in pts]), attrs("ladder: eta or mu", "")),
+            "cell": (("point",), np.array([c.key for c in plan]), attrs("content hash of the cell", "")),
         },
-        coords={"point": np.arange(P), "run": np.arange(runs), "coord": np.arange(1, d + 1)},
+        coords={
+            "point": ("point", np.arange(P), attrs("ladder point (eta ladder first, then mu ladder)", "1")),
+            "run": ("run", np.arange(runs), attrs("run index", "1")),
+            "coord": ("coord", np.arange(1, d + 1), attrs("eigen-coordinate index i of h_i (1-based)", "1")),
+        },
         attrs={"equation": datasets[0].attrs["equation"], "delay_model": spec.delay_model},
     )
 
@@ -287,16 +359,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Validate the ladders (ValueError naming the option); applies ``--quick``."""
-    if args.quick:
-        if args.etas == DEFAULT_ETAS:
-            args.etas = _QUICK["etas"]
-        if args.mus == DEFAULT_MUS:
-            args.mus = _QUICK["mus"]
-        args.n_taus = min(args.n_taus, _QUICK["n_taus"])
-        args.runs = min(args.runs, _QUICK["runs"])
-        args.horizon = min(args.horizon, _QUICK["horizon"])
+    """Validate the ladders in place, before any work (ValueError naming the option).
+
+    ``--quick`` is applied by ``compare.__main__`` (its budget only for the options the user
+    did not give); nothing here overrides a value the user gave.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options; gains ``eta_values``, ``mu_values`` and ``mu_keys``.
+    """
     reject_model_parameters(args)
+    args.runs = check_runs(args.runs, "--runs")
     etas = cli.parse_float_list(args.etas, "--etas")
     args.eta_values = [check_eta(e, "--etas") for e in etas]
     if len(set(args.eta_values)) != len(args.eta_values):
@@ -306,14 +380,16 @@ def validate(args: argparse.Namespace) -> None:
     args.horizon = check_positive_float(args.horizon, "--horizon")
     if not math.isfinite(args.rho) or args.rho < 0:
         raise ValueError(f"--rho must be a finite number >= 0, got {args.rho!r}")
-    if not math.isfinite(args.span) or args.span <= 1.0:
+    if not 1.0 < args.span <= MAX_SPAN:
         raise ValueError(
-            f"--span must be a finite number > 1 (the grid must pass the threshold), got {args.span!r}"
+            f"--span must be a number in (1, {MAX_SPAN:g}] (the grid must pass the threshold), "
+            f"got {args.span!r}"
         )
-    if args.n_taus < 3:
-        raise ValueError(f"--n-taus must be an integer >= 3, got {args.n_taus!r}")
+    if not 3 <= args.n_taus <= MAX_TAUS:
+        raise ValueError(f"--n-taus must be an integer in 3..{MAX_TAUS}, got {args.n_taus!r}")
     if args.error not in ERROR_KINDS:
         raise ValueError(f"--error must be one of {', '.join(ERROR_KINDS)}, got {args.error!r}")
+    check_resources(estimate(spec_from_args(args)), args)
 
 
 def quick_args() -> list[str]:
@@ -378,4 +454,5 @@ COMPARISON = Comparison(
     figures=analysis.figures,
     assemble=assemble,
     report=_report,
+    estimate=estimate,
 )

@@ -19,6 +19,7 @@ import numpy as np
 from compare import optimal_delay as od_
 from compare import stats
 from compare.checks import not_measured
+from compare.tradeoff_analysis import MAX_DIVERGED_AT_ZERO, run_divergence_note
 from compare.verdict import Check, Verdict
 
 __all__ = [
@@ -211,15 +212,22 @@ def _table(ladder_eta, ladder_mu, fits) -> str:
     for axis in ("eta", "one_minus_mu"):
         for who, f in fits[axis].items():
             if f is not None:
-                lines.append(
-                    f"fit tau* ~ {axis}^p  {who:<14} p = {f['exponent']:+.3f} +- {f['exponent_se']:.3f}"
-                )
+                lines.append(f"fit tau* ~ {axis}^p  {who:<14} p = {_slope_text(f)}")
     return "\n".join(lines)
 
 
 def _sim_str(c) -> str:
     s = c["simulated"]
+    if not s.get("measured", True):
+        return "n/m (diverged)"
     return f"{s['estimate']:g}{'+' if s['censored'] else ''} [{s['lo']:g},{s['hi']:g}]"
+
+
+def _slope_text(f: dict, with_se: bool = True) -> str:
+    """``"-1.02 +- 0.05"``; without a finite standard error (2 points) ``"-1.02 (no interval)"``."""
+    if with_se and math.isfinite(f["exponent_se"]):
+        return f"{f['exponent']:+.3f} +- {f['exponent_se']:.3f}"
+    return f"{f['exponent']:+.3f}" + (" (no interval)" if with_se else "")
 
 
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
@@ -231,7 +239,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
     res = verdict.results
     ladder_eta, ladder_mu, fits = res["eta_ladder"], res["mu_ladder"], res["fits"]
     fig, axes = plots.new_figure(1, 2)
-    fig.set_size_inches(9.5, 4.0)
+    fig.set_size_inches(10.0, 6.2)
     panels = (
         (
             axes[0, 0],
@@ -252,12 +260,11 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
         sim = np.array([c["simulated"]["estimate"] for c in ladder], dtype=float)
         lo = np.array([c["simulated"]["lo"] for c in ladder], dtype=float)
         hi = np.array([c["simulated"]["hi"] for c in ladder], dtype=float)
-        stab = np.array([max(c["stability"]["critical_delay"], 1e-9) for c in ladder])
+        stab = np.array([c["stability"]["critical_delay"] for c in ladder], dtype=float)
+        stab[stab <= 0] = np.nan  # no stable delay: nothing to draw on a log axis
         asym = np.array([c["stability"]["asymptotic"] for c in ladder])
         fs, ft = fits[axis]["simulated"], fits[axis]["stability"]
-        lab_s = "simulated (rho rule, 95% CI)" + (
-            f": slope {fs['exponent']:.2f} +- {fs['exponent_se']:.2f}" if fs else ""
-        )
+        lab_s = "simulated critical delay (rho rule, 95% CI)" + (f": slope {_slope_text(fs)}" if fs else "")
         ax.errorbar(
             x,
             np.maximum(sim, 0.5),
@@ -268,7 +275,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
             capsize=2,
             label=lab_s,
         )
-        lab_t = "exact stability tau_c" + (f": slope {ft['exponent']:.2f}" if ft else "")
+        lab_t = "exact stability threshold tau_c" + (f": slope {_slope_text(ft, False)}" if ft else "")
         ax.plot(x, stab, "-", color=plots.COLORS[1], label=lab_t)
         ax.plot(x, asym, ":", color=plots.COLORS[1], label="asymptotic pi(1-mu)/(4 lambda_1 eta)")
         # reference slopes of the paper's laws (constants unknown: drawn through the middle point)
@@ -278,6 +285,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
             if axis == "eta"
             else ((2.0, "Theorem 3 / Lemma 4: slope 2"),)
         )
+        refs = tuple((p, f"{lab}\n  (drawn through the middle point: constants unknown)") for p, lab in refs)
         for k, (p, lab) in enumerate(refs):
             ax.plot(x, ym * (x / xm) ** p, "--", color=plots.COLORS[2 + k], lw=1, label=lab)
         if axis == "one_minus_mu":
@@ -289,14 +297,14 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
                 "x",
                 color="k",
                 ms=7,
-                label="paper Figure 1" + (f": slope {fp['exponent']:.2f}" if fp else ""),
+                label="paper Figure 1" + (f": slope {_slope_text(fp, False)}" if fp else ""),
             )
         plots.log_log(ax)
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap
         ax.set_xticks(x, [f"{v:g}" for v in x], rotation=35 if axis == "eta" else 0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("critical delay (iterations)")
-        ax.legend(fontsize=plots.STYLE["fontsize"] - 2)
+        ax.legend(fontsize=plots.STYLE["fontsize"] - 2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     return [plots.save(fig, out_dir, "critical", fmt)]
 
 
@@ -321,10 +329,14 @@ def ladder_entries(spec, ds, info: dict | None = None) -> list[dict]:
     for p in range(ds.sizes["point"]):
         n = int(ds["n_tau"].values[p])
         taus = ds["tau"].values[p, :n].astype(int)
-        errors = od_.horizon_error(ds["h_final"].values[p, :n], ds["diverged"].values[p, :n], spec.error)
+        diverged = ds["diverged"].values[p, :n].astype(bool)
+        errors = od_.horizon_error(ds["h_final"].values[p, :n], diverged, spec.error)
         od = od_.bootstrap_optimal_delay(taus, errors.T, spec.rho, seed=spec.seed)
         eta, mu = float(ds["eta"].values[p]), float(ds["mu"].values[p])
         st = stability(problem, mu, eta)
+        n_div0 = int(diverged[0].sum())
+        measured = n_div0 <= MAX_DIVERGED_AT_ZERO * diverged.shape[-1]
+        nan = math.nan
         out.append(
             {
                 "eta": eta,
@@ -332,12 +344,15 @@ def ladder_entries(spec, ds, info: dict | None = None) -> list[dict]:
                 "taus": taus.tolist(),
                 "mean_error": errors.mean(axis=-1).tolist(),
                 "simulated": {
-                    "estimate": od.estimate,
-                    "lo": od.lo,
-                    "hi": od.hi,
-                    "se": grid_se(taus, od),
-                    "censored": od.censored,
+                    "measured": bool(measured),
+                    "estimate": od.estimate if measured else nan,
+                    "lo": od.lo if measured else nan,
+                    "hi": od.hi if measured else nan,
+                    "se": grid_se(taus, od) if measured else nan,
+                    "censored": bool(od.censored) if measured else False,
                 },
+                "diverged_runs": int(diverged.sum()),
+                "diverged_at_zero": n_div0,
                 "stability": {
                     "max_stable_delay": int(st.max_stable_delay),
                     "critical_delay": float(st.critical_delay),
@@ -352,7 +367,7 @@ def ladder_entries(spec, ds, info: dict | None = None) -> list[dict]:
 
 
 def _arrays(ladder):
-    sim = np.array([c["simulated"]["estimate"] for c in ladder], dtype=float)
+    sim = np.array([c["simulated"]["estimate"] for c in ladder], dtype=float)  # NaN: not measured
     se = np.array([c["simulated"]["se"] for c in ladder], dtype=float)
     th = np.array([c["stability"]["critical_delay"] for c in ladder], dtype=float)
     cens = np.array([c["simulated"]["censored"] for c in ladder], dtype=bool)
@@ -447,4 +462,22 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         seed=spec.seed,
         checks=checks,
         results=results,
+        notes=_notes(ladder_eta + ladder_mu, spec.runs),
     )
+
+
+def _notes(entries: list[dict], runs: int) -> list[str]:
+    """Run-level notes: how many runs diverged, points without a stable delay or without a
+    measured critical delay (left out of the fits)."""
+    total = sum(len(c["taus"]) * runs for c in entries)
+    notes = [run_divergence_note(sum(c["diverged_runs"] for c in entries), total)]
+    for c in entries:
+        where = f"eta={c['eta']:g}, mu={c['mu']:g}"
+        if c["stability"]["max_stable_delay"] < 0:
+            notes.append(f"{where}: no constant delay is linearly stable (tau = 0 is past the threshold)")
+        if not c["simulated"]["measured"]:
+            notes.append(
+                f"{where}: {c['diverged_at_zero']} of {runs} runs diverged at tau = 0; no critical delay "
+                "(left out of the fits)"
+            )
+    return [n for n in notes if n]

@@ -49,6 +49,7 @@ __all__ = [
     "dataset_bytes",
     "analysis_bytes",
     "MAX_TAUS",
+    "check_resources",
 ]
 
 #: The delay models of the grid (as ``compare.cli.DELAY_MODELS``).
@@ -514,3 +515,29 @@ def analysis_bytes(n_tau: int, runs: int, d: int) -> int:
     from compare.optimal_delay import N_BOOT
 
     return int(N_BOOT * runs * 8 * 5 + 2 * N_BOOT * n_tau * 8 + 3 * n_tau * runs * d * 8)
+
+
+def check_resources(estimate, args) -> None:
+    """Refuse, in ``validate`` (before the output directory or any cell), a run that does not fit.
+
+    Parameters
+    ----------
+    estimate : compare.engine.estimate.Estimate
+        The run's planned memory and work.
+    args : argparse.Namespace
+        The options (``--max-memory``, ``--max-steps``; nothing is checked with ``--from-store``).
+
+    Raises
+    ------
+    ValueError
+        One line giving the estimate and the options that reduce it.
+    """
+    from compare.engine.estimate import check_fits, memory_limit, step_limit
+
+    if getattr(args, "from_store", None):
+        return
+    check_fits(
+        estimate,
+        memory_limit(getattr(args, "max_memory", None)),
+        step_limit(getattr(args, "max_steps", None)),
+    )

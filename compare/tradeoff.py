@@ -58,6 +58,7 @@ from compare.msgd_grid import (
     analysis_bytes,
     call_bytes,
     check_mus,
+    check_resources,
     check_runs,
     check_taus,
     dataset_bytes,
@@ -365,6 +366,7 @@ def validate(args: argparse.Namespace) -> None:
     if args.error not in ERROR_KINDS:
         raise ValueError(f"--error must be one of {', '.join(ERROR_KINDS)}, got {args.error!r}")
     args.cell_taus = check_positive_int(args.cell_taus, "--cell-taus")
+    check_resources(estimate(spec_from_args(args)), args)
 
 
 def quick_args() -> list[str]:
@@ -436,6 +438,6 @@ COMPARISON = Comparison(
     analyse=analysis.analyse,
     figures=analysis.figures,
     assemble=assemble,
-    report=lambda verdict: "\n".join([verdict.results["table"], *verdict.results.get("notes", [])]),
+    report=lambda verdict: verdict.results["table"],
     estimate=estimate,
 )

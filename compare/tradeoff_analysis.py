@@ -26,6 +26,7 @@ __all__ = [
     "delay_check",
     "results_skeleton",
     "divergence_notes",
+    "run_divergence_note",
     "unmeasured",
     "MAX_DIVERGED_AT_ZERO",
 ]
@@ -66,6 +67,29 @@ def mu_key(mu: float) -> str:
 MAX_DIVERGED_AT_ZERO = 0.5
 
 
+def run_divergence_note(diverged: int, total: int) -> str:
+    """How many runs of the grid diverged, and what that does to the mean errors.
+
+    Parameters
+    ----------
+    diverged, total : int
+        Diverged runs and all runs (every configuration's runs counted).
+
+    Returns
+    -------
+    str
+        ``""`` when none diverged; ``compare.checks.divergence_note`` when all did.
+    """
+    from compare.checks import divergence_note
+
+    if diverged in (0, total):
+        return divergence_note(diverged, total)
+    return (
+        f"{diverged} of {total} runs diverged ({diverged / total:.0%}); a diverged run counts as the "
+        "error cap in the mean errors (so a curve rises where runs diverge)"
+    )
+
+
 def divergence_notes(spec, diverged, stability_delays: dict, n_steps: int) -> list[str]:
     """Plain sentences on what diverged, where the grid passes the stability threshold, and
     delays that reach past the run.
@@ -85,15 +109,8 @@ def divergence_notes(spec, diverged, stability_delays: dict, n_steps: int) -> li
     -------
     list of str
     """
-    from compare import checks as checks_
-
     taus = np.asarray(spec.taus)
-    notes = []
-    total = int(diverged.sum())
-    if hasattr(checks_, "divergence_note"):
-        notes.append(checks_.divergence_note(total, int(diverged.size)))
-    else:
-        notes.append(f"{total} of {diverged.size} runs (all mu and delays) diverged")
+    notes = [run_divergence_note(int(diverged.sum()), int(diverged.size))]
     for i, mu in enumerate(spec.mus):
         key = mu_key(mu)
         stab = stability_delays[key]
@@ -116,7 +133,7 @@ def divergence_notes(spec, diverged, stability_delays: dict, n_steps: int) -> li
             f"the grid reaches delays >= the {n_steps} iterations of a run: every such delay reads v_0 only "
             "(raise --horizon or lower --taus)"
         )
-    return notes
+    return [n for n in notes if n]
 
 
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
@@ -212,7 +229,6 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
             )
         checks.append(check0)
     results["table"] = format_table(rows)
-    results["notes"] = divergence_notes(spec, diverged, results["stability_delay"], n_steps)
     return Verdict(
         command="tradeoff",
         parameters={
@@ -224,6 +240,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         checks=checks,
         results=results,
         raw=_raw(ds, errors, spec.error),
+        notes=divergence_notes(spec, diverged, results["stability_delay"], n_steps),
     )
 
 

@@ -415,6 +415,7 @@ def test_the_table_and_json_never_show_nan_or_inf(tmp_path):
                 "one_sided", "eq. (9)", 0.5, 0.7, (0.6, math.inf), "rule", True, acceptance=(0.5, math.inf)
             ),
             Check("nan_end", "eq. (9)", math.inf, 0.7, (math.nan, 0.8), "rule", None),
+            Check("raw_nan", "eq. (9)", 0.5, [math.nan, -math.inf], (math.nan, math.nan), "rule", None),
         ],
         notes=[checks.divergence_note(412, 500)],
     )
@@ -427,7 +428,9 @@ def test_the_table_and_json_never_show_nan_or_inf(tmp_path):
         table.splitlines()[-1]
         == "note: 412 of 500 runs diverged (82%); checks on the runs' statistics use the other 88"
     )
-    assert "0/3 checks hold" not in table and "1/3 checks hold (2 not measured)" in table
+    assert "1/4 checks hold (3 not measured)" in table
+    raw_row = next(line for line in table.splitlines() if line.startswith("raw_nan"))
+    assert raw_row.count("not measured") == 3  # observed, interval, holds
     doc = json.loads(v.write(tmp_path).read_text())
     assert doc["checks"][0]["observed"] is None and doc["checks"][0]["interval"] == [None, None]
     assert doc["checks"][0]["holds"] is None

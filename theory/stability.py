@@ -147,6 +147,9 @@ __all__ = [
 _TIE_RTOL = 1e-9
 #: Working precision (decimal digits) of the mpmath tie-break.
 _MP_DPS = 50
+#: Smallest s = eta c that :func:`max_stable_delay` decides: :func:`crossing_frequency` squares s,
+#: which leaves float64's normal range (~2.2e-308) below ~1.5e-154.
+_S_MIN = 1e-150
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,6 +291,11 @@ def max_stable_delay(mu: float, s: float) -> int:
     """
     mu = check_mu(mu)
     s = check_positive_float(s, "s")
+    if s < _S_MIN:
+        raise ValueError(
+            f"s must be >= {_S_MIN:g} (below it s**2 underflows in float64 and the critical delay, "
+            f"~ pi (1 - mu) / (2 s), is lost), got {s!r}"
+        )
     # tau = 0 is stable iff s < 2 (1 + mu), decided exactly: the float 2.0 * (1.0 + mu) is rounded
     if Fraction(s) >= 2 * (1 + Fraction(mu)):
         return -1
@@ -627,8 +635,8 @@ def stability_threshold(
     modes = {}
     for name, c in rates.items():
         s = eta * c
+        tau_star = max_stable_delay(mu, s)  # first: it refuses an s too small for float64
         tau_c = float(critical_delay(mu, s))
-        tau_star = max_stable_delay(mu, s)
         if tau_max is not None:
             tau_star = min(tau_star, tau_max)
         modes[name] = {

@@ -52,6 +52,7 @@ __all__ = [
     "QUICK_SPEC",
     "SweepSpec",
     "load_spec",
+    "quick_caps",
     "metrics_comparison",
     "add_arguments",
     "validate",
@@ -98,9 +99,10 @@ class SweepSpec(Spec):
     grid: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
-        from theory.validation import check_positive_int
+        """Check the runs and every axis of the grid (ValueError naming ``grid.<axis>``)."""
+        from compare.msgd_grid import check_runs
 
-        self.set("runs", check_positive_int(self.runs, "runs"))
+        self.set("runs", check_runs(self.runs, "runs"))
         grid = self.grid if isinstance(self.grid, dict) else None
         if grid is None:
             raise ValueError(f"grid must be a table of axes, got {self.grid!r}")
@@ -120,13 +122,36 @@ class SweepSpec(Spec):
         self.set("grid", out)
 
     def axis(self, name: str) -> tuple:
+        """The values of axis ``name``.
+
+        Parameters
+        ----------
+        name : str
+            An axis of ``AXES``.
+
+        Returns
+        -------
+        tuple
+        """
         return self.grid[name]
 
     def outer_axes(self) -> list[str]:
+        """The axes of alternatives (all but ``INNER``), in ``AXES`` order.
+
+        Returns
+        -------
+        list of str
+        """
         return [a for a in self.AXES if a not in self.INNER]
 
     def outer_points(self) -> list[dict]:
-        """Every combination of the outer axes, in axis order (the last varies fastest)."""
+        """Every combination of the outer axes, in axis order (the last varies fastest).
+
+        Returns
+        -------
+        list of dict
+            Axis name -> value, one dict per data stream.
+        """
         names = self.outer_axes()
         return [
             dict(zip(names, combo, strict=True))
@@ -135,16 +160,40 @@ class SweepSpec(Spec):
 
 
 def metrics_comparison(name: str):
-    """The Comparison of metrics ``name`` (ValueError naming ``metrics`` if unknown)."""
+    """The Comparison of metrics ``name`` (ValueError naming ``metrics`` if unknown).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METRICS`.
+
+    Returns
+    -------
+    compare.engine.Comparison
+    """
     from compare.engine import resolve
 
-    if name not in METRICS:
+    if not isinstance(name, str) or name not in METRICS:
         raise ValueError(f"metrics must be one of {', '.join(METRICS)}, got {name!r}")
     return resolve(METRICS[name])
 
 
 def load_spec(data: dict | str | Path, *, quick: bool = False) -> SweepSpec:
-    """A sweep spec from a TOML file (or its dict); ``quick`` caps runs and horizons."""
+    """A sweep spec from a TOML file (or its dict); ``quick`` caps runs and horizons.
+
+    Parameters
+    ----------
+    data : dict or path
+        The spec's table, or a TOML file of it.
+    quick : bool
+        Cap ``runs`` at 4 and every horizon at 0.5 (``--quick`` with ``--spec``; the caps are
+        recorded in the verdict's notes by :func:`quick_caps`).
+
+    Returns
+    -------
+    SweepSpec
+        Validated (ValueError naming the key otherwise).
+    """
     if not isinstance(data, dict):
         path = Path(data)
         try:
@@ -165,11 +214,39 @@ def load_spec(data: dict | str | Path, *, quick: bool = False) -> SweepSpec:
     return spec
 
 
+def quick_caps(full: SweepSpec, capped: SweepSpec) -> str:
+    """The note of what ``--quick`` capped in a user's spec (``""`` if nothing).
+
+    Parameters
+    ----------
+    full, capped : SweepSpec
+        The spec as written and as run.
+
+    Returns
+    -------
+    str
+    """
+    parts = []
+    if full.runs != capped.runs:
+        parts.append(f"runs {full.runs} -> {capped.runs}")
+    h0, h1 = full.grid.get("horizon"), capped.grid.get("horizon")
+    if h0 != h1:
+        parts.append(f"horizon {list(h0)} -> {list(h1)}")
+    if not parts:
+        return ""
+    return f"--quick capped the spec's {' and '.join(parts)} (a smoke test, not the spec's run)"
+
+
 # ---------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--spec`` and the analysis options, plus the output and engine options."""
+    """``--spec`` and the analysis options, plus the output and engine options.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    """
     g = parser.add_argument_group("sweep options")
     g.add_argument("--spec", default=None, metavar="FILE", help="TOML spec of the sweep (see examples/)")
     g.add_argument("--rho", type=float, default=None, help="override the spec's optimal-delay allowance")
@@ -178,34 +255,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Load and validate the spec (ValueError naming the key); ``--quick`` without ``--spec``
-    takes :data:`QUICK_SPEC`."""
+    """Load and validate the spec before any work (ValueError naming the key, ``grid.mu ...``).
+
+    ``--quick`` without ``--spec`` takes :data:`QUICK_SPEC`; with ``--spec`` it caps the runs
+    and horizons (noted in the verdict). The run's memory and work are checked here.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options; gains ``sweep_spec`` and ``sweep_notes``.
+    """
     if args.spec is None and not args.from_store:
         if not args.quick:
             raise ValueError("--spec is required: a TOML file of the grid (see examples/sweep_small.toml)")
     source = QUICK_SPEC if args.spec is None else args.spec
     spec = load_spec(source, quick=args.quick)
+    args.sweep_notes = []
+    if args.quick and args.spec is not None:
+        args.sweep_notes.append(quick_caps(load_spec(source), spec))
     overrides = {k: getattr(args, k) for k in ("rho", "error") if getattr(args, k) is not None}
     try:
         spec = spec.replace(**overrides)
     except ValueError as exc:
         raise ValueError(f"--{exc}") from None
     args.sweep_spec = spec
+    comparison = metrics_comparison(spec.metrics)
+    if comparison.estimate is not None and not getattr(args, "from_store", None):
+        from compare.msgd_grid import check_resources
+
+        check_resources(comparison.estimate(spec), args)
 
 
 def quick_args() -> list[str]:
-    """The contract test's budget: :data:`QUICK_SPEC` (applied by ``--quick`` without ``--spec``)."""
+    """The contract test's budget: :data:`QUICK_SPEC` (applied by ``--quick`` without ``--spec``).
+
+    Returns
+    -------
+    list of str
+        Empty: the sweep's budget is a spec, not options.
+    """
     return []
 
 
 def key_params(args: argparse.Namespace) -> dict:
-    """Default output directory: ``results/sweep-<spec file stem>``."""
+    """Default output directory: ``results/sweep-<spec file stem>``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
     return {"spec": Path(args.spec).stem if args.spec else "quick"}
 
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Run (or load with --from-store) the sweep and analyse it with its metrics."""
+    """Run (or load with --from-store) the sweep and analyse it with its metrics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated by :func:`validate`.
+    out_dir : path
+        Output directory.
+
+    Returns
+    -------
+    Verdict
+    """
     spec = args.sweep_spec
     comparison = metrics_comparison(spec.metrics)
     comparison = dataclasses.replace(comparison, from_args=lambda a: a.sweep_spec)
-    return run_command(comparison, args, out_dir)
+    verdict = run_command(comparison, args, out_dir)
+    verdict.notes = [*verdict.notes, *(n for n in getattr(args, "sweep_notes", []) if n)]
+    return verdict

@@ -50,6 +50,7 @@ Python API::
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,7 @@ from compare.dnn_figures import figures, spec_label
 from compare.dnn_stability import STABILITY_THEORIES, effective_rate, predict_best, threshold_rate
 from compare.engine import Cell, Comparison, combine, run_command
 from compare.engine import Spec as EngineSpec
+from compare.engine.estimate import Estimate
 from compare.verdict import Verdict
 from simulate import dnn as _dnn
 from theory.validation import check_mu, check_nonnegative_int, check_positive_float, check_positive_int
@@ -89,6 +91,10 @@ __all__ = [
     "cell",
     "cell_batch",
     "assemble",
+    "describe",
+    "estimate",
+    "dataset_shape",
+    "RAW_VARIABLES",
     "plan",
     "simulate_spec",
     "report",
@@ -103,6 +109,7 @@ __all__ = [
     "format_table",
     "add_arguments",
     "validate",
+    "UNUSED_OPTIONS",
     "quick_args",
     "key_params",
     "run",
@@ -139,6 +146,23 @@ _QUICK = {
 }
 
 
+@functools.cache
+def dataset_shape(name: str) -> tuple[int, int, int, int]:
+    """Sizes of a dataset of :mod:`simulate.dnn` (loaded once per process).
+
+    Parameters
+    ----------
+    name : str
+        One of ``simulate.dnn.DATASETS``.
+
+    Returns
+    -------
+    (n_train, n_val, n_features, n_classes) : tuple of int
+    """
+    data = _dnn.load_dataset(name)
+    return int(data.X_train.shape[0]), int(data.X_val.shape[0]), int(data.n_features), int(data.n_classes)
+
+
 # ---------------------------------------------------------------------------------------
 # the spec
 # ---------------------------------------------------------------------------------------
@@ -172,6 +196,8 @@ class Spec(EngineSpec):
     stability: str = "mean-field"
 
     def validate(self):
+        """Check and normalise every field (ValueError naming the option, ``--batch-size ...``)."""
+
         def opt(name):
             return "--" + name.replace("_", "-")
 
@@ -186,10 +212,18 @@ class Spec(EngineSpec):
             raise ValueError(f"--Ms must be integers >= 1 (numbers of workers), got {list(Ms)}")
         if len(set(Ms)) != len(Ms) or list(Ms) != sorted(Ms):
             raise ValueError(f"--Ms must be strictly increasing, got {list(Ms)}")
+        if len(Ms) < 2:
+            raise ValueError(
+                f"--Ms needs at least two numbers of workers (the claim is a trend in M), got {list(Ms)}"
+            )
         self.set("Ms", tuple(int(m) for m in Ms))
         mus = tuple(check_mu(m, "--mus") for m in self.mus)
         if not mus or len(set(mus)) != len(mus) or list(mus) != sorted(mus):
             raise ValueError(f"--mus must be strictly increasing values in [0, 1), got {list(mus)}")
+        if len(mus) < 2:
+            raise ValueError(
+                f"--mus needs at least two momenta (a best momentum is a comparison), got {list(mus)}"
+            )
         self.set("mus", mus)
         for name in ("runs", "epochs", "hidden", "batch_size", "sharpness_iters", "hessian_samples"):
             self.set(name, check_positive_int(getattr(self, name), opt(name)))
@@ -208,11 +242,30 @@ class Spec(EngineSpec):
             opts = ", ".join(STABILITY_THEORIES)
             raise ValueError(f"--stability must be one of {opts}, got {self.stability!r}")
 
+        n_train = dataset_shape(self.dataset)[0]
+        for name in ("batch_size", "hessian_samples"):
+            if getattr(self, name) > n_train:
+                raise ValueError(
+                    f"{opt(name)} must be <= the {n_train} training samples of {self.dataset}, "
+                    f"got {getattr(self, name)}"
+                )
+
     def as_dict(self) -> dict:
+        """The spec as a JSON-ready dict (:meth:`to_dict`).
+
+        Returns
+        -------
+        dict
+        """
         return self.to_dict()
 
     def training(self) -> dict:
-        """The keyword arguments of :func:`simulate.dnn.train_configs` (minus configs, seeds)."""
+        """The keyword arguments of :func:`simulate.dnn.train_configs` (minus configs, seeds).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "dataset": self.dataset,
             "delay": self.delay_model,
@@ -232,13 +285,33 @@ class Spec(EngineSpec):
 # the plan and the assembly (the cell function: compare.dnn_cells)
 # ---------------------------------------------------------------------------------------
 def plan(spec: Spec) -> list[dict]:
-    """The cells' parameters: one per (M, mu), ``{"M", "mu", **spec.training()}``."""
+    """The cells' parameters: one per (M, mu), ``{"M", "mu", **spec.training()}``.
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    list of dict
+        In (M, mu) order.
+    """
     return [{"M": M, "mu": mu, **spec.training()} for M in spec.Ms for mu in spec.mus]
 
 
 def cells(spec: Spec) -> list[Cell]:
-    """The engine's plan: one :class:`~compare.engine.Cell` per (M, mu), all in one batch group
-    (they share the runs' initial weights and minibatches: one vectorised call in-process)."""
+    """The engine's plan: one :class:`~compare.engine.Cell` per (M, mu), all in one batch group.
+
+    They share the runs' initial weights and minibatches: one vectorised call in-process.
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    list of compare.engine.Cell
+    """
     return [
         Cell(comparison=NAME, fn=FN, params=p, runs=spec.runs, seed=spec.seed,
              coords={"M": p["M"], "mu": p["mu"]}, group="dnn")
@@ -247,14 +320,107 @@ def cells(spec: Spec) -> list[Cell]:
 
 
 def assemble(spec: Spec, cells_: list, datasets: list):
-    """Per-cell Datasets -> one Dataset with dims (M, mu, seed, epoch, step) in the spec's order.
+    """Per-cell Datasets -> one Dataset with dims (M, mu, seed, epoch, step) in the spec's order, described.
 
     ``eta`` (epoch) is the same in every cell (one schedule): kept once, not along (M, mu).
+
+    Parameters
+    ----------
+    spec : Spec
+    cells_ : list of compare.engine.Cell
+        :func:`cells` of ``spec``.
+    datasets : list of xarray.Dataset
+        The cells' Datasets, in plan order.
+
+    Returns
+    -------
+    xarray.Dataset
+        Every variable and coordinate with ``units`` and ``description`` (docs/compare.md, dnn).
     """
     ds = combine(cells_, datasets, order={"M": list(spec.Ms), "mu": list(spec.mus)})
     if "M" in ds["eta"].dims:
         ds["eta"] = ds["eta"].isel(M=0, mu=0, drop=True)
-    return ds.transpose("M", "mu", "seed", ...)
+    return describe(ds.transpose("M", "mu", "seed", ...))
+
+
+#: Units and description of every variable and coordinate of the assembled Dataset (raw.nc).
+RAW_VARIABLES = {
+    "M": ("1", "number M of asynchronous workers"),
+    "mu": ("1", "momentum mu of the heavy-ball update"),
+    "seed": ("1", "run index (common random numbers: a run shares weights and minibatches across M, mu)"),
+    "epoch": ("epochs", "epoch e (0: the initial weights, e: after e epochs)"),
+    "step": ("updates", "update index k"),
+    "accuracy": ("1", "validation accuracy (fraction) after the epoch (NaN once diverged)"),
+    "val_loss": ("nats", "validation cross-entropy after the epoch (NaN once diverged)"),
+    "train_loss": ("nats", "mean minibatch cross-entropy over the epoch (NaN at epoch 0, once diverged)"),
+    "sharpness": ("1", "top Hessian eigenvalue of the training loss (power iteration; NaN: not measured)"),
+    "sharpness_residual": ("1", "relative residual |Hv - lambda v| / |lambda| of the power iteration"),
+    "staleness": ("updates", "staleness tau_k = k - (version read) of update k"),
+    "diverged": ("1", "True if a weight left [-1e6, 1e6] (the run is frozen from then on)"),
+    "eta": ("1", "step size of the epoch's updates (eta[0] = eta[1]: the schedule of Section 4.2)"),
+}
+
+
+def describe(ds):
+    """Set ``units`` and ``description`` (:data:`RAW_VARIABLES`) on every variable and coordinate.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An assembled dnn Dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` (attributes set in place).
+    """
+    for name in list(ds.data_vars) + list(ds.coords):
+        if name in RAW_VARIABLES:
+            units, text = RAW_VARIABLES[name]
+            ds[name].attrs.update(units=units, description=text)
+    return ds
+
+
+def estimate(spec: Spec) -> Estimate:
+    """Peak memory and work of a run, from the spec alone (before any cell runs).
+
+    In-process every (M, mu) cell is trained in one vectorised call over C = cells x runs
+    configurations (:func:`compare.dnn_cells.cell_batch`). It holds the slot buffer of stale
+    iterates (C x (max M + 2) x P doubles, P the network's parameters), the iterates, gradient and
+    power-iteration vectors, the minibatch indices (runs x updates x batch), the slot layouts
+    (three int64 per update, per (M, run) and per configuration), the staleness records (int32,
+    C x updates, three times: the trainer's, the cells' and the assembled Dataset's) and the
+    activations of a minibatch, the Hessian subset and the validation set.
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
+        Peak bytes, chain-steps (configurations x updates), and the options that reduce them.
+    """
+    n_train, n_val, F, K = dataset_shape(spec.dataset)
+    H, B, R = spec.hidden, spec.batch_size, spec.runs
+    P = (F + 1) * H + (H + 1) * K
+    n = spec.epochs * (n_train // B)
+    nM, C = len(spec.Ms), len(spec.Ms) * len(spec.mus) * R
+    E1 = spec.epochs + 1
+    mem = (
+        8.0 * C * (min(max(spec.Ms), n) + 2) * P  # slot buffer: <= M live versions, <= one per update
+        + 8.0 * 8 * C * P  # theta, theta_prev, new, gradient, stale, power vector and temporaries
+        + 8.0 * R * n * B  # minibatch indices
+        + 8.0 * 3 * (n + 1) * (nM * R + C)  # slot layouts per (M, run) and per configuration
+        + 4.0 * 3 * C * n  # staleness, three copies
+        + 8.0 * 4 * C * (B + min(spec.hessian_samples, n_train) + n_val) * (H + K)  # activations
+        + 8.0 * 10 * C * E1  # per-epoch records
+    )
+    return Estimate(
+        memory_bytes=int(mem),
+        chain_steps=float(C) * n,
+        reduce=("--runs", "--epochs", "--Ms", "--mus", "--hidden"),
+    )
 
 
 def simulate_spec(spec: Spec):
@@ -319,12 +485,32 @@ def spec_from_args(args: argparse.Namespace) -> Spec:
     )
 
 
+#: Common options that dnn does not use (dest -> why): the problem is the MLP on --dataset.
+UNUSED_OPTIONS = {
+    "tau_max": "--Ms sets the numbers of workers of --delay-model",
+    "mean_delay": "--Ms sets the numbers of workers of --delay-model",
+    "pipeline_workers": "--Ms sets the numbers of workers of --delay-model",
+    "eigenvalues": "the problem is the MLP on --dataset, not streaming PCA",
+    "dist": "the problem is the MLP on --dataset, not streaming PCA",
+}
+
+
 def validate(args: argparse.Namespace) -> None:
-    """Validate the dnn options (ValueError naming the option)."""
-    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
-        if getattr(args, opt, None) is not None:
-            flag = "--" + opt.replace("_", "-")
-            raise ValueError(f"{flag} is not used by dnn: --Ms sets the numbers of workers of --delay-model")
+    """Validate the dnn options into ``args.spec`` (ValueError naming the option), before any work.
+
+    Refuses the common options dnn does not use (:data:`UNUSED_OPTIONS`) when given, and anything
+    :class:`Spec` refuses (one-point grids, a batch larger than the training set, ...).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options; ``args.spec`` is set.
+    """
+    given = frozenset(getattr(args, "given_options", None) or ())
+    for dest, why in UNUSED_OPTIONS.items():
+        default = None if dest in ("tau_max", "mean_delay", "pipeline_workers") else getattr(args, dest, None)
+        if dest in given or getattr(args, dest, None) != default:
+            raise ValueError(f"--{dest.replace('_', '-')} is not used by dnn: {why}")
     args.spec = spec_from_args(args)
 
 
@@ -356,6 +542,7 @@ COMPARISON = Comparison(
     figures=figures,
     assemble=assemble,
     report=report,
+    estimate=estimate,
 )
 
 

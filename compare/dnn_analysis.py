@@ -30,6 +30,7 @@ import math
 import numpy as np
 from scipy import stats as _st
 
+from compare.checks import divergence_note, not_measured
 from compare.dnn_stability import STABILITY_THEORIES, effective_rate, prediction, theory_label
 from compare.verdict import Check, Verdict
 
@@ -228,6 +229,7 @@ def analyse(spec, ds, info=None) -> Verdict:
     _, _, pred, unstable = preds[spec.stability]
     label = theory_label(spec.delay_model, spec.stability)
     checks += prediction_checks(A, mean, Ms, mus, pred, unstable, label, level)
+    checks += [_prediction_not_measured(M, label, spec) for M in Ms if M not in pred]
     stale, staleness_mean = staleness_checks(ds, Ms, level)
     checks += stale
 
@@ -240,7 +242,38 @@ def analyse(spec, ds, info=None) -> Verdict:
         "n_params": int(ds.attrs.get("n_params", 0)),
     }
     results["table"] = format_table(Ms, mus, mean, se, best, pred, unstable)
-    return Verdict(command="dnn", parameters=spec.as_dict(), seed=spec.seed, checks=checks, results=results)
+    checks.sort(key=lambda c: _CHECK_ORDER.index(c.name.split("[")[0]))
+    return Verdict(command="dnn", parameters=spec.as_dict(), seed=spec.seed, checks=checks, results=results,
+                   notes=_divergence_notes(ds, Ms, mus))
+
+
+#: The order of the checks in the verdict (a not-measured prediction stays among the predictions).
+_CHECK_ORDER = ("best_momentum_falls", "mu_max_worst_at_M_max", "stability_prediction", "mean_staleness")
+
+
+def _prediction_not_measured(M: int, label: str, spec) -> Check:
+    """``stability_prediction[M=m]`` when no sharpness was measured (or every run diverged before it was)."""
+    why = ("--sharpness-every 0: no sharpness is measured" if not spec.sharpness_every
+           else "no sharpness was measured at the reference M (every run diverged before a measurement)")
+    return not_measured(
+        name=f"stability_prediction[M={M}]",
+        equation=f"theory ({label}): s_eff(mu) < s*(mu, M)",
+        predicted=None,
+        tolerance="shortfall of the predicted best mu <= t x paired SE (one-sided)",
+        note=f"not measured: {why}, so there is no predicted best momentum",
+    )
+
+
+def _divergence_notes(ds, Ms, mus) -> list[str]:
+    """One note per (M, mu) in which runs diverged (a diverged run scores chance accuracy 1/K)."""
+    div = ds["diverged"].transpose("M", "mu", "seed").values.astype(bool)
+    notes = []
+    for i, M in enumerate(Ms):
+        for j, mu in enumerate(mus):
+            text = divergence_note(int(div[i, j].sum()), div.shape[-1], "the accuracy checks")
+            if text:
+                notes.append(f"M = {M}, mu = {mu:g}: {text} (a diverged run scores chance accuracy)")
+    return notes
 
 
 def _nested(keyM, keymu, arr) -> dict:

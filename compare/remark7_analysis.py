@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.checks import bound_check, interval_check
+from compare.checks import bound_check, divergence_note, interval_check, not_measured
 from compare.remark7_cells import ARMS, ASYNC_ARMS
 from compare.remark7_theory import LINEARISED_LAWS, linearised_stationary_excess, warmup_lag
 from compare.verdict import Check, Verdict
@@ -53,8 +53,39 @@ def _interval_check(name, equation, pred, est, lo, hi, allow, tolerance, note) -
     )
 
 
+def _diverged(cell, var: str, arms) -> int:
+    """Runs in which any of ``arms`` (indices) diverged, from ``cell[var]`` (0 if the cell has no record)."""
+    if var not in cell:
+        return 0
+    return int(np.any(cell[var].values[list(arms)] != 0, axis=0).sum())
+
+
 def compare_arm(cell, arm: str, alpha: float, M: int, level: float, seed: int = 0) -> dict:
-    """Statistics of ``arm`` against heavy ball in one cell (``ds.sel(alpha=, M=)``; paired over runs)."""
+    """Statistics of ``arm`` against heavy ball in one cell (paired over runs).
+
+    Parameters
+    ----------
+    cell : xarray.Dataset
+        ``ds.sel(alpha=alpha, M=M)`` of the assembled Dataset.
+    arm : str
+        One of :data:`compare.remark7_cells.ASYNC_ARMS`.
+    alpha : float
+        Step size of the cell.
+    M : int
+        Workers of the cell.
+    level : float
+        Confidence level of the intervals.
+    seed : int
+        Root seed (of the bootstrap).
+
+    Returns
+    -------
+    dict
+        ``mean_path_sup``, ``mean_path_max_z``, ``mean_path_z_bonferroni`` (NaN, with
+        ``mean_path_why``, when not measurable), ``mean_path_sup_unshifted``, ``lag``; ``T1``, ``T2``,
+        ``T3`` (estimate, lo, hi) of the paired differences and their heavy-ball means;
+        ``stationary_rel`` (estimate, lo, hi), ``stationary_error``, ``stationary_error_heavy_ball``.
+    """
     from scipy.stats import t as t_dist
 
     a, hb = ARMS.index(arm), ARMS.index("heavy_ball")
@@ -67,13 +98,24 @@ def compare_arm(cell, arm: str, alpha: float, M: int, level: float, seed: int = 
         z = np.where(dse > 0, np.abs(dm) / dse, 0.0)
     runs = cell.sizes["run"]
     mp = cell["mean_path"].values
-    out = {
-        "mean_path_sup": float(np.abs(dm).max()),
-        "mean_path_max_z": float(z.max()),
-        "mean_path_z_bonferroni": float(t_dist.ppf(1 - (1 - level) / (2 * z.size), runs - 1)),
-        "mean_path_sup_unshifted": float(np.abs(mp[a] - mp[hb]).max()),
-        "lag": warmup_lag(M) * alpha,
-    }
+    out = {"lag": warmup_lag(M) * alpha, "mean_path_sup_unshifted": float(np.abs(mp[a] - mp[hb]).max())}
+    div = _diverged(cell, "diverged_mean_path", (a, hb))
+    if div:
+        out["mean_path_why"] = f"{div} of {runs} mean-path runs of {arm} or heavy ball diverged: no mean path"
+    elif not z.size:
+        out["mean_path_why"] = (
+            f"the mean-path window (--mean-horizon, {t[-1]:.3g} of ODE time) ends before heavy ball's "
+            "warm-up "
+            f"{WARMUP_UPDATES} M alpha = {WARMUP_UPDATES * M * alpha:.3g} (or the run shifted by its lag)"
+        )
+    if "mean_path_why" in out:
+        out.update(mean_path_sup=math.nan, mean_path_max_z=math.nan, mean_path_z_bonferroni=math.nan)
+    else:
+        out.update(
+            mean_path_sup=float(np.abs(dm).max()),
+            mean_path_max_z=float(z.max()),
+            mean_path_z_bonferroni=float(t_dist.ppf(1 - (1 - level) / (2 * z.size), runs - 1)),
+        )
     pt = cell["phase_time"].values  # (phase, arm, run)
     for n_ph, ph in enumerate(("T1", "T2", "T3")):
         out[ph] = _t_interval(pt[n_ph, a] - pt[n_ph, hb], level)
@@ -101,9 +143,19 @@ PHASE_III_NOTE = (
 def _mean_path_check(key: str, st: dict) -> Check:
     """The mapping's mean path: max |t| of the warm-up-shifted paired difference, Bonferroni bound."""
     zb = st["mean_path_z_bonferroni"]
+    name = f"mean_path[{key}]"
+    equation = "Mitliagkas et al. 2016 Thm 3: E update = heavy ball's (mu_L, alpha/M)"
+    if "mean_path_why" in st:
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=0.0,
+            tolerance="max |t| over (t, i) of the paired mean difference <= the Bonferroni t quantile",
+            note=f"not measured: {st['mean_path_why']}",
+        )
     return bound_check(
-        name=f"mean_path[{key}]",
-        equation="Mitliagkas et al. 2016 Thm 3: E update = heavy ball's (mu_L, alpha/M)",
+        name=name,
+        equation=equation,
         predicted=0.0,
         observed=st["mean_path_max_z"],
         lower=0.0,
@@ -169,7 +221,19 @@ def _cell_checks(key: str, st: dict, dt: float, pred_excess: float) -> list[Chec
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
     """The assembled Dataset -> the verdict: the pipeline arm vs heavy ball, per (alpha, M) and overall.
 
-    spec : :class:`compare.remark7.Remark7Spec`; ds : :func:`compare.remark7.assemble`'s Dataset.
+    Parameters
+    ----------
+    spec : compare.remark7.Remark7Spec
+    ds : xarray.Dataset
+        :func:`compare.remark7.assemble`'s Dataset (or raw.nc read back).
+    info : dict, optional
+        The engine's run summary (unused).
+
+    Returns
+    -------
+    compare.verdict.Verdict
+        Checks, results (``by_cell``, ``phase_III_counts``, ``verdict`` lines, ``horizons``,
+        ``diverged``), notes on divergences, and ``raw`` (the Dataset without ``mean_error``).
     """
     checks, res = [], {"arms": list(ARMS), "by_cell": {}, "phase_III_counts": {}, "verdict": []}
     by = {(a, M): ds.sel(alpha=a, M=M) for a in spec.alphas for M in spec.workers}
@@ -200,13 +264,54 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         "epsilon": {f"alpha={a:g}": spec.epsilon_at(a) for a in spec.alphas},
         "arms": list(ARMS),
     }
-    raw = ds.drop_vars(["mean_error", "record_time"])
-    return Verdict(command="remark7", parameters=params, seed=spec.seed, checks=checks, results=res, raw=raw)
+    raw = ds.drop_vars([v for v in ("mean_error",) if v in ds])
+    return Verdict(
+        command="remark7",
+        parameters=params,
+        seed=spec.seed,
+        checks=checks,
+        results=res,
+        raw=raw,
+        notes=_divergence_notes(spec, ds, res),
+    )
+
+
+def _divergence_notes(spec, ds, res: dict) -> list[str]:
+    """One note per (alpha, M, start, arm) in which runs diverged; counts in ``res["diverged"]``."""
+    notes, res["diverged"] = [], {}
+    for var, start in (("diverged_saddle", "saddle"), ("diverged_mean_path", "mean path")):
+        if var not in ds:
+            continue
+        for a in spec.alphas:
+            for M in spec.workers:
+                counts = ds[var].sel(alpha=a, M=M).values.astype(bool).sum(axis=-1)
+                key = f"alpha={a:g},M={M}"
+                per_arm = dict(zip(ARMS, counts.astype(int).tolist(), strict=True))
+                res["diverged"].setdefault(key, {})[start] = per_arm
+                for arm, k in zip(ARMS, counts, strict=True):
+                    text = divergence_note(int(k), spec.runs, "its phase times and stationary error")
+                    if text:
+                        notes.append(f"{key}, {arm}, {start} runs: {text}")
+    return notes
+
+
+def _counts(problem, alpha: float, **kw) -> dict:
+    """``theory.phases.iteration_counts`` at mu = 0; every count NaN (with the reason) where it is undefined.
+
+    The paper's scalings (delta = sqrt(alpha)) are undefined for alpha >= 1 (delta must lie in (0, 1)).
+    """
+    from theory.phases import iteration_counts
+
+    try:
+        return iteration_counts(problem, 0.0, alpha, **kw)
+    except ValueError as exc:
+        nan = {"paper": math.nan, "derived": math.nan, "undefined": str(exc)}
+        return {k: dict(nan) for k in ("Nhat3", "Ntilde3")}
 
 
 def _phase3_counts(by: dict, spec, res: dict) -> list[Check]:
     """Remark 7's N-hat_3 vs N-tilde_3 (printed and derived) and the measured wall-clock ratio."""
-    from theory.phases import T3_derived, iteration_counts, phi_effective
+    from theory.phases import T3_derived, phi_effective
 
     problem, checks = spec.problem(), []
     l1, l2 = float(problem.lambda_[0]), float(problem.lambda_[1])
@@ -216,19 +321,22 @@ def _phase3_counts(by: dict, spec, res: dict) -> list[Check]:
         # the paper's counts at the experiment's (delta, epsilon) and at its own scalings (delta =
         # sqrt(alpha), epsilon = theory.phases.default_epsilon); NaN / inf / negative say why
         counts = {
-            "experiment": iteration_counts(problem, 0.0, alpha, delta=spec.delta, epsilon=eps),
-            "paper_scalings": iteration_counts(problem, 0.0, alpha),
+            "experiment": _counts(problem, alpha, delta=spec.delta, epsilon=eps),
+            "paper_scalings": _counts(problem, alpha),
         }
         T3 = T3_derived(l1, l2, 0.0, alpha, spec.delta, eps, phi_effective(problem))
         pt = by[(alpha, Mmax)]["phase_time"].values[2]  # (arm, run)
         a_t3, h_t3 = pt[ARMS.index("pipeline")], pt[ARMS.index("heavy_ball")]
         ok = np.isfinite(a_t3) & np.isfinite(h_t3)
         a_t3, h_t3 = a_t3[ok], h_t3[ok]
-        ratio = float(a_t3.mean() / (Mmax * h_t3.mean()))  # wall clock: M workers against one machine
-        rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x73, Mmax]))
-        idx = rng.integers(0, a_t3.size, size=(N_BOOT, a_t3.size))
-        boots = a_t3[idx].mean(1) / (Mmax * h_t3[idx].mean(1))
-        lo, hi = np.quantile(boots, [0.5 - spec.level / 2, 0.5 + spec.level / 2], method="inverted_cdf")
+        if a_t3.size >= 2:
+            ratio = float(a_t3.mean() / (Mmax * h_t3.mean()))  # wall clock: M workers against one machine
+            rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x73, Mmax]))
+            idx = rng.integers(0, a_t3.size, size=(N_BOOT, a_t3.size))
+            boots = a_t3[idx].mean(1) / (Mmax * h_t3[idx].mean(1))
+            lo, hi = np.quantile(boots, [0.5 - spec.level / 2, 0.5 + spec.level / 2], method="inverted_cdf")
+        else:  # fewer than two runs reached the target in both arms: nothing to measure
+            ratio = lo = hi = math.nan
         key = f"alpha={alpha:g}"
         res["phase_III_counts"][key] = {
             "printed": {w: {k: c[k]["paper"] for k in ("Nhat3", "Ntilde3")} for w, c in counts.items()},
@@ -236,11 +344,12 @@ def _phase3_counts(by: dict, spec, res: dict) -> list[Check]:
             "why_undefined": PHASE_III_NOTE,
             "derived_at_tau_M": {"Nhat3": T3 / (Mmax * alpha), "Ntilde3": T3 / alpha, "M": Mmax},
             "measured": {
-                "Nhat3_wall": float(a_t3.mean() / (Mmax * alpha)),
-                "Ntilde3": float(h_t3.mean() / alpha),
+                "Nhat3_wall": float(a_t3.mean() / (Mmax * alpha)) if a_t3.size else math.nan,
+                "Ntilde3": float(h_t3.mean() / alpha) if a_t3.size else math.nan,
                 "ratio": ratio,
                 "ci": [float(lo), float(hi)],
-                "T3_per_update_ratio": float(a_t3.mean() / h_t3.mean()),
+                "T3_per_update_ratio": float(a_t3.mean() / h_t3.mean()) if a_t3.size else math.nan,
+                "runs_reaching_T3": int(a_t3.size),
             },
             "epsilon": eps,
             "delta": spec.delta,
@@ -263,6 +372,15 @@ def _phase3_counts(by: dict, spec, res: dict) -> list[Check]:
     return checks
 
 
+def _num(x, fmt: str) -> str:
+    """``x`` formatted with ``fmt``, or "n/a" when it is not a finite number (never "nan" or "inf")."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    return format(x, fmt) if math.isfinite(x) else "n/a"
+
+
 def _verdict_lines(res: dict, checks: list[Check], spec) -> list[str]:
     """One sentence per quantity: which view the checks support, with the numbers at the largest M."""
     held = {c.name: c.holds for c in checks}
@@ -272,7 +390,8 @@ def _verdict_lines(res: dict, checks: list[Check], spec) -> list[str]:
 
     def tally(q):
         names = [f"{q}[alpha={a:g},M={M}]" for a in spec.alphas for M in Ms]
-        return sum(bool(held.get(n)) for n in names), len(names)
+        measured = [held.get(n) for n in names if held.get(n) is not None]
+        return sum(bool(h) for h in measured), len(measured), len(names)
 
     lines = []
     for q, what in (
@@ -282,39 +401,45 @@ def _verdict_lines(res: dict, checks: list[Check], spec) -> list[str]:
         ("T3", "T3 convergence"),
         ("stationary_error", "stationary error"),
     ):
-        k, n = tally(q)
+        k, n, n_all = tally(q)
         nums = []
         for a in spec.alphas:
             p = res["by_cell"][f"alpha={a:g},M={Ms[-1]}"]
             if q == "mean_path":
-                nums.append(f"alpha={a:g}: sup|diff| {p['pipeline']['mean_path_sup']:.3g}")
+                nums.append(f"alpha={a:g}: sup|diff| {_num(p['pipeline']['mean_path_sup'], '.3g')}")
             elif q == "stationary_error":
                 nums.append(
-                    f"alpha={a:g}: pipeline {p['pipeline']['stationary_rel'][0]:+.1%}, iid geometric "
-                    f"{p['iid_geometric']['stationary_rel'][0]:+.1%}, round robin "
-                    f"{p['round_robin']['stationary_rel'][0]:+.1%}, uniform times "
-                    f"{p['uniform_times']['stationary_rel'][0]:+.1%}, linearised "
-                    f"{p['linearised_stationary_excess']['pipeline']:+.1%}"
+                    f"alpha={a:g}: pipeline {_num(p['pipeline']['stationary_rel'][0], '+.1%')}, "
+                    "iid geometric "
+                    f"{_num(p['iid_geometric']['stationary_rel'][0], '+.1%')}, round robin "
+                    f"{_num(p['round_robin']['stationary_rel'][0], '+.1%')}, uniform times "
+                    f"{_num(p['uniform_times']['stationary_rel'][0], '+.1%')}, linearised "
+                    f"{_num(p['linearised_stationary_excess']['pipeline'], '+.1%')}"
                 )
             else:
                 nums.append(
-                    f"alpha={a:g}: pipeline - heavy ball {p['pipeline'][q][0]:+.3f}, round robin "
-                    f"{p['round_robin'][q][0]:+.3f}, uniform times {p['uniform_times'][q][0]:+.3f} "
-                    f"(heavy ball {p['pipeline'][q + '_heavy_ball']:.3f})"
+                    f"alpha={a:g}: pipeline - heavy ball {_num(p['pipeline'][q][0], '+.3f')}, round robin "
+                    f"{_num(p['round_robin'][q][0], '+.3f')}, uniform times "
+                    f"{_num(p['uniform_times'][q][0], '+.3f')} "
+                    f"(heavy ball {_num(p['pipeline'][q + '_heavy_ball'], '.3f')})"
                 )
-        view = (
-            "supports the mapping (Mitliagkas et al.)"
-            if k == n
-            else ("against the mapping" if k == 0 else f"mapping holds in {k}/{n} cells")
-        )
+        if n == 0:
+            view = "not measured"
+        elif k == n:
+            view = "supports the mapping (Mitliagkas et al.)"
+        else:
+            view = "against the mapping" if k == 0 else f"mapping holds in {k}/{n} cells"
+        if 0 < n < n_all:
+            view += f" ({n_all - n} of {n_all} cells not measured)"
         lines.append(f"{what}: {view}; at M={Ms[-1]} " + "; ".join(nums))
     for a in spec.alphas:
         c = res["phase_III_counts"][f"alpha={a:g}"]["measured"]
         lines.append(
             f"Phase III (Remark 7), alpha={a:g}: per update T3 pipeline / heavy ball = "
-            f"{c['T3_per_update_ratio']:.3f} (the mapping); wall clock (T3/M) / T3 = {c['ratio']:.4f} "
-            f"[{c['ci'][0]:.4f}, {c['ci'][1]:.4f}] vs 1/M = {1 / Ms[-1]:.4f} (the paper's N-hat_3 = "
-            "N-tilde_3/tau): the speed-up is parallelism, not a difference in the dynamics"
+            f"{_num(c['T3_per_update_ratio'], '.3f')} (the mapping); wall clock (T3/M) / T3 = "
+            f"{_num(c['ratio'], '.4f')} [{_num(c['ci'][0], '.4f')}, {_num(c['ci'][1], '.4f')}] vs 1/M = "
+            f"{1 / Ms[-1]:.4f} (the paper's N-hat_3 = N-tilde_3/tau): the speed-up is parallelism, not a "
+            "difference in the dynamics"
         )
     return lines
 

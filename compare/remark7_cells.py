@@ -24,6 +24,7 @@ __all__ = [
     "UniformComputeTimes",
     "arm_settings",
     "phase_times",
+    "record_grid",
     "remark7_cell",
 ]
 
@@ -56,8 +57,44 @@ class UniformComputeTimes:
         return rng.uniform(self.lo, self.hi, size=(n, self.workers))
 
 
+def record_grid(horizon: float, spacing: float, alpha: float) -> tuple[int, int]:
+    """Records and updates between records of a run of ``horizon`` ODE time recorded every ``spacing``.
+
+    Parameters
+    ----------
+    horizon : float
+        ODE time of the run (> 0).
+    spacing : float
+        Record spacing in ODE time (:data:`MEAN_DT` or :data:`PHASE_DT`).
+    alpha : float
+        Step size: one update is alpha of ODE time.
+
+    Returns
+    -------
+    (n_records, every) : (int, int)
+        Records after the start (>= 1; the count depends on the horizon only) and updates between
+        records (>= 1); the run has ``n_records * every`` updates.
+    """
+    return max(1, int(round(horizon / spacing))), max(1, int(round(spacing / alpha)))
+
+
 def arm_settings(arm: str, alpha: float, M: int) -> tuple[float, float, object]:
-    """(mu, eta, delay) of an arm at step alpha with M workers (M = 1: every arm is SGD)."""
+    """(mu, eta, delay) of an arm at step alpha with M workers (M = 1: every arm is SGD).
+
+    Parameters
+    ----------
+    arm : str
+        One of :data:`ARMS`.
+    alpha : float
+        Async-SGD step size.
+    M : int
+        Number of workers.
+
+    Returns
+    -------
+    (mu, eta, delay) : (float, float, int or simulate.delays model)
+        Momentum, step size and delay of the arm's simulator call.
+    """
     from simulate import Geometric, WorkerPipeline
 
     if arm == "heavy_ball":
@@ -74,10 +111,26 @@ def arm_settings(arm: str, alpha: float, M: int) -> tuple[float, float, object]:
 
 
 def phase_times(ratio: np.ndarray, t: np.ndarray, delta: float, epsilon: float) -> np.ndarray:
-    """T1, T2, T3 per run from records of a = h_1^2/|h|^2 (shape (..., n_t)); NaN when not reached.
+    """T1, T2, T3 per run from records of a = h_1^2/|h|^2; NaN when not reached.
 
     T1: first t with a >= delta^2; T2: first t after T1 with a >= 1 - delta^2, minus T1; T3: first t
-    after that with 1 - a <= epsilon, minus T1 + T2. Returns shape (3, ...).
+    after that with 1 - a <= epsilon, minus T1 + T2.
+
+    Parameters
+    ----------
+    ratio : ndarray, shape (..., n_t)
+        Records of h_1^2/|h|^2.
+    t : ndarray, shape (n_t,)
+        Record times (ODE units).
+    delta : float
+        Phase boundary (delta^2 and 1 - delta^2).
+    epsilon : float
+        Phase III target error.
+
+    Returns
+    -------
+    ndarray, shape (3, ...)
+        T1, T2, T3 in ODE units (NaN where the phase does not end within the records).
     """
 
     def first_after(mask, start):
@@ -141,25 +194,40 @@ def _paired_shifted_difference(x, hb, t, lag):
 def remark7_cell(params: dict, seed: int, runs: int):
     """One (alpha, M) cell -> ``xarray.Dataset`` of numbers (arms and phases as integer indices).
 
-    Mean-path run from h0 (``mean_path`` (arm, record_mean, coord); ``diff_mean``, ``diff_se``: the
-    paired E h_arm(t) - E h_heavy_ball(t + (M-1) alpha) and its SE; ``record_mean_time``); saddle run
-    from e_2 (``phase_time`` (phase, arm, run): T1, T2, T3 in ODE units, NaN if not reached;
-    ``stationary_error`` (arm, run): mean angle error from the burn-in on; ``mean_error`` (arm,
-    record); ``record_time``); ``staleness_mean`` (arm). Arms in :data:`ARMS` order, phases T1..T3.
     Time is k alpha in every arm (one update = alpha of ODE time). Fixed record counts
-    (horizon / :data:`MEAN_DT`, horizon / :data:`PHASE_DT`) so cells of every alpha line up.
+    (horizon / :data:`MEAN_DT`, horizon / :data:`PHASE_DT`, :func:`record_grid`) so cells of every
+    alpha line up.
+
+    Parameters
+    ----------
+    params : dict
+        ``eigenvalues``, ``dist``, ``alpha``, ``M``, ``delta``, ``epsilon``, ``horizon``, ``burn_in``,
+        ``mean_horizon``, ``cell_version``.
+    seed : int
+        Root seed (common random numbers across arms).
+    runs : int
+        Independent runs per arm.
+
+    Returns
+    -------
+    xarray.Dataset
+        Mean-path run from h0: ``mean_path`` (arm, record_mean, coord); ``diff_mean``, ``diff_se``:
+        the paired E h_arm(t) - E h_heavy_ball(t + (M-1) alpha) and its SE; ``record_mean_time``.
+        Saddle run from e_2: ``phase_time`` (phase, arm, run): T1, T2, T3 in ODE units, NaN if not
+        reached; ``stationary_error`` (arm, run): mean angle error from the burn-in on;
+        ``mean_error`` (arm, record); ``record_time``. ``diverged_mean_path``, ``diverged_saddle``
+        (arm, run): 1 where the run diverged. ``staleness_mean`` (arm). Arms in :data:`ARMS` order,
+        phases T1..T3.
     """
     problem = Problem(list(params["eigenvalues"]), dist=params["dist"])
     alpha, M = float(params["alpha"]), int(params["M"])
     d = problem.d
     h0 = np.ones(d) / math.sqrt(d)
-    n_rec_mean = max(1, int(round(params["mean_horizon"] / MEAN_DT)))
-    every_mean = max(1, int(round(MEAN_DT / alpha)))
+    n_rec_mean, every_mean = record_grid(params["mean_horizon"], MEAN_DT, alpha)
     mean_run = _run_arms(
         problem, ARMS, alpha, M, problem.from_eigen(h0), every_mean * n_rec_mean, every_mean, runs, seed
     )
-    n_rec = max(1, int(round(params["horizon"] / PHASE_DT)))
-    every = max(1, int(round(PHASE_DT / alpha)))
+    n_rec, every = record_grid(params["horizon"], PHASE_DT, alpha)
     sad = _run_arms(problem, ARMS, alpha, M, problem.eigenvector(2), every * n_rec, every, runs, seed)
     t = np.arange(n_rec + 1) * every * alpha
     tm = np.arange(n_rec_mean + 1) * every_mean * alpha
@@ -202,6 +270,8 @@ def _cell_dataset(mean_run: dict, sad: dict, diffs: list, saddle: list, t, tm, d
             "mean_error": (("arm", "record"), np.stack(merr)),
             "record_time": (("record",), t),
             "staleness_mean": (("arm",), np.array([sad[a][2] for a in ARMS])),
+            "diverged_mean_path": (("arm", "run"), np.stack([mean_run[a][1] for a in ARMS]).astype(np.int8)),
+            "diverged_saddle": (("arm", "run"), np.stack([sad[a][1] for a in ARMS]).astype(np.int8)),
         },
         coords={
             "arm": np.arange(len(ARMS)),

@@ -56,18 +56,20 @@ cell :func:`speedup_cell`; :mod:`compare.speedup_analysis` :func:`analyse` (chec
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from compare import cli
 from compare.engine import Cell, Comparison, Spec, combine, run_command
+from compare.engine.estimate import Estimate
 
 # the parts, re-exported (``compare.speedup.X`` stays the one address; ``as`` marks a re-export)
 from compare.speedup_analysis import N_BOOT as N_BOOT
 from compare.speedup_analysis import _exponent as _exponent
 from compare.speedup_analysis import analyse, figures
 from compare.speedup_cells import N_RECORDS as N_RECORDS
-from compare.speedup_cells import first_passage, speedup_cell
+from compare.speedup_cells import first_passage, record_grid, speedup_cell
 from compare.speedup_theory import NU_MEDIAN as NU_MEDIAN
 from compare.speedup_theory import _growth as _growth
 from compare.speedup_theory import breakdown_M, linearised_inflation, predicted_floor, theory_prediction
@@ -83,6 +85,10 @@ __all__ = [
     "COMPARISON",
     "cells",
     "assemble",
+    "describe",
+    "estimate",
+    "RAW_VARIABLES",
+    "record_grid",
     "spec_from_args",
     "spec_error",
     "speedup_cell",
@@ -94,6 +100,8 @@ __all__ = [
     "predicted_floor",
     "first_passage",
     "reject_delay_options",
+    "given_options",
+    "DELAY_OPTIONS",
     "add_arguments",
     "validate",
     "run",
@@ -113,6 +121,9 @@ DEFAULT_EPSILON = 0.1
 #: floor is read over the last quarter, from 3 T on: by then ~98% of the runs at M = 1 have
 #: escaped (T1 at nu = 0.02 exceeds T1 at nu = 1/2 by (1-mu) log(727)/(2 g) ~ T at the defaults).
 HORIZON_FACTOR = 4.0
+#: Largest target error: T2 (Prop. 8, delta^2 = epsilon) is log((1 - delta^2) / delta^2) / (2 g) x (1 - mu),
+#: negative from delta^2 = 1/2 on (the target holds before the traverse ends).
+MAX_EPSILON = 0.5
 _QUICK = {"mus": "0.9", "worker_counts": "1,4,64", "runs": 24, "compute_times": "constant"}
 #: The cell function (dotted path: what Dask workers import) and the version of what it computes
 #: (part of every cell's parameters: a store made by an older cell is not reused).
@@ -142,6 +153,7 @@ class SpeedupSpec(Spec):
     level: float = 0.95
 
     def validate(self) -> None:
+        """Check and normalise every field (ValueError starting with the field's name)."""
         self.set("eta", check_eta(self.eta, "eta"))
         if not self.mus or len(set(self.mus)) != len(self.mus):
             raise ValueError(f"mus must be a non-empty list without repeats, got {self.mus!r}")
@@ -157,8 +169,12 @@ class SpeedupSpec(Spec):
             raise ValueError(
                 f"compute_times must be among {', '.join(COMPUTE_TIMES)}, got {self.compute_times!r}"
             )
-        if not 0 < self.epsilon < 1:
-            raise ValueError(f"epsilon must lie in (0, 1), got {self.epsilon!r}")
+        if not 0 < self.epsilon < MAX_EPSILON:
+            raise ValueError(
+                f"epsilon must lie in (0, {MAX_EPSILON:g}): the traverse of Prop. 8 ends at "
+                f"h_1^2 >= 1 - epsilon, past the saddle's h_1^2 = 1/2 only if epsilon < 1/2; "
+                f"got {self.epsilon!r}"
+            )
         self.set("runs", check_positive_int(self.runs, "runs"))
         if self.runs < 2:
             raise ValueError(f"runs must be >= 2 (bootstrap intervals), got {self.runs}")
@@ -166,21 +182,80 @@ class SpeedupSpec(Spec):
         if not 0 < self.level < 1:
             raise ValueError(f"level must lie in (0, 1), got {self.level!r}")
         self.problem()  # validates eigenvalues and dist
+        for mu in self.mus:
+            T = self.prediction(mu)["T"]
+            if not (math.isfinite(T) and T > 0):
+                raise ValueError(
+                    f"mus {mu:g}: the predicted time to epsilon (Props 8 and 10) is {T!r}, not a positive "
+                    "finite time: no horizon can be set"
+                )
 
     def problem(self) -> Problem:
+        """The streaming-PCA problem of ``eigenvalues`` and ``dist``.
+
+        Returns
+        -------
+        theory.Problem
+        """
         return Problem(list(self.eigenvalues), dist=self.dist)
 
     def prediction(self, mu: float) -> dict:
-        """:func:`theory_prediction` at ``mu``: ``{"T1", "T2", "T"}``, the median time to epsilon at M = 1."""
+        """:func:`theory_prediction` at ``mu``: the median time to epsilon at M = 1.
+
+        Parameters
+        ----------
+        mu : float
+            Momentum.
+
+        Returns
+        -------
+        dict
+            ``{"T1", "T2", "T"}`` in ODE units.
+        """
         return theory_prediction(self.problem(), mu, self.eta, self.epsilon)
 
     def horizon(self, mu: float) -> float:
-        """ODE time of the runs at ``mu``: HORIZON_FACTOR x the predicted median time at M = 1."""
+        """ODE time of the runs at ``mu``: HORIZON_FACTOR x the predicted median time at M = 1.
+
+        Parameters
+        ----------
+        mu : float
+            Momentum.
+
+        Returns
+        -------
+        float
+            The horizon in ODE units (the cell rounds it up to whole record spacings).
+        """
         return HORIZON_FACTOR * self.prediction(mu)["T"]
+
+    def n_steps(self, mu: float) -> int:
+        """Updates per run at ``mu`` (:func:`compare.speedup_cells.record_grid` of the horizon).
+
+        Parameters
+        ----------
+        mu : float
+            Momentum.
+
+        Returns
+        -------
+        int
+        """
+        return record_grid(self.horizon(mu), self.eta)[1]
 
 
 def cells(spec: SpeedupSpec) -> list[Cell]:
-    """The plan: one cell per (mu, compute-time law) holding every M (one data draw, CRN across M)."""
+    """The plan: one cell per (mu, compute-time law) holding every M (one data draw, CRN across M).
+
+    Parameters
+    ----------
+    spec : SpeedupSpec
+
+    Returns
+    -------
+    list of compare.engine.Cell
+        In (mu, law) order; coordinates ``mu`` and ``compute_time``.
+    """
     out = []
     for mu in spec.mus:
         horizon = spec.horizon(mu)
@@ -203,22 +278,129 @@ def cells(spec: SpeedupSpec) -> list[Cell]:
 
 
 def assemble(spec: SpeedupSpec, plan: list[Cell], datasets: list):
-    """One Dataset with dims (mu, compute_time, workers, run, record) in the spec's order."""
-    return combine(plan, datasets, order={"mu": spec.mus, "compute_time": spec.compute_times})
+    """One Dataset with dims (mu, compute_time, workers, run, record) in the spec's order, described.
+
+    Parameters
+    ----------
+    spec : SpeedupSpec
+    plan : list of compare.engine.Cell
+        :func:`cells` of ``spec``.
+    datasets : list of xarray.Dataset
+        The cells' Datasets (:func:`speedup_cell`), in plan order.
+
+    Returns
+    -------
+    xarray.Dataset
+        Every variable and coordinate with ``units`` and ``description`` attributes (the raw.nc
+        layout of docs/compare.md).
+    """
+    ds = combine(plan, datasets, order={"mu": spec.mus, "compute_time": spec.compute_times})
+    return describe(ds)
+
+
+#: Units and description of every variable and coordinate of the assembled Dataset (raw.nc).
+RAW_VARIABLES = {
+    "mu": ("1", "momentum mu of update (5)"),
+    "compute_time": (
+        "1",
+        "compute-time law of the worker pipeline (exponential: memoryless; constant: round robin)",
+    ),
+    "workers": ("1", "number M of asynchronous workers"),
+    "run": ("1", "run index (common random numbers: run r sees the same data for every M)"),
+    "record": ("1", "record index; record j is update j * record_every"),
+    "first_passage": (
+        "updates",
+        "first update after which the error 1 - h_1^2/|h|^2 is <= epsilon (-1: not reached in the horizon)",
+    ),
+    "floor_run": ("1", "mean error 1 - h_1^2/|h|^2 over the last quarter of the records, per run"),
+    "record_time": ("ODE time", "time t = k eta of record k"),
+    "diverged": ("1", "1 if the run diverged (its error counts as 1 from then on), else 0"),
+    "staleness_mean": ("updates", "mean staleness tau_k the pipeline produced (all runs and updates)"),
+    "record_every": ("updates", "updates between two records"),
+    "n_steps": ("updates", "updates per run (horizon 4 T / eta rounded up to whole record spacings)"),
+    "mean_error": ("1", "error 1 - h_1^2/|h|^2 averaged over runs, per record"),
+}
+
+
+def describe(ds):
+    """Set ``units`` and ``description`` (:data:`RAW_VARIABLES`) on every variable and coordinate.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An assembled speedup Dataset (or a raw.nc read back).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` (attributes set in place).
+    """
+    for name in list(ds.data_vars) + list(ds.coords):
+        if name in RAW_VARIABLES:
+            units, text = RAW_VARIABLES[name]
+            ds[name].attrs.update(units=units, description=text)
+    return ds
+
+
+def estimate(spec: SpeedupSpec) -> Estimate:
+    """Peak memory and work of a run, from the spec alone (before any cell runs).
+
+    One cell (mu, law) runs at a time in-process; its peak holds the simulator's int64 staleness
+    sequences (runs x n_steps per M, plus one being built), the pipeline's compute-time draws for
+    the largest M (about n_steps + 8 M rows of doubles, and their cumulative sums), the ring buffers
+    of past iterates (the largest staleness + 2 per run and M: M - 1 for round robin, about
+    (M - 1) log(runs n_steps) for memoryless workers), the records (N_RECORDS + 1 per run and M,
+    twice: the kernel's and the result's, and once more for the error), and the data chunks.
+
+    Parameters
+    ----------
+    spec : SpeedupSpec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
+        Peak bytes of the largest cell, chain-steps of all cells, the options that reduce them.
+    """
+    from simulate.async_msgd import DATA_CHUNK_BYTES
+
+    R, d, nM, Mmax = spec.runs, spec.problem().d, len(spec.workers), max(spec.workers)
+    peak, steps = 0.0, 0.0
+    for mu in spec.mus:
+        n = spec.n_steps(mu)
+        for law in spec.compute_times:
+            taus = 8.0 * R * n * (nM + 1)
+            times = 2 * 8.0 * (n + 6.0 * math.sqrt(n * Mmax) + 8.0 * Mmax)
+            spread = 1.0 if law == "constant" else math.log(R * n) + 2.0
+            ring = 8.0 * R * d * sum((M - 1) * spread + 3 for M in spec.workers)
+            records = 8.0 * nM * (R + 8) * (N_RECORDS + 1) * d
+            data = 2 * min(DATA_CHUNK_BYTES, 8.0 * n * (R + 8) * d)
+            peak = max(peak, taus + times + ring + 3 * records + data)
+            steps += float(nM) * R * n
+    return Estimate(
+        memory_bytes=int(peak),
+        chain_steps=steps,
+        reduce=("--runs", "--worker-counts", "the horizon (a larger --eta or --epsilon, --mus away from 1)"),
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Common options (without --mu/--tau) plus the speed-up grid."""
+    """Common options (without --mu/--tau) plus the speed-up grid.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, include_mu=False, include_tau=False, runs_default=200)
     g = parser.add_argument_group("speedup options")
     g.add_argument("--mus", default=DEFAULT_MUS, help=f"momenta in [0, 1) (default {DEFAULT_MUS})")
     g.add_argument(
         "--worker-counts",
         default=DEFAULT_WORKERS,
-        help=f"M grid, integers >= 1 with 1 (default {DEFAULT_WORKERS})",
+        help=f"M grid: increasing integers from 1, at least two (default {DEFAULT_WORKERS})",
     )
     g.add_argument(
         "--compute-times",
@@ -226,33 +408,97 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pipeline compute-time laws: exponential,constant",
     )
     g.add_argument(
-        "--epsilon", type=float, default=DEFAULT_EPSILON, help=f"target error (default {DEFAULT_EPSILON})"
+        "--epsilon",
+        type=float,
+        default=DEFAULT_EPSILON,
+        help=f"target error in (0, {MAX_EPSILON:g}) (default {DEFAULT_EPSILON})",
     )
     cli.add_level_argument(g)
 
 
+def given_options(args: argparse.Namespace) -> frozenset:
+    """The argparse dests the user typed (``args.given_options``; empty when it is not set).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    frozenset of str
+    """
+    return frozenset(getattr(args, "given_options", None) or ())
+
+
+#: Common options that a comparison with its own delays does not use (dest -> flag).
+DELAY_OPTIONS = {
+    "delay_model": "--delay-model",
+    "tau_max": "--tau-max",
+    "mean_delay": "--mean-delay",
+    "pipeline_workers": "--pipeline-workers",
+}
+
+
 def reject_delay_options(args: argparse.Namespace, command: str, why: str) -> None:
-    """Refuse the common delay options, which ``command`` would ignore (ValueError naming the option)."""
-    for opt in ("tau_max", "mean_delay", "pipeline_workers"):
-        if getattr(args, opt, None) is not None:
-            raise ValueError(f"--{opt.replace('_', '-')} is not used by {command}: {why}")
-    if args.delay_model != "constant":
-        raise ValueError(f"--delay-model is not used by {command}: {why}")
+    """Refuse the common delay options, which ``command`` would ignore (ValueError naming the option).
+
+    An option counts if the user typed it (``args.given_options``) or if it differs from its
+    default (for a Namespace built without ``given_options``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    command : str
+        Subcommand name (for the message).
+    why : str
+        Where the command's delays come from instead.
+    """
+    given = given_options(args)
+    for dest, flag in DELAY_OPTIONS.items():
+        default = "constant" if dest == "delay_model" else None
+        if dest in given or getattr(args, dest, default) != default:
+            raise ValueError(f"{flag} is not used by {command}: {why}")
 
 
 def spec_error(exc: ValueError, flags: dict) -> ValueError:
-    """A spec's ValueError ("field ...") renamed to its option ("--option ...")."""
+    """A spec's ValueError ("field ...") renamed to its option ("--option ...").
+
+    Parameters
+    ----------
+    exc : ValueError
+        Raised by a spec's validate (message starting with the field name).
+    flags : dict
+        Field -> option for fields whose option is not ``--`` + the field with dashes.
+
+    Returns
+    -------
+    ValueError
+    """
     name, _, rest = str(exc).partition(" ")
     return ValueError(f"{flags.get(name, '--' + name.replace('_', '-'))} {rest}")
 
 
 def validate(args: argparse.Namespace) -> None:
-    """Parse and validate the options into ``args.spec`` (ValueError naming the option)."""
+    """Parse and validate the options into ``args.spec`` (ValueError naming the option), before any work.
+
+    Refuses the delay options (the staleness comes from the worker pipeline), a worker grid
+    without a second M (no slope), and anything :class:`SpeedupSpec` refuses.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options; ``args.spec`` is set.
+    """
     reject_delay_options(
         args, NAME, "the staleness comes from the worker pipeline (--worker-counts, --compute-times)"
     )
     mus = cli.parse_float_list(args.mus, "--mus")
     workers = cli.parse_float_list(args.worker_counts, "--worker-counts")
+    if len(workers) < 2:
+        raise ValueError(
+            f"--worker-counts needs M = 1 and at least one more M (the speed-up is a slope in M), "
+            f"got {args.worker_counts!r}"
+        )
     laws = [c.strip() for c in args.compute_times.split(",")]
     cli.check_level(args.level)
     kw = dict(
@@ -274,12 +520,27 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> SpeedupSpec:
-    """The spec of validated options (:func:`validate` built it)."""
+    """The spec of validated options (:func:`validate` built it).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    SpeedupSpec
+    """
     return args.spec
 
 
 def quick_args() -> list[str]:
-    """Tiny budget: mu = 0.9, M in {1, 4, 64}, 24 runs, round-robin only (64 is past its breakdown)."""
+    """Tiny budget: mu = 0.9, M in {1, 4, 64}, 24 runs, round-robin only (64 is past its breakdown).
+
+    Returns
+    -------
+    list of str
+        Options parsed before the user's own (which win).
+    """
     return [
         "--mus",
         _QUICK["mus"],
@@ -293,11 +554,34 @@ def quick_args() -> list[str]:
 
 
 def key_params(args: argparse.Namespace) -> dict:
+    """The parameters naming the default output directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+        ``{"eta", "eps"}``.
+    """
     return {"eta": args.eta, "eps": args.epsilon}
 
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Through the experiment engine: plan, compute (or --from-store), assemble, analyse, draw."""
+    """Through the experiment engine: plan, compute (or --from-store), assemble, analyse, draw.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options (:func:`validate`).
+    out_dir : path
+        Output directory.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
     return run_command(COMPARISON, args, out_dir)
 
 
@@ -310,4 +594,5 @@ COMPARISON = Comparison(
     analyse=analyse,
     figures=figures,
     assemble=assemble,
+    estimate=estimate,
 )

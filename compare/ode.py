@@ -55,6 +55,7 @@ __all__ = [
     "COMPARISON",
     "OdeSpec",
     "cells",
+    "estimate",
     "assemble",
     "rung_cell",
     "diffusion_cell",
@@ -77,6 +78,8 @@ HELP = (
 
 #: Records per horizon.
 N_RECORDS = 200
+#: Bytes of the diffusion's noise block (``simulate.diffusion``: _BLOCK_DOUBLES float64).
+DIFFUSION_BLOCK_BYTES = 8 * (1 << 21)
 #: Seed tag of the diffusion's noise ("dif"), as before the engine.
 _DIFFUSION_TAG = 0x646966
 
@@ -130,6 +133,12 @@ class OdeSpec(S.SingleRunSpec):
             raise ValueError(f"ladder must be a non-empty list of factors > 0, got {self.ladder!r}")
         self.set("ladder", tuple(float(f) for f in ladder))
         self.set("drift_scale", check_positive_float(self.drift_scale, "drift_scale"))
+        step = self.eta * max(self.ladder)
+        if not self.horizon >= step:
+            raise ValueError(
+                f"horizon must be at least one step of the largest rung, eta x max(ladder) = {step:.3g}, "
+                f"got {self.horizon!r}"
+            )
 
     def start(self) -> np.ndarray:
         """h_0 normalised (default: all coordinates equal, away from every saddle), shape (d,)."""
@@ -165,6 +174,43 @@ def cells(spec: OdeSpec) -> list[Cell]:
     return out
 
 
+def estimate(spec: OdeSpec):
+    """Peak memory and work of the plan (:class:`compare.engine.estimate.Estimate`).
+
+    Every rung's records (runs, records, d) are kept in its Dataset and again in the assembled
+    one; on top, the largest transient of one cell: a rung's simulation
+    (:func:`compare.single_run.discrete_memory_bytes`) or the diffusion (its time grid and
+    kept-steps mask, its records twice and its noise block). Work = runs x steps, summed over
+    the rungs and the diffusion.
+
+    Parameters
+    ----------
+    spec : OdeSpec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
+    """
+    from compare.engine.estimate import Estimate
+
+    d = len(spec.eigenvalues)
+    dt = spec.horizon / N_RECORDS
+    kept, transient, steps = 0, 0, 0.0
+    for eta_l in spec.etas():
+        n = int(round(spec.horizon / eta_l))
+        n_t = n // max(1, int(round(dt / eta_l))) + 1
+        kept += 2 * spec.runs * n_t * d * 8
+        transient = max(transient, S.discrete_memory_bytes(spec.runs, n, n_t, d, spec.delay))
+        steps += float(spec.runs) * n
+    n = int(round(spec.horizon / spec.eta))
+    n_t = n // max(1, int(round(dt / spec.etas()[0]))) + 1
+    transient = max(transient, 9 * (n + 1) + 2 * n_t * spec.runs * d * 8 + DIFFUSION_BLOCK_BYTES)
+    steps += float(spec.runs) * n
+    return Estimate(
+        memory_bytes=kept + transient, chain_steps=steps, reduce=("--runs", "--horizon", "--ladder")
+    )
+
+
 def rung_cell(params: dict, seed: int, runs: int):
     """Async-MSGD (5) from h_0 at one step size: the runs' paths at the records, their mean and SE.
 
@@ -181,10 +227,13 @@ def rung_cell(params: dict, seed: int, runs: int):
     res, t, h = S.simulate_records(params, seed, runs)
     diverged = np.asarray(res.diverged[0], dtype=bool)
     alive = h[~diverged]
-    mean = alive.mean(axis=0)
-    se = alive.std(axis=0, ddof=1) / math.sqrt(alive.shape[0])
+    if alive.shape[0] >= 2:
+        mean = alive.mean(axis=0)
+        se = alive.std(axis=0, ddof=1) / math.sqrt(alive.shape[0])
+    else:  # fewer than two runs left: no mean with an error (the analysis says "not measured")
+        mean = se = np.full(h.shape[1:], np.nan)
     rc = ("record", "coord")
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "h": (("run", "record", "coord"), h, {"long_name": "eigen-coordinates h = Q^T v at the records"}),
             "diverged": (("run",), diverged, {"long_name": "run diverged (left out of mean and se)"}),
@@ -205,6 +254,7 @@ def rung_cell(params: dict, seed: int, runs: int):
         | {"eta": ((), float(params["eta"]), {"long_name": "step size"})},
         attrs={"equation": "Liu et al. 2018, eq. (5); Theorem 3's ODE (7) is its eta -> 0 limit"},
     )
+    return S.annotate(ds, _UNITS, _DESCRIPTIONS)
 
 
 def diffusion_cell(params: dict, seed: int, runs: int):
@@ -244,7 +294,7 @@ def diffusion_cell(params: dict, seed: int, runs: int):
         H = simulate_diffusion(problem, params["mu"], eta, v0, grid, n_paths=runs, rng=rng, record=record)
         mean, se, available = H.mean(axis=1), H.std(axis=1, ddof=1) / math.sqrt(H.shape[1]), 1
     rc = ("record", "coord")
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "diffusion_mean": (
                 rc,
@@ -266,6 +316,30 @@ def diffusion_cell(params: dict, seed: int, runs: int):
             "equation": "dV = M(V) dt + sqrt(eta)/(1-mu) B(V) dW (beyond the paper), Euler-Maruyama step eta"
         },
     )
+    return S.annotate(ds, _UNITS, _DESCRIPTIONS)
+
+
+#: Units of the cells' variables (h is a point of the unit sphere's neighbourhood: dimensionless).
+_UNITS = {
+    "h": "1",
+    "diverged": "1",
+    "mean": "1",
+    "se": "1",
+    "diffusion_mean": "1",
+    "diffusion_se": "1",
+    "diffusion_available": "1",
+    "n_records": "1",
+    "run": "1",
+    "record": "1",
+    "coord": "1",
+    "rung": "1",
+    "eta": "ODE time per step",
+}
+_DESCRIPTIONS = {
+    "run": "run index",
+    "record": "record index (record k is at t[rung, k])",
+    "rung": "rung of the eta ladder (eta = eta[rung])",
+}
 
 
 def _coords(runs: int, n_rec: int, d: int) -> dict:
@@ -296,7 +370,8 @@ def assemble(spec: OdeSpec, plan: list[Cell], datasets: list):
     )
     out = out.assign_coords(rung=np.arange(len(rungs), dtype=np.int64))
     out["n_records"] = (("rung",), np.asarray(n_rec, dtype=np.int64), {"long_name": "records of the rung"})
-    return xr.merge([out, datasets[-1]], join="outer", combine_attrs="drop_conflicts")
+    merged = xr.merge([out, datasets[-1]], join="outer", combine_attrs="drop_conflicts")
+    return S.annotate(merged, _UNITS, _DESCRIPTIONS)
 
 
 def lag_constant(problem, mu: float, h0, t, tau: int = 0) -> float:
@@ -338,6 +413,18 @@ def validate(args) -> None:
     args.h0_vec = np.asarray(h0) / np.linalg.norm(h0)
     check_positive_float(args.horizon, "--horizon")
     args.ladder_factors = cli.parse_ladder(args.ladder)
+    step = args.eta * max(args.ladder_factors)
+    if not args.horizon >= step:
+        given = getattr(args, "given_options", frozenset())
+        if "horizon" in given or "eta" not in given:
+            raise ValueError(
+                f"--horizon must be at least one step of the largest rung, --eta x max(--ladder) = "
+                f"{step:.3g}, got {args.horizon!r}"
+            )
+        raise ValueError(
+            f"--eta {args.eta:g}: one step of the largest rung (x {max(args.ladder_factors):g}) is longer "
+            f"than the default --horizon {args.horizon:g}; give a longer --horizon or a smaller --eta"
+        )
     cli.check_level(args.level)
     if args.runs < 2:
         raise ValueError(f"--runs must be >= 2 for intervals, got {args.runs}")
@@ -417,4 +504,5 @@ COMPARISON = Comparison(
     analyse=analysis.analyse,
     figures=analysis.figures,
     assemble=assemble,
+    estimate=estimate,
 )

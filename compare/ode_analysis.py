@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from compare import stats
-from compare.checks import bound_check
+from compare.checks import bound_check, divergence_note, not_measured
 from compare.verdict import Check, Verdict
 
 __all__ = ["analyse", "figures", "rung", "N_BOOT"]
@@ -50,17 +50,28 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
     import scipy.stats as st
 
     from compare.ode import lag_constant
-    from compare.single_run import reported_tau, verdict_parameters
+    from compare.single_run import reported_tau, stability_note, verdict_parameters
     from theory.ode import closed_form_H
 
     problem = spec.problem()
     h0, level, etas = spec.start(), spec.level, spec.etas()
     checks: list[Check] = []
-    sup_err, sup_lo, sup_hi, sup_se = [], [], [], []
+    sup_err, sup_lo, sup_hi, sup_se, measured = [], [], [], [], []
+    notes = [stability_note(spec)]
+    keep = None
     for n_l, eta_l in enumerate(etas):
         r = rung(ds, n_l)
         H = closed_form_H(h0, problem.lambda_, spec.mu, spec.drift_scale * r["t"])
         tau = reported_tau(spec.delay, r["staleness"])
+        n_div = spec.runs - r["h"].shape[0]
+        notes.append(divergence_note(n_div, spec.runs, f"checks at eta = {eta_l:g}") if n_div else "")
+        Cl = lag_constant(problem, spec.mu, h0, r["t"], tau)
+        if r["h"].shape[0] < 2:  # no mean with an error bar
+            checks.append(_mean_check(eta_l, None, Cl, level, n_div, spec.runs))
+            sup_err.append(None)
+            sup_lo.append(None)
+            sup_hi.append(None)
+            continue
 
         def sup_stat(rows, _H=H):
             return float(np.max(np.abs(rows.mean(axis=0) - _H)))
@@ -70,31 +81,42 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         sup_lo.append(ci.lo)
         sup_hi.append(ci.hi)
         sup_se.append(ci.se)
-        Cl = lag_constant(problem, spec.mu, h0, r["t"], tau)
+        measured.append(eta_l)
         checks.append(_mean_check(eta_l, ci, Cl, level))
         if n_l == 0:
             keep = {"tau": tau, "t": r["t"], "mean": r["mean"], "se": r["se"], "H": H}
-    if len(etas) >= 2:
+    order_name, order_eq = "mean_vs_ode_order", "Theorem 3 (weak convergence as eta -> 0)"
+    order_tol = "the sup error shrinks with eta: the interval of the fitted order lies above 0 (1 expected)"
+    order = {"order": None, "order_se": None}
+    if len(measured) >= 2:
         se = np.maximum(np.asarray(sup_se), 1e-300)
-        fit = stats.fitted_order(etas, sup_err, se)
+        fit = stats.fitted_order(measured, [e for e in sup_err if e is not None], se)
         z = st.norm.ppf(0.5 + level / 2)
         lo, hi = fit.exponent - z * fit.exponent_se, fit.exponent + z * fit.exponent_se
         checks.append(
             bound_check(
-                name="mean_vs_ode_order",
-                equation="Theorem 3 (weak convergence as eta -> 0)",
+                name=order_name,
+                equation=order_eq,
                 predicted=1.0,
                 observed=fit.exponent,
                 lower=z * fit.exponent_se,
                 interval=(lo, hi),
-                tolerance="the sup error shrinks with eta: the interval of the fitted order lies "
-                "above 0 (1 expected)",
+                tolerance=order_tol,
                 note="weighted log-log fit of sup error vs eta (bootstrap standard errors)",
             )
         )
         order = {"order": fit.exponent, "order_se": fit.exponent_se}
-    else:
-        order = {"order": None, "order_se": None}
+    elif len(etas) >= 2:
+        checks.append(
+            not_measured(
+                name=order_name,
+                equation=order_eq,
+                predicted=1.0,
+                tolerance=order_tol,
+                note=f"not measured: only {len(measured)} of {len(etas)} rungs have a measured sup error "
+                "(too many diverged runs); a fitted order needs two",
+            )
+        )
     results = {
         "eta": etas,
         "sup_error": sup_err,
@@ -103,7 +125,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         "h0": h0,
         "horizon": spec.horizon,
     }
-    if int(ds["diffusion_available"]):
+    if int(ds["diffusion_available"]) and keep is not None:
         n0 = keep["t"].size
         dmean, dse = ds["diffusion_mean"].values[:n0], ds["diffusion_se"].values[:n0]
         tol = lag_constant(problem, spec.mu, h0, keep["t"], keep["tau"]) * spec.eta
@@ -111,6 +133,8 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         checks.append(check)
         results["diffusion_sup_distance"] = dist
         results["ode_vs_diffusion_sup"] = float(np.max(np.abs(dmean - keep["H"])))
+    elif keep is None:
+        results["diffusion"] = "the first rung has no measured mean (diverged runs): comparison skipped"
     else:
         results["diffusion"] = "simulate.diffusion not available: comparison skipped"
     own = {
@@ -127,23 +151,38 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         checks=checks,
         results=results,
         raw=ds,
+        notes=[n for n in notes if n],
     )
 
 
-def _mean_check(eta_l: float, ci, Cl: float, level: float) -> Check:
-    """``mean_vs_ode[eta=..]``: the lower end of the sup error's interval within C eta."""
+def _mean_check(eta_l: float, ci, Cl: float, level: float, n_div: int = 0, runs: int = 0) -> Check:
+    """``mean_vs_ode[eta=..]``: the lower end of the sup error's interval within C eta (``ci`` None:
+    fewer than two runs left, "not measured")."""
     tol = Cl * eta_l
+    name, equation = f"mean_vs_ode[eta={eta_l:g}]", "eq. (7), Theorem 3 (closed form after it)"
+    tolerance = (
+        f"lower end of the {level:.0%} bootstrap interval of sup_t |mean - H| <= "
+        f"C eta = {tol:.3g} "
+        f"(C = max|dH/dt| (mu/(1-mu) + tau) = {Cl:.3g}: the momentum warm-up and delay lag, a bound "
+        "derived before the data, docs/compare.md)"
+    )
+    if ci is None:
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=0.0,
+            tolerance=tolerance,
+            note=f"not measured: {n_div} of {runs} runs diverged at this step size, fewer than two are left "
+            "for a mean with an interval",
+        )
     return bound_check(
-        name=f"mean_vs_ode[eta={eta_l:g}]",
-        equation="eq. (7), Theorem 3 (closed form after it)",
+        name=name,
+        equation=equation,
         predicted=0.0,
         observed=ci.estimate,
         upper=tol + (ci.estimate - ci.lo),
         interval=ci.bounds,
-        tolerance=f"lower end of the {level:.0%} bootstrap interval of sup_t |mean - H| <= "
-        f"C eta = {tol:.3g} "
-        f"(C = max|dH/dt| (mu/(1-mu) + tau) = {Cl:.3g}: the momentum warm-up and delay lag, a bound "
-        "derived before the data, docs/compare.md)",
+        tolerance=tolerance,
         note="sup over record times and coordinates, h units; interval of the observed sup error",
     )
 
@@ -171,7 +210,24 @@ def _diffusion_check(keep: dict, dmean, dse, tol: float, level: float) -> tuple[
 
 
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
-    """``ode_mean_vs_ode``: the first rung's mean (+-2 SE) vs ODE (7) and the diffusion; sup error vs eta."""
+    """``ode_mean_vs_ode``: the first rung's mean (+-2 SE) vs ODE (7) and the diffusion; sup error vs eta.
+
+    Parameters
+    ----------
+    spec : compare.ode.OdeSpec
+    ds : xarray.Dataset
+        The assembled Dataset (or ``raw.nc``).
+    verdict : compare.verdict.Verdict
+        Its ``results`` give the sup errors per rung.
+    out_dir : path
+    fmt : str
+        Figure format.
+
+    Returns
+    -------
+    list of str
+        The figure's file name.
+    """
     from compare import plots
     from theory.ode import closed_form_H
 
@@ -186,29 +242,38 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
     ax = axes[0, 0]
     for i in range(d):
         col = plots.COLORS[i % len(plots.COLORS)]
-        plots.band(ax, t, mean[:, i] - 2 * se[:, i], mean[:, i] + 2 * se[:, i], col)
-        ax.plot(t, mean[:, i], color=col, lw=1.5, label=f"mean h_{i + 1}")
-        ax.plot(t, H[:, i], "k--", lw=1)
-        if diff is not None:
-            ax.plot(t, diff[:, i], ":", color=col, lw=1)
-    ax.set_xlabel("t = k eta")
-    ax.set_title("mean (band: +-2 SE), ODE dashed", fontsize=9)
+        if np.all(np.isfinite(mean[:, i])):
+            plots.band(ax, t, mean[:, i] - 2 * se[:, i], mean[:, i] + 2 * se[:, i], col)
+            ax.plot(t, mean[:, i], color=col, lw=1.5, label=f"mean h_{i + 1} (band +-2 SE)")
+        ax.plot(t, H[:, i], "k--", lw=1, label="ODE (7)" if i == 0 else None)
+        if diff is not None and np.all(np.isfinite(diff[:, i])):
+            ax.plot(t, diff[:, i], ":", color=col, lw=1, label="full diffusion, mean" if i == 0 else None)
+    ax.set_xlabel("t = k eta (ODE time)")
+    ax.set_ylabel("h_i (eigen-coordinate, dimensionless)")
+    ax.set_title(f"first rung, eta = {spec.etas()[0]:g}", fontsize=9)
     ax.legend(fontsize=7)
     ax2 = axes[0, 1]
-    e = np.asarray(res["eta"])
-    y = np.asarray(res["sup_error"])
-    lo, hi = (np.asarray([c[k] for c in res["sup_error_ci"]]) for k in (0, 1))
-    ax2.errorbar(
-        e,
-        y,
-        yerr=plots.ci_yerr(y, lo, hi),
-        fmt="o-",
-        capsize=2,
-        color=plots.COLORS[0],
-        label="sup |mean - H|",
-    )
-    ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1")
-    plots.log_log(ax2)
-    ax2.set_xlabel("eta")
+    keep = [i for i, y in enumerate(res["sup_error"]) if y is not None]
+    if keep:
+        e = np.asarray(res["eta"])[keep]
+        y = np.asarray([res["sup_error"][i] for i in keep], dtype=float)
+        lo = np.asarray([res["sup_error_ci"][i][0] for i in keep], dtype=float)
+        hi = np.asarray([res["sup_error_ci"][i][1] for i in keep], dtype=float)
+        ax2.errorbar(
+            e,
+            y,
+            yerr=plots.ci_yerr(y, lo, hi),
+            fmt="o-",
+            capsize=2,
+            color=plots.COLORS[0],
+            label=f"sup |mean - H| ({spec.level:.0%} bootstrap interval)",
+        )
+        if e.size >= 2:
+            ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1, through the first point")
+            plots.log_log(ax2)
+    else:
+        ax2.text(0.5, 0.5, "no rung measured (diverged runs)", transform=ax2.transAxes, ha="center")
+    ax2.set_xlabel("eta (ODE time per step)")
+    ax2.set_ylabel("sup error (h units)")
     ax2.legend(fontsize=7)
     return [plots.save(fig, out_dir, "ode_mean_vs_ode", fmt)]

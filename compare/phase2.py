@@ -52,6 +52,7 @@ __all__ = [
     "Phase2Spec",
     "start",
     "plan",
+    "estimate",
     "cells",
     "traverse_cell",
     "traverse_times",
@@ -116,17 +117,65 @@ def start(d: int, delta: float) -> np.ndarray:
 
 
 def plan(spec: Phase2Spec) -> dict:
-    """T2 (printed, derived), the horizon (HORIZON_FACTOR x derived) and the record spacing."""
+    """T2 (printed, derived), the horizon (HORIZON_FACTOR x derived) and the record spacing.
+
+    The record spacing T2_derived / RECORDS_PER_T2 is at least one step: when T2 is shorter
+    than RECORDS_PER_T2 steps (eta large, mu near 1), spacing and horizon are raised to one
+    step and HORIZON_FACTOR x RECORDS_PER_T2 steps, and ``notes`` says so.
+
+    Parameters
+    ----------
+    spec : Phase2Spec
+
+    Returns
+    -------
+    dict
+        ``T2_paper``, ``T2_derived``, ``horizon``, ``record_dt`` (ODE time units) and
+        ``notes`` (list of str).
+    """
     from theory.phases import T2_derived, T2_paper
 
     lam = spec.eigenvalues
     t_derived = T2_derived(lam[0], lam[1], spec.mu, spec.delta)
+    record_dt, horizon, notes = t_derived / RECORDS_PER_T2, HORIZON_FACTOR * t_derived, []
+    if not record_dt >= spec.eta:
+        record_dt, horizon = spec.eta, HORIZON_FACTOR * RECORDS_PER_T2 * spec.eta
+        notes.append(
+            f"T2 derived = {t_derived:.3g} is shorter than {RECORDS_PER_T2} steps of eta = {spec.eta:g} "
+            f"({t_derived / spec.eta:.3g} steps): records every step up to {horizon:.3g}; the traverse is "
+            "read on a grid as coarse as the algorithm itself, far from the eta -> 0 regime of Proposition 8"
+        )
     return {
         "T2_paper": T2_paper(lam[0], lam[1], spec.mu, spec.delta),
         "T2_derived": t_derived,
-        "horizon": HORIZON_FACTOR * t_derived,
-        "record_dt": t_derived / RECORDS_PER_T2,
+        "horizon": horizon,
+        "record_dt": record_dt,
+        "notes": notes,
     }
+
+
+def estimate(spec: Phase2Spec):
+    """Peak memory and work of the one cell (:class:`compare.engine.estimate.Estimate`).
+
+    :func:`compare.single_run.discrete_memory_bytes` of the runs (records of all d
+    coordinates, as the simulator keeps them) plus the hit indicators (one byte per run and
+    record); work = runs x steps.
+
+    Parameters
+    ----------
+    spec : Phase2Spec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
+    """
+    from compare.engine.estimate import Estimate
+
+    p = plan(spec)
+    n = int(round(p["horizon"] / spec.eta))
+    n_t = n // max(1, int(round(p["record_dt"] / spec.eta))) + 1
+    mem = S.discrete_memory_bytes(spec.runs, n, n_t, len(spec.eigenvalues), spec.delay) + 2 * spec.runs * n_t
+    return Estimate(memory_bytes=mem, chain_steps=float(spec.runs) * n, reduce=("--runs",))
 
 
 def cells(spec: Phase2Spec) -> list[Cell]:
@@ -174,7 +223,7 @@ def traverse_cell(params: dict, seed: int, runs: int):
     res, t, h = S.simulate_records(params, seed, runs)
     delta, diverged = params["delta"], res.diverged[0]
     unit = {"units": "ODE time"}
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "traverse_time": (
                 ("run",),
@@ -211,6 +260,11 @@ def traverse_cell(params: dict, seed: int, runs: int):
             "equation": "Liu et al. 2018, eq. (5) from H_1^2 = delta^2; Proposition 8's traverse",
             "delta": float(delta),
         },
+    )
+    return S.annotate(
+        ds,
+        {"diverged": "1", "h1_squared": "1", "run": "1", "path": "1"},
+        {"run": "run index", "path": "index of the runs whose h_1^2 path is kept (the first ones)"},
     )
 
 
@@ -314,4 +368,5 @@ COMPARISON = Comparison(
     cells=cells,
     analyse=analysis.analyse,
     figures=analysis.figures,
+    estimate=estimate,
 )

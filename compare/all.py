@@ -25,6 +25,9 @@ HELP = "every subcommand with its defaults, one summary"
 
 #: Options of ``all`` passed on to every subcommand.
 _PASSED = ("--seed", "--dist", "--eigenvalues", "--format")
+#: Common options ``all`` has (from ``cli.add_common_arguments``) but does not pass on: refused when
+#: typed, never recorded as used.
+_NOT_PASSED = ("eta", "mu", "tau", "delay_model", "tau_max", "mean_delay", "pipeline_workers", "runs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +67,13 @@ def validate(args) -> None:
             raise ValueError(
                 f"{flag} is per subcommand: all writes <out>/<name>/cells.zarr for each (rerun resumes)"
             )
+    unused = sorted(d for d in _NOT_PASSED if cli.given(args, d))
+    if unused:
+        flag = "--" + unused[0].replace("_", "-")
+        raise ValueError(
+            f"{flag} is per subcommand: all runs each with its own defaults and passes on only "
+            f"{', '.join(_PASSED)} (run the subcommand itself to set {flag})"
+        )
     names = _subcommands()
     if args.only:
         chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -184,8 +194,15 @@ def run(args, out_dir: Path) -> Verdict:
             "key_params": _kp(mod, sub_args),
         }
     results["errors"] = errors
-    params = cli.common_parameters(args)
-    params["subcommands"] = list(args.only_list)
+    problem = cli.problem_from_args(args)
+    params = {  # only what all used: the options it passes on (each subcommand records the rest)
+        "seed": args.seed,
+        "dist": problem.dist.name,
+        "eigenvalues": problem.lambda_.tolist(),
+        "format": args.format,
+        "quick": bool(args.quick),
+        "subcommands": list(args.only_list),
+    }
     return Verdict(
         command=NAME,
         parameters=params,

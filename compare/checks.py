@@ -132,7 +132,8 @@ def bound_check(
         The critical values (``-inf`` / ``inf``: one-sided).
     interval : tuple (lo, hi), optional
         Defaults to the acceptance region itself (for a test statistic, the null region is what
-        the interval shows).
+        the interval shows). A NaN end makes the check not measured (an infinite end is a
+        one-sided interval).
     tolerance : str
         The rule, in words.
     note : str
@@ -142,13 +143,13 @@ def bound_check(
     -------
     Check
     """
-    if not _finite(observed):
+    if not _finite(observed) or (interval is not None and any(math.isnan(float(x)) for x in interval)):
         return not_measured(
             name=name,
             equation=equation,
             predicted=predicted,
             tolerance=tolerance,
-            note=f"not measured: the statistic is not finite. {note}".strip(),
+            note=f"not measured: the statistic or its interval is not finite. {note}".strip(),
         )
     acc = (float(lower), float(upper))
     return Check(

@@ -396,6 +396,7 @@ def test_builders_return_not_measured_for_non_finite_values():
         checks.interval_check(**common, predicted=1.0, estimate=1.0, lo=0.0, hi=math.inf),
         checks.interval_check(**common, predicted=math.inf, estimate=1.0, lo=0.0, hi=2.0),
         checks.bound_check(**common, predicted=None, observed=math.nan, upper=1.0),
+        checks.bound_check(**common, predicted=None, observed=0.5, upper=1.0, interval=(math.nan, 0.9)),
         checks.proportion_at_least_check(name="p", equation="Prop. 10", p_min=0.5, k=0, n=0, level=0.95),
     ]
     for c in made:
@@ -443,3 +444,19 @@ def test_divergence_note_counts():
     assert checks.divergence_note(1, 4).startswith("1 of 4 runs diverged (25%)")
     with pytest.raises(ValueError, match="^diverged"):
         checks.divergence_note(5, 4)
+
+
+# -- all --------------------------------------------------------------------------------------------------
+def test_all_refuses_options_it_does_not_pass_and_records_only_what_it_used(fake, capsys, tmp_path):
+    assert main(["all", "--eta", "1e-3", "--out", str(tmp_path / "a")]) == 2
+    _one_line(capsys, "--eta is per subcommand")
+    out = tmp_path / "b"
+    assert (
+        main(["all", "--only", "fakecmd", "--quick", "--seed", "4", "--no-progress", "--out", str(out)]) == 0
+    )
+    doc = json.loads((out / "verdict.json").read_text())
+    assert set(doc["parameters"]) == {"seed", "dist", "eigenvalues", "format", "quick", "subcommands"}
+    assert doc["parameters"]["seed"] == 4 and doc["results"]["errors"] == {}
+    (sub,) = fake.calls
+    assert (sub.runs, sub.horizon, sub.seed) == (3, 0.25, 4)  # the subcommand's --quick budget, all's seed
+    assert {"fakecmd/verdict.json", "fakecmd/a.png", "fakecmd/raw.nc"} <= set(doc["files"])

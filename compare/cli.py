@@ -465,6 +465,10 @@ def validate_engine(args: argparse.Namespace) -> None:
         getattr(args, "store", None) or getattr(args, "overwrite", False)
     ):
         raise ValueError("--from-store reads a store: it takes neither --store nor --overwrite")
+    if getattr(args, "from_store", None):
+        for dest in ("workers", "scheduler", "max_steps"):
+            if given(args, dest):
+                raise ValueError(f"{_flag(dest)} does not apply with --from-store: no cell is computed")
 
 
 def _parse_tau(tau) -> int | str:

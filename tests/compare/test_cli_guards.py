@@ -118,6 +118,7 @@ REFUSED = [
     (["--max-memory", "nan"], "--max-memory"),
     (["--max-steps", "0"], "--max-steps"),
     (["--max-steps", "inf"], "--max-steps"),
+    (["--from-store", "s.zarr", "--workers", "2"], "--workers does not apply with --from-store"),
 ]
 
 

@@ -416,6 +416,21 @@ def _dataset(p: dict, h, diverged, staleness, n_steps: int, d: int):
 # ---------------------------------------------------------------------------------------
 # Resource estimate (issue 13): what a grid call and its Dataset allocate, in bytes
 # ---------------------------------------------------------------------------------------
+#: The simulator's layout, mirrored so that an estimate does not import numba (a refused run
+#: answers at once); tests/compare/test_tradeoff_inputs.py holds them equal to simulate's
+#: ``_kernels.LANES``, ``async_msgd.GROUP_SIZE`` and ``async_msgd.DATA_CHUNK_BYTES``.
+SIM_LANES = 64
+SIM_GROUP_SIZE = 32
+SIM_DATA_CHUNK_BYTES = 32 << 20
+
+
+def _lanes_for(runs: int) -> tuple[int, int]:
+    """``simulate._kernels.lanes_for``: (n_blocks, B), blocks of at most SIM_LANES lanes, B % 4 == 0."""
+    n_blocks = -(-runs // SIM_LANES)
+    B = -(-runs // n_blocks)
+    return n_blocks, -(-B // 4) * 4
+
+
 def _max_delay(model: str, m: int, samples: float) -> int:
     """A generous bound on the largest delay a model of mean ``m`` draws in ``samples`` draws
     (it sizes the ring buffer): uniform 2m; geometric (m + 1) ln(samples); pipeline 4 (m + 1)."""
@@ -457,18 +472,15 @@ def call_bytes(n_mu: int, taus, delay_model: str, runs: int, n_steps: int, d: in
     -------
     int
     """
-    from simulate import _kernels
-    from simulate.async_msgd import DATA_CHUNK_BYTES, GROUP_SIZE
-
-    n_blocks, B = _kernels.lanes_for(runs)
+    n_blocks, B = _lanes_for(runs)
     lanes = n_blocks * B
     taus = sorted(int(t) for t in taus)
     constant = [t for t in taus if delay_model == "constant" or t == 0]
     random_ = [t for t in taus if not (delay_model == "constant" or t == 0)]
     slots = 0  # ring slots (each d doubles per lane)
     cfgs = sorted(constant * n_mu)
-    for i in range(0, len(cfgs), GROUP_SIZE):
-        group = cfgs[i : i + GROUP_SIZE]
+    for i in range(0, len(cfgs), SIM_GROUP_SIZE):
+        group = cfgs[i : i + SIM_GROUP_SIZE]
         slots += len(group) * max(group[-1] + 2, 3)
     samples = float(runs) * n_steps
     for m in random_:
@@ -476,7 +488,7 @@ def call_bytes(n_mu: int, taus, delay_model: str, runs: int, n_steps: int, d: in
     n_cfg = n_mu * len(taus)
     ring = slots * lanes * d * 8
     delays = (len(random_) + 1) * lanes * n_steps * 8 if random_ else 0
-    data = 3 * min(DATA_CHUNK_BYTES, n_steps * lanes * d * 8)
+    data = 3 * min(SIM_DATA_CHUNK_BYTES, n_steps * lanes * d * 8)
     lane_state = 4 * n_cfg * lanes * d * 8
     outputs = 3 * n_cfg * runs * (d * 8 + 8)
     return int(ring + delays + data + lane_state + outputs)

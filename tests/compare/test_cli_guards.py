@@ -461,3 +461,27 @@ def test_all_refuses_options_it_does_not_pass_and_records_only_what_it_used(fake
     (sub,) = fake.calls
     assert (sub.runs, sub.horizon, sub.seed) == (3, 0.25, 4)  # the subcommand's --quick budget, all's seed
     assert {"fakecmd/verdict.json", "fakecmd/a.png", "fakecmd/raw.nc"} <= set(doc["files"])
+
+
+@pytest.mark.slow
+def test_threads_do_not_change_a_real_runs_numbers(tmp_path, capsys):
+    """A tiny tradeoff run (the Figure 1 grid kernel) with --threads 1 and 2: raw.nc bit-identical."""
+    import numba
+    import xarray as xr
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    tiny = ["--mus", "0.8,0.9", "--taus", "0:40:20", "--runs", "6", "--horizon", "0.5", "--no-progress"]
+    before = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            assert main(["tradeoff", *tiny, "--threads", str(n), "--out", str(tmp_path / f"t{n}")]) == 0
+    finally:
+        numba.set_num_threads(before)
+    with (
+        xr.open_dataset(tmp_path / "t1" / "raw.nc") as one,
+        xr.open_dataset(tmp_path / "t2" / "raw.nc") as two,
+    ):
+        assert set(one.data_vars) == set(two.data_vars) and one.data_vars
+        for k in one.data_vars:
+            assert one[k].values.tobytes() == two[k].values.tobytes(), k

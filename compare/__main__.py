@@ -353,10 +353,37 @@ def _main(argv: list[str] | None) -> int:
         if given and not on_engine and args.command != "all":
             raise ValueError(f"{given[0]}: {args.command} is not ported to the experiment engine yet")
         out_dir = cli.output_dir(args, args.command, key_params(mod, args))
+        made = _missing_dirs(out_dir)
         cli.check_out_dir(out_dir)
         cli.apply_threads(args)
     except ValueError as exc:
         return _fail(str(exc))
+    code = None
+    try:
+        code = _run(mod, args, out_dir)
+        return code
+    finally:
+        if code not in (0, 1):  # refused, failed or interrupted: no empty directory left behind
+            for d in made:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+
+
+def _missing_dirs(path) -> list:
+    """``path`` and its parents that do not exist yet, deepest first."""
+    from pathlib import Path
+
+    out, p = [], Path(path)
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _run(mod, args, out_dir) -> int:
+    """Run the validated command, write and print its verdict; the safety net around it."""
     start = time.perf_counter()
     try:
         verdict = mod.run(args, out_dir)

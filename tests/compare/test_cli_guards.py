@@ -355,7 +355,7 @@ def test_work_guard_refuses_before_the_store_is_touched(toy, capsys, tmp_path):
     assert main(["toycmd", "--runs", "5", "--max-steps", "4999", "--out", str(out)]) == 2
     line = _one_line(capsys, "--max-steps: this run needs an estimated 5e+03 chain-steps")
     assert "reduce --runs" in line
-    assert not (out / "cells.zarr").exists()
+    assert not out.exists()  # nothing written, and the directory made for the run removed again
     assert main(["toycmd", "--runs", "5", "--max-memory", "1e-9", "--out", str(out)]) == 2  # 40 B > 1.07 B
     _one_line(capsys, "--max-memory: this run needs an estimated 40 B")
     assert main(["toycmd", "--runs", "5", "--max-steps", "5000", "--out", str(out)]) == 0

@@ -27,11 +27,22 @@ from compare import stats
 from compare.checks import divergence_note, interval_check, not_measured, proportion_at_least_check
 from compare.verdict import Check, Verdict
 
-__all__ = ["analyse", "figures", "curves", "checks_at", "MAX_LAW_STEPS", "MAX_DIVERGED_FRACTION"]
+__all__ = [
+    "analyse",
+    "figures",
+    "curves",
+    "checks_at",
+    "MAX_LAW_STEPS",
+    "MAX_IMPULSE_STEPS",
+    "MAX_DIVERGED_FRACTION",
+]
 
 #: Largest step count at which the random-delay variance path (O(n^2),
 #: :func:`compare.phase1_linearised.variance_path_law_u`) is computed: about a second here.
 MAX_LAW_STEPS = 40000
+#: Largest step count of the constant-delay path (an O(n) Python loop,
+#: ``compare._common.impulse_response``): a few seconds.
+MAX_IMPULSE_STEPS = 2_000_000
 #: Above this fraction of diverged runs the event frequencies say nothing about the escape
 #: (a diverged run is frozen far away and counts as escaped): every check is "not measured".
 MAX_DIVERGED_FRACTION = 0.5
@@ -70,13 +81,20 @@ def curves(spec, ds) -> dict:
     a1, b1 = float(oc.drift[0]), float(oc.diffusion[0]) * spec.diffusion_scale
     t = ds["t"].values
     r2 = spec.delta**2 / spec.eta
-    var1 = b1**2 * np.expm1(2 * a1 * t) / (2 * a1)
+    with np.errstate(over="ignore"):  # far past T1 the OU variance overflows to inf: probability 1
+        var1 = b1**2 * np.expm1(2 * a1 * t) / (2 * a1)
     with np.errstate(divide="ignore"):
         p_exact = 2 * st.norm.sf(math.sqrt(r2) / np.sqrt(var1))
     tau = reported_tau(spec.delay, float(ds["staleness_mean"]))
     steps = np.rint(t / spec.eta).astype(int)
     law = law_of_delay(spec.delay, int(steps.max()))
-    if spec.delay["model"] == "constant" or law is None:
+    if steps.max() > MAX_IMPULSE_STEPS:
+        var_lin = None
+        lin_model = (
+            f"not computed: the linearised path takes a Python loop over the n = {int(steps.max())} "
+            f"steps (limit {MAX_IMPULSE_STEPS}); raise --eta or lower T1"
+        )
+    elif spec.delay["model"] == "constant" or law is None:
         # constant: O(n) impulse response; pipeline / sequence (not i.i.d.): the constant delay at
         # the rounded mean staleness, an approximation the note names
         var_lin = C.linearised_variance_path_u(p["alpha_12"], lam[1] - lam[0], spec.eta, spec.mu, tau, steps)

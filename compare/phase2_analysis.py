@@ -96,7 +96,9 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         f"not measured: only {int(reached.sum())} of {runs} runs reached the target by t = {horizon:.3g} "
         f"({n_div} diverged), so the median traverse time (or its interval) is beyond the horizon. "
     )
-    raw_median = float(np.median(T_raw))
+    with np.errstate(invalid="ignore"):  # quantiles of times with inf (never reached): inf or NaN
+        raw_median = float(np.median(T_raw))
+        quantiles = {q: float(np.quantile(T, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)}
     checks = []
     for name, pred, eq in (
         ("traverse_time_ode", pr["ode"], "eq. (7), Theorem 3 closed form (= T2 derived, Prop. 8)"),
@@ -149,7 +151,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         "horizon": horizon,
         "reached_fraction": float(reached.mean()),
         "diverged_runs": n_div,
-        "quantiles": {q: finite(np.quantile(T, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)},
+        "quantiles": {q: finite(x) for q, x in quantiles.items()},
     }
     notes = [*pr["notes"], stability_note(spec), divergence_note(n_div, runs, "the traverse-time checks")]
     own = {"tau": tau, "delta": spec.delta, "level": level}

@@ -46,7 +46,8 @@ non-integer or huge (> :data:`MAX_MEAN_DELAY`) ``--mean-delay``, ``--delay-model
 ``--mean-delay`` or the reverse, ``--latex`` with more than :data:`MAX_LATEX_DIM` eigenvalues,
 ``--threads`` outside 1..the machine's cores, unknown options. Anything unexpected is caught by
 a safety net: ``error: internal error: TYPE: message`` on one line, exit 2 (``THEORY_DEBUG=1``
-re-raises it with the traceback).
+re-raises it with the traceback); a division by zero or overflow in the formulas, which only
+extreme magnitudes combined reach (``--nu 1e-100 --gamma 1e-99``), says so on one line, exit 2.
 
 ``--version`` prints the package version and git commit; ``--threads N`` caps the threads of
 the numeric libraries (BLAS/OpenMP through threadpoolctl when it is installed, numba): the
@@ -74,8 +75,9 @@ COMPARE_DIST_DEFAULT = "gaussian"
 MAX_DIM = 1000
 #: Most eigenvalues for ``--latex`` (the symbolic derivations grow with d).
 MAX_LATEX_DIM = 8
-#: Largest ``--mean-delay`` (the random-delay thresholds are searched up to a multiple of it).
-MAX_MEAN_DELAY = 10**9
+#: Largest ``--mean-delay``: the thresholds are searched up to a multiple of it, and the uniform law
+#: costs ~10 s at 1e7 and minutes at 1e9 (measured on this 2-core VM).
+MAX_MEAN_DELAY = 10**7
 #: Magnitudes accepted for eigenvalues, eta, epsilon and the constant: [1/MAGNITUDE, MAGNITUDE].
 MAGNITUDE = 1e100
 #: eta lambda_1 / (1 - mu) above this is outside the small-step regime (a note says so).
@@ -716,6 +718,13 @@ def main(argv=None) -> int:
     except ValueError as exc:
         message = _option_message(" ".join(str(exc).split()), args)
         sys.stderr.write(f"python -m theory: error: {message}\n")
+        return 2
+    except (ZeroDivisionError, OverflowError) as exc:  # extreme magnitudes combined: not a bug
+        sys.stderr.write(
+            "python -m theory: error: these parameters leave double precision in the formulas "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); use magnitudes nearer 1 "
+            "(e.g. --nu, --gamma, --eta, --eigenvalues)\n"
+        )
         return 2
     except Exception as exc:  # the safety net: one line, never a traceback
         if os.environ.get("THEORY_DEBUG") == "1":

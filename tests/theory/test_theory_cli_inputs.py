@@ -69,6 +69,7 @@ BAD = [
     (["--h0", "0,0,0,0"], "h0"),
     (["--delay-model", "geometric", "--mean-delay", "1e9"], "--mean-delay"),
     (["--delay-model", "geometric", "--mean-delay", "10000000000"], "--mean-delay"),
+    (["--delay-model", "uniform", "--mean-delay", "10000001"], "--mean-delay"),  # minutes at 1e9
     (["--delay-model", "uniform", "--mean-delay", "-1"], "--mean-delay"),
     (["--delay-model", "uniform", "--mean-delay", "nan"], "--mean-delay"),
     (["--delay-model", "poisson", "--mean-delay", "3"], "--delay-model"),
@@ -111,14 +112,21 @@ def test_defaults_out_of_range_name_the_default(capsys):
 
 def test_safety_net_one_line_no_traceback(monkeypatch, capsys):
     def boom(*args, **kwargs):
-        raise ZeroDivisionError("float division by zero")
+        raise KeyError("radial")
 
     monkeypatch.setattr(cli, "build_report", boom)
     status, out, err = _run([], capsys)
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1
-    assert "error: internal error: ZeroDivisionError: float division by zero" in lines[0]
+    assert "error: internal error: KeyError: 'radial'" in lines[0]
+
+
+def test_extreme_magnitudes_combined_are_a_bad_input_not_an_internal_error(capsys):
+    status, out, err = _run(["--nu", "1e-100", "--gamma", "1e-99", "--eigenvalues", "3,2"], capsys)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "leave double precision" in err and "internal error" not in err
 
 
 def test_no_traceback_in_a_fresh_interpreter():

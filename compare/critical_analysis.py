@@ -183,11 +183,17 @@ def _conclusion(checks: list[Check]) -> str:
     ):
         e_ok = by.get(f"exponent_eta[{law}]")
         m_ok = by.get(f"exponent_one_minus_mu[{law}]")
-        verdict = "SUPPORTED" if (e_ok and m_ok) else "NOT supported"
-        detail = (
-            f"eta exponent {'consistent' if e_ok else 'inconsistent'}, (1-mu) exponent "
-            f"{'consistent' if m_ok else 'inconsistent'}"
-        )
+        if e_ok is False or m_ok is False:  # one inconsistent exponent is enough
+            verdict = "NOT supported"
+        elif e_ok is None or m_ok is None:
+            verdict = "NOT measured" if e_ok is None and m_ok is None else "only partly measured"
+        else:
+            verdict = "SUPPORTED"
+
+        def word(ok):
+            return "not measured" if ok is None else ("consistent" if ok else "inconsistent")
+
+        detail = f"eta exponent {word(e_ok)}, (1-mu) exponent {word(m_ok)}"
         parts.append(f"{label}: {verdict} ({detail})")
     return (
         "As a scaling law of the simulated critical delay: " + "; ".join(parts) + ". The paper's conditions "
@@ -279,14 +285,16 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
         ax.plot(x, stab, "-", color=plots.COLORS[1], label=lab_t)
         ax.plot(x, asym, ":", color=plots.COLORS[1], label="asymptotic pi(1-mu)/(4 lambda_1 eta)")
         # reference slopes of the paper's laws (constants unknown: drawn through the middle point)
-        xm, ym = float(np.exp(np.mean(np.log(x)))), float(np.exp(np.nanmean(np.log(np.maximum(stab, 1e-9)))))
+        good = np.isfinite(stab)
+        xm = float(np.exp(np.mean(np.log(x))))
+        ym = float(np.exp(np.mean(np.log(stab[good])))) if good.any() else math.nan
         refs = (
             ((-1.0, "Theorem 3 (gamma->0): slope -1"), (-0.5, "Lemma 4 (gamma->0): slope -1/2"))
             if axis == "eta"
             else ((2.0, "Theorem 3 / Lemma 4: slope 2"),)
         )
         refs = tuple((p, f"{lab}\n  (drawn through the middle point: constants unknown)") for p, lab in refs)
-        for k, (p, lab) in enumerate(refs):
+        for k, (p, lab) in enumerate(refs if math.isfinite(ym) else ()):  # no stable point: nothing to draw
             ax.plot(x, ym * (x / xm) ** p, "--", color=plots.COLORS[2 + k], lw=1, label=lab)
         if axis == "one_minus_mu":
             px, py = _paper_points()
@@ -480,4 +488,4 @@ def _notes(entries: list[dict], runs: int) -> list[str]:
                 f"{where}: {c['diverged_at_zero']} of {runs} runs diverged at tau = 0; no critical delay "
                 "(left out of the fits)"
             )
-    return [n for n in notes if n]
+    return list(dict.fromkeys(n for n in notes if n))  # a point on both ladders is noted once

@@ -45,7 +45,7 @@ import numpy as np
 from compare import cli
 from compare import ode_analysis as analysis
 from compare import single_run as S
-from compare.engine import Cell, Comparison, run_command
+from compare.engine import Cell, Comparison
 from compare.verdict import Verdict
 from theory.validation import check_positive_float
 
@@ -111,6 +111,11 @@ class OdeSpec(S.SingleRunSpec):
     drift_scale: float = 1.0
 
     def validate(self) -> None:
+        """Validate and normalise the fields in place (ValueError naming the field).
+
+        The shared fields, then runs >= 2, h0 (d finite entries, not all zero), horizon > 0,
+        the ladder (factors > 0), drift_scale > 0, and a horizon of at least one step of the largest rung.
+        """
         super().validate()
         if self.runs < 2:
             raise ValueError(f"runs must be >= 2 for intervals, got {self.runs}")
@@ -141,7 +146,12 @@ class OdeSpec(S.SingleRunSpec):
             )
 
     def start(self) -> np.ndarray:
-        """h_0 normalised (default: all coordinates equal, away from every saddle), shape (d,)."""
+        """h_0 normalised (default: all coordinates equal, away from every saddle), shape (d,).
+
+        Returns
+        -------
+        ndarray, shape (d,)
+        """
         d = len(self.eigenvalues)
         return (
             np.ones(d) / math.sqrt(d)
@@ -150,12 +160,26 @@ class OdeSpec(S.SingleRunSpec):
         )
 
     def etas(self) -> list[float]:
-        """The step sizes of the ladder, eta x factor."""
+        """The step sizes of the ladder, eta x factor.
+
+        Returns
+        -------
+        list of float
+        """
         return [self.eta * f for f in self.ladder]
 
 
 def cells(spec: OdeSpec) -> list[Cell]:
-    """The plan: one cell per rung, then the diffusion on the first rung's records."""
+    """The plan: one cell per rung, then the diffusion on the first rung's records.
+
+    Parameters
+    ----------
+    spec : OdeSpec
+
+    Returns
+    -------
+    list of compare.engine.Cell
+    """
     h0, dt = spec.start(), spec.horizon / N_RECORDS
     out = [
         Cell(
@@ -221,6 +245,15 @@ def rung_cell(params: dict, seed: int, runs: int):
         ``diverged`` (run), bool; ``mean``, ``se`` (record, coord): ensemble mean and its
         standard error over the runs that did not diverge; ``t`` (record): record times (ODE
         units); ``staleness_mean`` (), iterations; ``eta`` (), the step size.
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (:func:`cells`).
+    seed : int
+        Root seed.
+    runs : int
+        Runs.
     """
     import xarray as xr
 
@@ -271,6 +304,15 @@ def diffusion_cell(params: dict, seed: int, runs: int):
     xarray.Dataset
         ``diffusion_mean``, ``diffusion_se`` (record, coord), eigen-coordinates;
         ``diffusion_available`` (), 1 or 0.
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (problem, mu, h0, horizon, record_dt, eta, record_eta).
+    seed : int
+        Root seed.
+    runs : int
+        Diffusion paths.
     """
     import xarray as xr
 
@@ -354,6 +396,17 @@ def assemble(spec: OdeSpec, plan: list[Cell], datasets: list):
     """Rungs stacked along ``rung`` (records padded with NaN where a rung has fewer), plus the diffusion.
 
     ``n_records`` (rung) holds each rung's number of records.
+
+    Parameters
+    ----------
+    spec : OdeSpec
+    plan : list of compare.engine.Cell
+    datasets : list of xarray.Dataset
+        The rungs' Datasets, then the diffusion's.
+
+    Returns
+    -------
+    xarray.Dataset
     """
     import xarray as xr
 
@@ -381,6 +434,21 @@ def lag_constant(problem, mu: float, h0, t, tau: int = 0) -> float:
     so the iterate lags the ODE by sum_k mu^k - ... = mu/(1-mu) steps; a constant delay tau
     evaluates the drift tau steps late. In time that is eta (mu/(1-mu) + tau), and the mean is
     off by at most that lag times the ODE speed (to first order in eta).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+    h0 : ndarray, shape (d,)
+        Start (unit norm).
+    t : ndarray, shape (n_t,)
+        Times of the sup (ODE units).
+    tau : int
+        Delay (iterations).
+
+    Returns
+    -------
+    float
     """
     from theory.ode import closed_form_H, ode_drift
 
@@ -393,6 +461,13 @@ def lag_constant(problem, mu: float, h0, t, tau: int = 0) -> float:
 # CLI and Python API
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the common options and ode's (``--h0``, ``--horizon``, ``--ladder``, ``--level``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, runs_default=400)
     g = parser.add_argument_group("ode options")
     g.add_argument("--h0", default=None, help="start in eigen-coordinates, normalised (default all ones)")
@@ -402,6 +477,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args) -> None:
+    """Validate ode's options in place, before any simulation (``args.h0_vec``, ``args.ladder_factors``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (the common ones already validated by ``compare.cli.validate_common``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the option.
+    """
     d = len(cli.parse_float_list(args.eigenvalues, "--eigenvalues"))
     # default start (normalised): all coordinates equal, away from every saddle, so the mean is
     # not dominated by noise-driven escapes (h_1(0) = 1/sqrt(d) >> sqrt(eta) noise)
@@ -432,16 +519,43 @@ def validate(args) -> None:
 
 
 def quick_args() -> list[str]:
+    """The ``--quick`` budget: 10 runs, horizon 0.3, two rungs.
+
+    Returns
+    -------
+    list of str
+        Options prepended to the user's (which win).
+    """
     return ["--runs", "10", "--horizon", "0.3", "--ladder", "1,0.5", "--no-progress"]
 
 
 def key_params(args) -> dict:
+    """The parameters naming the default output directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
     return {"eta": args.eta, "mu": args.mu, "tau": args.tau}
 
 
 def spec_from_args(args) -> OdeSpec:
     """The spec of validated options (``h0``: the once-normalised ``--h0``, normalised again by
-    :meth:`OdeSpec.start`, as the code before the engine did)."""
+    :meth:`OdeSpec.start`, as the code before the engine did).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+
+    Returns
+    -------
+    OdeSpec
+    """
     return OdeSpec(
         **S.spec_fields_from_args(args),
         h0=tuple(args.h0_vec.tolist()),
@@ -474,6 +588,35 @@ def compare_ode(
     is autonomous, so the prediction becomes H(drift_scale * t). Any other value is a
     deliberately wrong prediction, which the checks must reject (the test hook of issue 9).
     Runs :data:`COMPARISON` in-process (no store).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+        Base step size and momentum.
+    delay : int or simulate.delays.DelayModel
+    h0 : array_like, shape (d,), optional
+        Start in eigen-coordinates (normalised; default all ones).
+    runs, seed : int
+    horizon : float
+        ODE time T.
+    ladder : sequence of float
+        The rungs as multiples of eta.
+    level : float
+        Confidence level.
+    out_dir : path, optional
+        Where the figure goes (none when None).
+    fmt : str
+        Figure format.
+    progress : bool
+    parameters : dict, optional
+        The caller's common options, recorded under the spec's own.
+    drift_scale : float
+        See above.
+
+    Returns
+    -------
+    compare.verdict.Verdict
     """
     fields = S.spec_fields_from_problem(
         problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level
@@ -491,8 +634,20 @@ def compare_ode(
 
 
 def run(args, out_dir: Path) -> Verdict:
-    """Simulate (or load with --from-store), analyse, draw: through the experiment engine."""
-    return run_command(COMPARISON, args, out_dir)
+    """Simulate (or load with --from-store), analyse, draw: through the experiment engine.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options, validated by :func:`validate` (and ``compare.cli.validate_common``).
+    out_dir : path
+        Where ``verdict.json``, ``raw.nc``, the figures and the store go.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
+    return S.run_cli(COMPARISON, args, out_dir)
 
 
 #: The comparison as the engine runs it.

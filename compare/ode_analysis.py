@@ -33,7 +33,19 @@ N_BOOT = 300
 
 def rung(ds, n: int) -> dict:
     """Rung n of the Dataset, padding removed: ``t`` (n_t,), ``h`` (alive runs, n_t, d) of the runs
-    that did not diverge, ``mean``, ``se`` (n_t, d), ``staleness`` (mean delay, iterations)."""
+    that did not diverge, ``mean``, ``se`` (n_t, d), ``staleness`` (mean delay, iterations).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The assembled Dataset.
+    n : int
+        Rung index.
+
+    Returns
+    -------
+    dict
+    """
     k = int(ds["n_records"].values[n])
     alive = ~ds["diverged"].values[n]
     return {
@@ -46,7 +58,21 @@ def rung(ds, n: int) -> dict:
 
 
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
-    """The ode verdict of an assembled Dataset (see the module docstring)."""
+    """The ode verdict of an assembled Dataset (see the module docstring).
+
+    Parameters
+    ----------
+    spec : compare.ode.OdeSpec
+    ds : xarray.Dataset
+        The assembled Dataset (or ``raw.nc``).
+    info : dict, optional
+        The engine's run summary (unused).
+
+    Returns
+    -------
+    compare.verdict.Verdict
+        With ``notes``: a delay past the stability threshold, diverged runs per rung.
+    """
     import scipy.stats as st
 
     from compare.ode import lag_constant

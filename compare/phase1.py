@@ -50,7 +50,7 @@ import numpy as np
 from compare import cli
 from compare import phase1_analysis as analysis
 from compare import single_run as S
-from compare.engine import Cell, Comparison, run_command
+from compare.engine import Cell, Comparison
 from compare.verdict import Verdict
 from theory.validation import check_positive_float, check_positive_int, check_probability
 
@@ -121,6 +121,10 @@ class Phase1Spec(S.SingleRunSpec):
     diffusion_scale: float = 1.0
 
     def validate(self) -> None:
+        """Validate and normalise the fields in place (ValueError naming the field).
+
+        The shared fields, then delta in (0, 1), nus (each in (0, 1)), ou_paths >= 1, diffusion_scale > 0.
+        """
         super().validate()
         self.set("delta", check_probability(self.delta, "delta"))
         nus = self.nus if isinstance(self.nus, tuple) else (self.nus,)
@@ -136,6 +140,15 @@ def plan(spec: Phase1Spec) -> dict:
 
     Returns dict with ``T1_paper``, ``T1_derived`` (nu -> ODE time), ``horizon`` (HORIZON_FACTOR
     x the largest T1), ``record_dt`` (horizon / N_RECORDS) and ``alpha_12`` (scaled).
+
+    Parameters
+    ----------
+    spec : Phase1Spec
+
+    Returns
+    -------
+    dict
+        Also ``notes`` (list of str): the horizon raised to N_RECORDS steps when T1 is shorter.
     """
     from theory.phases import T1_derived, T1_paper
 
@@ -171,6 +184,14 @@ def estimate(spec: Phase1Spec):
     The larger of the two cells: the discrete runs (:func:`compare.single_run.discrete_memory_bytes`
     plus the four event indicators, one byte per run and record) and the OU paths (the
     (n_t, paths, d - 1) sample array and its square, float64); work = runs x steps.
+
+    Parameters
+    ----------
+    spec : Phase1Spec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
     """
     from compare.engine.estimate import Estimate
 
@@ -188,7 +209,16 @@ def estimate(spec: Phase1Spec):
 
 
 def cells(spec: Phase1Spec) -> list[Cell]:
-    """The plan: the discrete runs from e_2 and the OU reference paths, on one record grid."""
+    """The plan: the discrete runs from e_2 and the OU reference paths, on one record grid.
+
+    Parameters
+    ----------
+    spec : Phase1Spec
+
+    Returns
+    -------
+    list of compare.engine.Cell
+    """
     p = plan(spec)
     d = len(spec.eigenvalues)
     disc = S.discrete_params(spec, h0=np.eye(d)[1], horizon=p["horizon"], record_dt=p["record_dt"])
@@ -215,6 +245,8 @@ def escape_events(h, delta: float) -> dict:
     ----------
     h : ndarray, shape (runs, n_t, d)
         Eigen-coordinates at the record times.
+    delta : float
+        Escape radius.
 
     Returns
     -------
@@ -247,6 +279,15 @@ def discrete_cell(params: dict, seed: int, runs: int):
         ``escaped``, ``unstable``, ``escaped_raw``, ``unstable_raw`` (run, t), bool
         (:func:`escape_events`; a diverged run stays escaped, frozen far away);
         ``diverged`` (run), bool; ``staleness_mean`` (), iterations; coordinate ``t`` (ODE units).
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (:func:`cells`).
+    seed : int
+        Root seed.
+    runs : int
+        Runs.
     """
     import xarray as xr
 
@@ -286,6 +327,15 @@ def ou_cell(params: dict, seed: int, runs: int):
         ``ou_escaped`` (t): fraction of paths with eta |U|^2 >= delta^2; ``ou_unstable`` (t):
         with eta U_1^2 >= delta^2; ``ou_first_passage`` (path): first record time of
         ``ou_escaped``'s event (inf: never), ODE units.
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (problem, eta, mu, record grid, delta, diffusion_scale).
+    seed : int
+        Root seed.
+    runs : int
+        OU paths.
     """
     import xarray as xr
 
@@ -339,7 +389,19 @@ def _t_coord(t, runs_dim=None) -> dict:
 
 
 def assemble(spec: Phase1Spec, plan_cells: list[Cell], datasets: list):
-    """The two cells' Datasets as one (run, t, path) Dataset (the same record grid, checked)."""
+    """The two cells' Datasets as one (run, t, path) Dataset (the same record grid, checked).
+
+    Parameters
+    ----------
+    spec : Phase1Spec
+    plan_cells : list of compare.engine.Cell
+    datasets : list of xarray.Dataset
+        The cells' Datasets, in plan order.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     import xarray as xr
 
     disc, ou = datasets
@@ -352,6 +414,13 @@ def assemble(spec: Phase1Spec, plan_cells: list[Cell], datasets: list):
 # CLI and Python API
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the common options and phase1's (``--delta``, ``--nus``, ``--ou-paths``, ``--level``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, runs_default=1000)
     g = parser.add_argument_group("phase1 options")
     g.add_argument(
@@ -365,6 +434,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args) -> None:
+    """Validate phase1's options in place, before any simulation (``args.nu_list`` parsed).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (the common ones already validated by ``compare.cli.validate_common``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the option.
+    """
     check_probability(args.delta, "--delta")
     args.nu_list = cli.parse_float_list(args.nus, "--nus")
     for nu in args.nu_list:
@@ -375,15 +456,42 @@ def validate(args) -> None:
 
 
 def quick_args() -> list[str]:
+    """The ``--quick`` budget: 50 runs, two levels.
+
+    Returns
+    -------
+    list of str
+        Options prepended to the user's (which win).
+    """
     return ["--runs", "50", "--nus", "0.25,0.5", "--no-progress"]
 
 
 def key_params(args) -> dict:
+    """The parameters naming the default output directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
     return {"eta": args.eta, "mu": args.mu, "tau": args.tau, "delta": args.delta}
 
 
 def spec_from_args(args) -> Phase1Spec:
-    """The spec of validated options."""
+    """The spec of validated options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+
+    Returns
+    -------
+    Phase1Spec
+    """
     return Phase1Spec(
         **S.spec_fields_from_args(args), delta=args.delta, nus=tuple(args.nu_list), ou_paths=args.ou_paths
     )
@@ -413,6 +521,35 @@ def compare_phase1(
     in T1, the OU laws and the linearised recursion; 1 = the paper's); any other value is a
     deliberately wrong prediction, which the checks must reject (the test hook of issue 9,
     as phase3's). Runs :data:`COMPARISON` in-process (no store).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+        Step size and momentum.
+    delay : int or simulate.delays.DelayModel
+    runs, seed : int
+    delta : float
+        Escape radius.
+    nus : sequence of float
+        Levels of Proposition 10.
+    level : float
+        Confidence level.
+    out_dir : path, optional
+        Where the figure goes (none when None).
+    fmt : str
+        Figure format.
+    progress : bool
+    parameters : dict, optional
+        The caller's common options, recorded under the spec's own.
+    ou_paths : int
+        Exact OU reference paths.
+    diffusion_scale : float
+        See above.
+
+    Returns
+    -------
+    compare.verdict.Verdict
     """
     fields = S.spec_fields_from_problem(
         problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level
@@ -426,8 +563,20 @@ def compare_phase1(
 
 
 def run(args, out_dir: Path) -> Verdict:
-    """Simulate (or load with --from-store), analyse, draw: through the experiment engine."""
-    return run_command(COMPARISON, args, out_dir)
+    """Simulate (or load with --from-store), analyse, draw: through the experiment engine.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options, validated by :func:`validate` (and ``compare.cli.validate_common``).
+    out_dir : path
+        Where ``verdict.json``, ``raw.nc``, the figures and the store go.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
+    return S.run_cli(COMPARISON, args, out_dir)
 
 
 #: The comparison as the engine runs it.

@@ -41,7 +41,7 @@ import numpy as np
 from compare import cli
 from compare import phase2_analysis as analysis
 from compare import single_run as S
-from compare.engine import Cell, Comparison, run_command
+from compare.engine import Cell, Comparison
 from compare.verdict import Verdict
 from theory.validation import check_probability
 
@@ -100,6 +100,10 @@ class Phase2Spec(S.SingleRunSpec):
     delta: float = DEFAULT_DELTA
 
     def validate(self) -> None:
+        """Validate and normalise the fields in place (ValueError naming the field).
+
+        The shared fields, then delta with delta^2 < 1/2 and runs >= 2.
+        """
         super().validate()
         d = check_probability(self.delta, "delta")
         if not d**2 < 0.5:
@@ -110,7 +114,18 @@ class Phase2Spec(S.SingleRunSpec):
 
 
 def start(d: int, delta: float) -> np.ndarray:
-    """h_0 = (delta, sqrt(1 - delta^2), 0, ..): H_1^2 = delta^2 on the unit sphere, shape (d,)."""
+    """h_0 = (delta, sqrt(1 - delta^2), 0, ..): H_1^2 = delta^2 on the unit sphere, shape (d,).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    delta : float
+
+    Returns
+    -------
+    ndarray, shape (d,)
+    """
     h0 = np.zeros(d)
     h0[0], h0[1] = delta, math.sqrt(1 - delta**2)
     return h0
@@ -179,7 +194,16 @@ def estimate(spec: Phase2Spec):
 
 
 def cells(spec: Phase2Spec) -> list[Cell]:
-    """The plan: one cell, the discrete runs from h_0."""
+    """The plan: one cell, the discrete runs from h_0.
+
+    Parameters
+    ----------
+    spec : Phase2Spec
+
+    Returns
+    -------
+    list of compare.engine.Cell
+    """
     p = plan(spec)
     params = S.discrete_params(
         spec, h0=start(len(spec.eigenvalues), spec.delta), horizon=p["horizon"], record_dt=p["record_dt"]
@@ -199,7 +223,16 @@ def traverse_times(h, t, delta: float, diverged, *, normalised: bool = True) -> 
     ----------
     h : ndarray, shape (runs, n_t, d)
     t : ndarray, shape (n_t,)
+    delta : float
+        delta of Proposition 8.
     diverged : ndarray of bool, shape (runs,)
+    normalised : bool
+        Read the target on h / ||h|| (True) or on the raw iterate.
+
+    Returns
+    -------
+    ndarray, shape (runs,)
+        ODE time units; inf: never.
     """
     scale = np.sum(h**2, axis=2) if normalised else 1.0
     hit = h[:, :, 0] ** 2 >= (1 - delta**2) * scale
@@ -217,6 +250,15 @@ def traverse_cell(params: dict, seed: int, runs: int):
         not reached by the horizon (or the run diverged); ``diverged`` (run), bool;
         ``h1_squared`` (path, t): h_1^2 of the first :data:`FIGURE_PATHS` runs;
         ``staleness_mean`` (), iterations; coordinate ``t``, the record times (ODE units).
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (:func:`cells`).
+    seed : int
+        Root seed.
+    runs : int
+        Runs.
     """
     import xarray as xr
 
@@ -272,6 +314,17 @@ def noise_corrected_time(problem, mu: float, eta: float, delta: float) -> tuple[
     """Median traverse time with the OU noise of the unstable direction folded into the start.
 
     Returns (median time, s) with s the sd of the effective start (module docstring).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu, eta : float
+    delta : float
+
+    Returns
+    -------
+    tuple of float
+        (median traverse time in ODE time units, s).
     """
     import scipy.stats as st
     from scipy.optimize import brentq
@@ -296,6 +349,13 @@ def noise_corrected_time(problem, mu: float, eta: float, delta: float) -> tuple[
 # CLI and Python API
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the common options and phase2's (``--delta``, ``--level``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, runs_default=500)
     g = parser.add_argument_group("phase2 options")
     g.add_argument(
@@ -305,6 +365,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args) -> None:
+    """Validate phase2's options in place, before any simulation.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (the common ones already validated by ``compare.cli.validate_common``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the option.
+    """
     d = check_probability(args.delta, "--delta")
     if not d**2 < 0.5:
         raise ValueError(f"--delta must satisfy delta^2 < 1/2 (start below the target), got {args.delta!r}")
@@ -315,15 +387,42 @@ def validate(args) -> None:
 
 
 def quick_args() -> list[str]:
+    """The ``--quick`` budget: 20 runs.
+
+    Returns
+    -------
+    list of str
+        Options prepended to the user's (which win).
+    """
     return ["--runs", "20", "--no-progress"]
 
 
 def key_params(args) -> dict:
+    """The parameters naming the default output directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
     return {"eta": args.eta, "mu": args.mu, "tau": args.tau, "delta": args.delta}
 
 
 def spec_from_args(args) -> Phase2Spec:
-    """The spec of validated options."""
+    """The spec of validated options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+
+    Returns
+    -------
+    Phase2Spec
+    """
     return Phase2Spec(**S.spec_fields_from_args(args), delta=args.delta)
 
 
@@ -345,6 +444,28 @@ def compare_phase2(
     """Traverse time discrete vs ODE (7) vs T2 (paper/derived) vs the noise-corrected ODE.
 
     Runs :data:`COMPARISON` in-process (no store).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+        Step size and momentum.
+    delay : int or simulate.delays.DelayModel
+    runs, seed : int
+    delta : float
+    level : float
+        Confidence level.
+    out_dir : path, optional
+        Where the figure goes (none when None).
+    fmt : str
+        Figure format.
+    progress : bool
+    parameters : dict, optional
+        The caller's common options, recorded under the spec's own.
+
+    Returns
+    -------
+    compare.verdict.Verdict
     """
     fields = S.spec_fields_from_problem(
         problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level
@@ -356,8 +477,20 @@ def compare_phase2(
 
 
 def run(args, out_dir: Path) -> Verdict:
-    """Simulate (or load with --from-store), analyse, draw: through the experiment engine."""
-    return run_command(COMPARISON, args, out_dir)
+    """Simulate (or load with --from-store), analyse, draw: through the experiment engine.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options, validated by :func:`validate` (and ``compare.cli.validate_common``).
+    out_dir : path
+        Where ``verdict.json``, ``raw.nc``, the figures and the store go.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
+    return S.run_cli(COMPARISON, args, out_dir)
 
 
 #: The comparison as the engine runs it.

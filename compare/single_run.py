@@ -45,6 +45,7 @@ __all__ = [
     "spec_fields_from_problem",
     "verdict_parameters",
     "run_in_process",
+    "run_cli",
     "discrete_memory_bytes",
     "annotate",
     "stability_note",
@@ -76,6 +77,24 @@ def delay_to_json(delay, name: str = "delay") -> dict:
     """A delay (int tau or a ``simulate.delays`` model) as a JSON table ``{"model": ..., ...}``.
 
     ValueError naming ``name`` for a model that cannot be written down (a callable compute time).
+
+    Parameters
+    ----------
+    delay : int or simulate.delays.DelayModel
+        A constant tau >= 0 or a model of :data:`DELAY_FIELDS`.
+    name : str
+        The parameter named in errors.
+
+    Returns
+    -------
+    dict
+        ``{"model": ..., <its parameters>}``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: a negative tau, an unknown model, or a model that cannot be written
+        down (a callable compute time).
     """
     if isinstance(delay, (int, np.integer)) and not isinstance(delay, bool):
         if delay < 0:
@@ -106,7 +125,19 @@ def delay_to_json(delay, name: str = "delay") -> dict:
 
 
 def delay_from_json(table: dict, name: str = "delay"):
-    """The delay of a JSON table: an int tau (constant model, as the CLI passes it) or a model."""
+    """The delay of a JSON table: an int tau (constant model, as the CLI passes it) or a model.
+
+    Parameters
+    ----------
+    table : dict
+        ``{"model": ..., <its parameters>}`` (:data:`DELAY_FIELDS`).
+    name : str
+        The parameter named in errors.
+
+    Returns
+    -------
+    int or simulate.delays.DelayModel
+    """
     if not isinstance(table, dict) or table.get("model") not in DELAY_FIELDS:
         raise ValueError(f"{name} must be a table with model one of {', '.join(DELAY_FIELDS)}, got {table!r}")
     model = table["model"]
@@ -135,7 +166,19 @@ def delay_from_json(table: dict, name: str = "delay"):
 
 
 def reported_tau(delay: dict, mean_staleness: float) -> int:
-    """The delay a verdict reports: tau of a constant delay, else the measured mean staleness, rounded."""
+    """The delay a verdict reports: tau of a constant delay, else the measured mean staleness, rounded.
+
+    Parameters
+    ----------
+    delay : dict
+        The delay table.
+    mean_staleness : float
+        The measured mean delay (iterations).
+
+    Returns
+    -------
+    int
+    """
     return int(delay["tau"]) if delay["model"] == "constant" else int(round(float(mean_staleness)))
 
 
@@ -172,6 +215,10 @@ class SingleRunSpec(Spec):
     level: float = 0.95
 
     def validate(self) -> None:
+        """Validate and normalise the fields in place; ``delay`` becomes a table.
+
+        Checks and normalises every field (``ValueError`` naming the field); resolves ``delay``.
+        """
         from theory.validation import check_eta, check_mu, check_nonnegative_int, check_positive_int
 
         self.set("eta", check_eta(self.eta, "eta"))
@@ -215,11 +262,21 @@ class SingleRunSpec(Spec):
             raise ValueError(msg) from None
 
     def problem(self):
-        """The ``theory.Problem`` of eigenvalues, basis and dist."""
+        """The ``theory.Problem`` of eigenvalues, basis and dist.
+
+        Returns
+        -------
+        theory.Problem
+        """
         return self._build_problem()
 
     def delay_value(self):
-        """The delay as the simulator takes it (int tau or a ``simulate.delays`` model)."""
+        """The delay as the simulator takes it (int tau or a ``simulate.delays`` model).
+
+        Returns
+        -------
+        int or simulate.delays.DelayModel
+        """
         return delay_from_json(dict(self.delay))
 
 
@@ -230,6 +287,21 @@ def discrete_params(
 
     ``h0``: start in eigen-coordinates (v0 = Q h0); ``eta`` defaults to the spec's (the ode
     ladder passes its rungs).
+
+    Parameters
+    ----------
+    spec : SingleRunSpec
+    h0 : array_like, shape (d,)
+    horizon : float
+        ODE time T.
+    record_dt : float
+        Record spacing, ODE time.
+    eta : float, optional
+        Step size of the cell.
+
+    Returns
+    -------
+    dict
     """
     return {
         "eigenvalues": [float(x) for x in spec.eigenvalues],
@@ -245,7 +317,17 @@ def discrete_params(
 
 
 def problem_of(params: dict):
-    """The ``theory.Problem`` of a cell's parameters."""
+    """The ``theory.Problem`` of a cell's parameters.
+
+    Parameters
+    ----------
+    params : dict
+        A cell's parameters (:func:`discrete_params`).
+
+    Returns
+    -------
+    theory.Problem
+    """
     from theory import Problem
 
     Q = None if params.get("basis") is None else np.asarray(params["basis"], dtype=float)
@@ -262,6 +344,14 @@ def simulate_records(params: dict, seed: int, runs: int):
         Record times (ODE units).
     h : ndarray, shape (runs, n_t, d)
         Eigen-coordinates at the records (a diverged run: its frozen state).
+
+    Parameters
+    ----------
+    params : dict
+        The cell's parameters (:func:`discrete_params`).
+    seed : int
+        Root seed.
+    runs : int
     """
     from compare import _common as C
 
@@ -283,6 +373,19 @@ def record_times(eta: float, horizon: float, record_dt: float) -> np.ndarray:
 
     The simulator's grid: n = round(T / eta) steps, a record every m = max(1, round(dt / eta))
     steps, t = (0, m, 2m, ..) eta up to n (``simulate.simulate_async_msgd``'s ``t``).
+
+    Parameters
+    ----------
+    eta : float
+        Step size.
+    horizon : float
+        ODE time T.
+    record_dt : float
+        Record spacing, ODE time.
+
+    Returns
+    -------
+    ndarray, shape (n_t,)
     """
     n = int(round(horizon / eta))
     m = max(1, int(round(record_dt / eta)))
@@ -290,7 +393,16 @@ def record_times(eta: float, horizon: float, record_dt: float) -> np.ndarray:
 
 
 def spec_fields_from_args(args) -> dict:
-    """The shared spec fields of validated CLI options (``--tau auto`` and the delay model resolved)."""
+    """The shared spec fields of validated CLI options (``--tau auto`` and the delay model resolved).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
     from compare import cli
 
     problem = cli.problem_from_args(args)
@@ -307,7 +419,20 @@ def spec_fields_from_args(args) -> dict:
 
 
 def spec_fields_from_problem(problem, *, eta, mu, delay, runs, seed, level) -> dict:
-    """The shared spec fields of the Python API's arguments (ValueError for a problem a spec cannot hold)."""
+    """The shared spec fields of the Python API's arguments (ValueError for a problem a spec cannot hold).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+    delay : int or simulate.delays.DelayModel
+    runs, seed : int
+    level : float
+
+    Returns
+    -------
+    dict
+    """
     from theory.distributions import DISTRIBUTIONS
 
     if problem.dist.name not in DISTRIBUTIONS or type(problem.dist) is not DISTRIBUTIONS[problem.dist.name]:
@@ -331,7 +456,18 @@ def spec_fields_from_problem(problem, *, eta, mu, delay, runs, seed, level) -> d
 
 def verdict_parameters(spec: SingleRunSpec, own: dict) -> dict:
     """The Verdict's ``parameters``: the common options (as ``compare.cli.common_parameters`` names
-    them), the delay table, then the comparison's ``own`` parameters."""
+    them), the delay table, then the comparison's ``own`` parameters.
+
+    Parameters
+    ----------
+    spec : SingleRunSpec
+    own : dict
+        The comparison's own parameters.
+
+    Returns
+    -------
+    dict
+    """
     delay = dict(spec.delay)
     out = {
         "eta": spec.eta,
@@ -358,12 +494,56 @@ def run_in_process(
     comparison, spec: SingleRunSpec, *, out_dir=None, fmt="png", progress=False, parameters=None
 ):
     """The Python API's path: :func:`compare.engine.run` in-process, no store; ``parameters`` (the
-    caller's common options) under the spec's own."""
+    caller's common options) under the spec's own.
+
+    Parameters
+    ----------
+    comparison : compare.engine.Comparison
+    spec : SingleRunSpec
+    out_dir : path, optional
+        Where the figures go (none when None).
+    fmt : str
+        Figure format.
+    progress : bool
+        Progress bar.
+    parameters : dict, optional
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
     from compare.engine import RunnerOptions, run
 
     verdict, _ = run(comparison, spec, out_dir=out_dir, options=RunnerOptions(progress=progress), fmt=fmt)
     if parameters:
         verdict.parameters = {**dict(parameters), **verdict.parameters}
+    return verdict
+
+
+def run_cli(comparison, args, out_dir):
+    """The CLI's path: :func:`compare.engine.run_command`, then the delay as the CLI resolved it.
+
+    ``compare.cli.resolved_delay`` (``tau_from: "auto"``, a random model's parameter and its
+    mean delay) is merged into the Verdict's ``parameters``, so that ``verdict.json`` says which
+    options were resolved rather than given (issue 13).
+
+    Parameters
+    ----------
+    comparison : compare.engine.Comparison
+    args : argparse.Namespace
+        The validated options.
+    out_dir : path
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
+    from compare import cli
+    from compare.engine import run_command
+
+    verdict = run_command(comparison, args, out_dir)
+    if hasattr(cli, "resolved_delay"):
+        verdict.parameters.update(cli.resolved_delay(args))
     return verdict
 
 
@@ -445,6 +625,14 @@ def stability_note(spec: SingleRunSpec) -> str | None:
     at e_1 (the threshold ``--tau auto`` takes a fraction of). An i.i.d. random model
     (uniform, geometric): the exact mean-square criterion of ``theory.random_delays`` for the
     slowest tangent mode (c = lambda_1 - lambda_2). Other models: None (no exact criterion).
+
+    Parameters
+    ----------
+    spec : SingleRunSpec
+
+    Returns
+    -------
+    str or None
     """
     from compare._common import stability
 

@@ -30,11 +30,11 @@ SPECS = {
 }
 MODULES = {"phase1": phase1, "phase2": phase2, "ode": ode}
 ARGV = {
-    "phase1": ["--runs", "8", "--nus", "0.5", "--ou-paths", "50"],
-    "phase2": ["--runs", "4", "--delay-model", "uniform", "--tau-max", "4"],
-    "ode": ["--runs", "4", "--horizon", "0.2", "--ladder", "1,0.5"],
+    "phase1": ["--tau", "2", "--runs", "8", "--nus", "0.5", "--ou-paths", "50"],
+    "phase2": ["--runs", "4", "--delay-model", "uniform", "--tau-max", "4"],  # --tau does not apply
+    "ode": ["--tau", "2", "--runs", "4", "--horizon", "0.2", "--ladder", "1,0.5"],
 }
-BASE_ARGV = ["--eta", "1e-3", "--mu", "0.9", "--tau", "2", "--seed", "3", "--no-progress"]
+BASE_ARGV = ["--eta", "1e-3", "--mu", "0.9", "--seed", "3", "--no-progress"]
 
 
 def _same_bits(a: xr.Dataset, b: xr.Dataset) -> None:

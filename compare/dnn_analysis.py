@@ -230,6 +230,12 @@ def analyse(spec, ds, info=None) -> Verdict:
     label = theory_label(spec.delay_model, spec.stability)
     checks += prediction_checks(A, mean, Ms, mus, pred, unstable, label, level)
     checks += [_prediction_not_measured(M, label, spec) for M in Ms if M not in pred]
+    dead = ds["diverged"].transpose("M", "mu", "seed").values.astype(bool).all(axis=(1, 2))  # (M,)
+    if dead.any():  # at such an M every accuracy is chance: nothing ranks the momenta
+        why = f"every run at M = {[M for M, d in zip(Ms, dead, strict=True) if d]} diverged (chance accuracy)"
+        checks = [_unmeasured(c, why) if c.name in ("best_momentum_falls", "mu_max_worst_at_M_max")
+                  or c.name in {f"stability_prediction[M={M}]" for M, d in zip(Ms, dead, strict=True) if d}
+                  else c for c in checks]
     stale, staleness_mean = staleness_checks(ds, Ms, level)
     checks += stale
 
@@ -249,6 +255,12 @@ def analyse(spec, ds, info=None) -> Verdict:
 
 #: The order of the checks in the verdict (a not-measured prediction stays among the predictions).
 _CHECK_ORDER = ("best_momentum_falls", "mu_max_worst_at_M_max", "stability_prediction", "mean_staleness")
+
+
+def _unmeasured(c: Check, why: str) -> Check:
+    """``c`` as a not-measured check (same name, equation, rule), the note saying why."""
+    return not_measured(name=c.name, equation=c.equation, predicted=c.predicted, tolerance=c.tolerance,
+                        note=f"not measured: {why}")
 
 
 def _prediction_not_measured(M: int, label: str, spec) -> Check:

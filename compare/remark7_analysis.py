@@ -479,8 +479,15 @@ _PANELS = (
 )
 
 
-def _quantity_panel(plots, ax, spec, results: dict, qty: str, Ms: list) -> None:
-    """One quantity against M: every async arm and alpha with its interval, and the predicted lines."""
+def _quantity_panel(plots, ax, spec, results: dict, qty: str, Ms: list) -> bool:
+    """One quantity against M: every async arm and alpha with its interval, and the predicted lines.
+
+    Returns False (nothing drawn) when no estimate of the quantity is finite.
+    """
+    rows = [results["by_cell"][f"alpha={a:g},M={M}"][arm][qty][0] for arm in ASYNC_ARMS for a in spec.alphas
+            for M in Ms]
+    if not np.any(np.isfinite(np.asarray(rows, dtype=float))):
+        return False
     for i_a, arm in enumerate(ASYNC_ARMS):
         for i_al, alpha in enumerate(spec.alphas):
             rows = [results["by_cell"][f"alpha={alpha:g},M={M}"][arm][qty] for M in Ms]
@@ -506,6 +513,7 @@ def _quantity_panel(plots, ax, spec, results: dict, qty: str, Ms: list) -> None:
             lin = [c["linearised_stationary_excess"]["pipeline"] for c in cells]
             ax.plot(Ms, lin, "k:", lw=0.8, label=f"linearised, pipeline law, alpha={alpha:g}")
     ax.axhline(0.0, color="k", lw=0.6, label="mapping: 0")
+    return True
 
 
 def figures(spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
@@ -517,7 +525,11 @@ def figures(spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list
     Ms = [M for M in spec.workers if M > 1]
     for n_q, (qty, label) in enumerate(_PANELS):
         ax = axes.ravel()[n_q]
-        _quantity_panel(plots, ax, spec, verdict.results, qty, Ms)
+        if not _quantity_panel(plots, ax, spec, verdict.results, qty, Ms):
+            ax.text(0.5, 0.5, f"{qty}: not measured (no run reached it)", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
+            ax.set_axis_off()
+            continue
         ax.set_xscale("log", base=2)
         ax.set_xlabel("workers M")
         ax.set_ylabel(label)

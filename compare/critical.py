@@ -121,6 +121,11 @@ def relative_tau_grid(threshold: int, span: float = DEFAULT_SPAN, n: int = DEFAU
         Multiple of the threshold the grid reaches.
     n : int
         Number of points before removing duplicates (>= 2).
+
+    Returns
+    -------
+    ndarray of int
+        Sorted distinct delays, from 0.
     """
     top = max(1, int(round(span * max(int(threshold), 1))))
     return np.unique(np.round(np.linspace(0, top, n)).astype(int))
@@ -182,7 +187,16 @@ class CriticalSpec(GridSpec):
 
 
 def cells(spec: CriticalSpec) -> list[Cell]:
-    """One grid cell per ladder point, its delay grid from its exact stability threshold."""
+    """One grid cell per ladder point, its delay grid from its exact stability threshold.
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+
+    Returns
+    -------
+    list of Cell
+    """
     return _point_cells(spec, spec.points())
 
 
@@ -248,6 +262,20 @@ def assemble(spec: CriticalSpec, plan: list[Cell], datasets: list, points=None):
     Variables: ``h_final`` (point, tau_index, run, coord) and ``diverged`` (point, tau_index,
     run), NaN / False beyond ``n_tau``; ``tau`` (point, tau_index), -1 beyond; ``n_tau``,
     ``eta``, ``mu``, ``n_steps``, ``ladder`` ("eta" or "mu") and ``cell`` (content hash) per point.
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+    plan : list of Cell
+        The cells, one per point, in point order.
+    datasets : list of xarray.Dataset
+        Their Datasets.
+    points : list of (str, float, float), optional
+        (ladder, eta, mu) per cell; default ``spec.points()``.
+
+    Returns
+    -------
+    xarray.Dataset
     """
     import xarray as xr
 
@@ -265,6 +293,7 @@ def assemble(spec: CriticalSpec, plan: list[Cell], datasets: list, points=None):
         div[p, :n] = ds["diverged"].values[0]
         tau[p, :n] = ds["tau"].values
         n_tau[p] = n
+
     def attrs(description, units):
         return {"long_name": description, "description": description, "units": units}
 
@@ -314,6 +343,18 @@ def critical_ladder(
 
     Returns the entries of :func:`compare.critical_analysis.ladder_entries` (eta, mu, taus,
     mean_error, simulated, stability, n_steps, seconds), one per point.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    points : list of (float, float)
+        (eta, mu) per point.
+    runs, horizon, seed, rho, span, n_taus, delay_model, kind
+        As the fields of :class:`CriticalSpec` (``kind`` is its ``error``).
+
+    Returns
+    -------
+    list of dict
     """
     spec = CriticalSpec(
         runs=runs,
@@ -337,7 +378,13 @@ def critical_ladder(
 # CLI
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Common options (with --mu for the eta ladder, without --tau) plus the ladders."""
+    """Common options (with --mu for the eta ladder, without --tau) plus the ladders.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, mu_default=DEFAULT_MU, include_tau=False, runs_default=100)
     g = parser.add_argument_group("critical options")
     g.add_argument("--etas", default=DEFAULT_ETAS, help=f"eta ladder at --mu (default {DEFAULT_ETAS})")
@@ -393,7 +440,12 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def quick_args() -> list[str]:
-    """Extra argv of the contract test's tiny budget (2 etas + 2 mus, 6 taus, 4 runs, T = 1)."""
+    """Extra argv of the contract test's tiny budget (2 etas + 2 mus, 6 taus, 4 runs, T = 1).
+
+    Returns
+    -------
+    list of str
+    """
     return [
         "--etas",
         _QUICK["etas"],
@@ -409,12 +461,32 @@ def quick_args() -> list[str]:
 
 
 def key_params(args: argparse.Namespace) -> dict:
-    """Default output directory key: eta and mu of the two ladders' fixed values."""
+    """Default output directory key: eta and mu of the two ladders' fixed values.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The validated options.
+
+    Returns
+    -------
+    dict
+    """
     return {"eta": args.eta, "mu": args.mu, "delay": args.delay_model}
 
 
 def spec_from_args(args: argparse.Namespace) -> CriticalSpec:
-    """The spec of validated options."""
+    """The spec of validated options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The validated options.
+
+    Returns
+    -------
+    CriticalSpec
+    """
     problem = cli.problem_from_args(args)
     return CriticalSpec(
         eta=args.eta,
@@ -436,7 +508,19 @@ def spec_from_args(args: argparse.Namespace) -> CriticalSpec:
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
     """Run both ladders (or load them with --from-store), fit the power laws, and say which
-    prediction the data support."""
+    prediction the data support.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated by :func:`validate`.
+    out_dir : path
+        Output directory.
+
+    Returns
+    -------
+    Verdict
+    """
     return run_command(COMPARISON, args, out_dir)
 
 

@@ -44,7 +44,19 @@ STABILITY_EXPONENTS = {"eta": -1.0, "one_minus_mu": 1.0}
 
 def grid_se(taus: np.ndarray, od: od_.OptimalDelay) -> float:
     """Standard error of a simulated critical delay: bootstrap half-width / 1.96, floored by
-    the quantisation error of the grid (local spacing / sqrt(12), a uniform rounding error)."""
+    the quantisation error of the grid (local spacing / sqrt(12), a uniform rounding error).
+
+    Parameters
+    ----------
+    taus : ndarray of int
+        The point's delay grid.
+    od : OptimalDelay
+        Its simulated critical delay.
+
+    Returns
+    -------
+    float
+    """
     j = int(np.searchsorted(taus, od.estimate))
     left = taus[j] - taus[j - 1] if j > 0 else np.inf
     right = taus[j + 1] - taus[j] if j + 1 < taus.size else np.inf
@@ -94,6 +106,23 @@ def exponent_check(
     allowance + (e - lo)] (the interval's half-widths are the statistical tolerance). Without
     an interval (fewer than 3 points) nothing is decided from one number: the check is not
     measured (observed and holds None, :func:`compare.checks.not_measured`).
+
+    Parameters
+    ----------
+    name, equation : str
+        The check's name and the law it tests.
+    predicted : (float, float)
+        The predicted exponent range.
+    fit : PowerLawFit or None
+        The fitted power law (None: too few points).
+    note : str
+        Appended to the check's note.
+    allowance : float
+        Widening of the range (>= 0).
+
+    Returns
+    -------
+    Check
     """
     lo_p, hi_p = predicted
     pred = list(predicted) if lo_p != hi_p else lo_p
@@ -237,7 +266,23 @@ def _slope_text(f: dict, with_se: bool = True) -> str:
 
 
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
-    """Two log-log panels: critical delay vs eta and vs 1 - mu, with fitted slopes."""
+    """Two log-log panels: critical delay vs eta and vs 1 - mu, with fitted slopes.
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+    ds : xarray.Dataset
+        Unused (the numbers are in ``verdict.results``).
+    verdict : Verdict
+        Of :func:`analyse`.
+    out_dir : path
+    fmt : str
+
+    Returns
+    -------
+    list of str
+        ``["critical.<fmt>"]``.
+    """
     from matplotlib.ticker import NullFormatter
 
     from compare import plots
@@ -317,7 +362,20 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
 
 
 def ladders(spec, ds, info: dict | None = None) -> tuple[list[dict], list[dict]]:
-    """:func:`ladder_entries` split into the eta ladder and the mu ladder."""
+    """:func:`ladder_entries` split into the eta ladder and the mu ladder.
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+    ds : xarray.Dataset
+        Of :func:`compare.critical.assemble`.
+    info : dict, optional
+        ``{"summary": RunSummary}``.
+
+    Returns
+    -------
+    eta_ladder, mu_ladder : list of dict
+    """
     out = ladder_entries(spec, ds, info)
     ladder = ds["ladder"].values
     return [c for c, lad in zip(out, ladder, strict=True) if lad == "eta"], [
@@ -445,7 +503,20 @@ def _checks(spec, fits) -> list[Check]:
 
 
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
-    """Fit the power laws of both ladders and say which prediction the data support."""
+    """Fit the power laws of both ladders and say which prediction the data support.
+
+    Parameters
+    ----------
+    spec : CriticalSpec
+    ds : xarray.Dataset
+        Of :func:`compare.critical.assemble` (or its raw.nc).
+    info : dict, optional
+        ``{"summary": RunSummary}`` (cell seconds).
+
+    Returns
+    -------
+    Verdict
+    """
     ladder_eta, ladder_mu = ladders(spec, ds, info)
     fits = _fits(spec, ladder_eta, ladder_mu)
     checks = _checks(spec, fits)

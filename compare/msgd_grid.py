@@ -200,6 +200,7 @@ class GridSpec(Spec):
     error: str = "angle"
 
     def validate(self) -> None:
+        """Check and normalise the fields (ValueError naming the field)."""
         import math
 
         from theory import Problem
@@ -235,7 +236,12 @@ class GridSpec(Spec):
             raise ValueError(f"error must be one of {', '.join(ERROR_KINDS)}, got {self.error!r}")
 
     def problem(self):
-        """The ``theory.Problem`` of eigenvalues and dist."""
+        """The ``theory.Problem`` of eigenvalues and dist.
+
+        Returns
+        -------
+        theory.Problem
+        """
         from theory import Problem
 
         return Problem(list(self.eigenvalues), dist=self.dist)
@@ -262,6 +268,10 @@ def grid_params(*, eta, mus, taus, delay_model, eigenvalues, dist, horizon, v0=N
         ODE time T; n_steps = round(T / eta).
     v0 : sequence of float, optional
         Start in the original coordinates; None: Section 4.1's saddle e_2.
+
+    Returns
+    -------
+    dict
     """
     return {
         "eta": float(eta),
@@ -281,6 +291,17 @@ def delay_for_grid_value(model: str, m: int):
     ``constant``: tau = m; ``uniform``: uniform on {0..2m}; ``geometric``: mean m;
     ``pipeline``: M = m + 1 equal-speed workers (mean staleness M - 1 = m). ``m = 0`` is the
     synchronous run (constant 0) for every model.
+
+    Parameters
+    ----------
+    model : str
+        One of :data:`DELAY_MODELS`.
+    m : int
+        Grid value, >= 0.
+
+    Returns
+    -------
+    int or simulate.delays.DelayModel
     """
     m = int(m)
     if m < 0:
@@ -299,7 +320,22 @@ def delay_for_grid_value(model: str, m: int):
 
 
 def cell(params: dict, seed: int, runs: int):
-    """One grid cell: :func:`cell_batch` of one parameter set."""
+    """One grid cell: :func:`cell_batch` of one parameter set.
+
+    Parameters
+    ----------
+    params : dict
+        Of :func:`grid_params`.
+    seed : int
+        Root seed.
+    runs : int
+        Runs per configuration.
+
+    Returns
+    -------
+    xarray.Dataset
+        As one entry of :func:`cell_batch`.
+    """
     return cell_batch([params], seed, runs)[0]
 
 
@@ -318,6 +354,15 @@ def cell_batch(params_list: list[dict], seed: int, runs: int) -> list:
 
     Every parameter set must agree outside :data:`GRID_KEYS`; the call runs the union of
     their mus x taus and each cell gets its own sub-grid back.
+
+    Parameters
+    ----------
+    params_list : list of dict
+        Of :func:`grid_params`, equal outside :data:`GRID_KEYS`.
+    seed : int
+        Root seed (common random numbers: run r sees the same data in every configuration).
+    runs : int
+        Runs per configuration.
 
     Returns
     -------

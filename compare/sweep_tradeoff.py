@@ -191,7 +191,16 @@ def _coords(point: dict) -> dict:
 
 
 def cells(spec: TradeoffSweepSpec) -> list[Cell]:
-    """Per outer point (one data stream, one batch group), blocks of ``cell_taus`` delays x every mu."""
+    """Per outer point (one data stream, one batch group), blocks of ``cell_taus`` delays x every mu.
+
+    Parameters
+    ----------
+    spec : TradeoffSweepSpec
+
+    Returns
+    -------
+    list of Cell
+    """
     out = []
     taus, mus = spec.axis("tau"), spec.axis("mu")
     for point in spec.outer_points():

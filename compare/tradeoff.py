@@ -172,7 +172,16 @@ class TradeoffSpec(GridSpec):
 
 
 def cells(spec: TradeoffSpec) -> list[Cell]:
-    """The plan: blocks of ``cell_taus`` delays x every mu, one data stream (one batch group)."""
+    """The plan: blocks of ``cell_taus`` delays x every mu, one data stream (one batch group).
+
+    Parameters
+    ----------
+    spec : TradeoffSpec
+
+    Returns
+    -------
+    list of Cell
+    """
     out = []
     for k in range(0, len(spec.taus), spec.cell_taus):
         block = spec.taus[k : k + spec.cell_taus]
@@ -258,7 +267,13 @@ def estimate(spec: TradeoffSpec) -> Estimate:
 # CLI
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Common options (without --mu/--tau) plus the Figure 1 grid options."""
+    """Common options (without --mu/--tau) plus the Figure 1 grid options.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, include_mu=False, include_tau=False, runs_default=100)
     g = parser.add_argument_group("tradeoff options")
     g.add_argument(
@@ -370,7 +385,12 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def quick_args() -> list[str]:
-    """Extra argv of the contract test's tiny budget (2 mus x 5 taus x 6 runs, T = 1)."""
+    """Extra argv of the contract test's tiny budget (2 mus x 5 taus x 6 runs, T = 1).
+
+    Returns
+    -------
+    list of str
+    """
     return [
         "--mus",
         _QUICK["mus"],
@@ -384,12 +404,32 @@ def quick_args() -> list[str]:
 
 
 def key_params(args: argparse.Namespace) -> dict:
-    """Default output directory key: eta, delay model, error kind."""
+    """Default output directory key: eta, delay model, error kind.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The validated options.
+
+    Returns
+    -------
+    dict
+    """
     return {"eta": args.eta, "delay": args.delay_model, "err": args.error}
 
 
 def spec_from_args(args: argparse.Namespace) -> TradeoffSpec:
-    """The spec of validated options."""
+    """The spec of validated options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The validated options.
+
+    Returns
+    -------
+    TradeoffSpec
+    """
     problem = cli.problem_from_args(args)
     return TradeoffSpec(
         eta=args.eta,
@@ -425,7 +465,19 @@ def simulate_grid(problem, *, eta, mus, taus, runs, horizon, seed, delay_model="
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
     """Simulate the grid (or load it with --from-store), find the optimal delays, set them
-    against the paper and the theory."""
+    against the paper and the theory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated by :func:`validate`.
+    out_dir : path
+        Output directory (figures; the store defaults to ``<out>/cells.zarr``).
+
+    Returns
+    -------
+    Verdict
+    """
     return run_command(COMPARISON, args, out_dir)
 
 

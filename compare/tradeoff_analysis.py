@@ -33,7 +33,25 @@ __all__ = [
 
 
 def results_skeleton(taus, mean_staleness, n_steps, simulation_s, kind) -> dict:
-    """The ``results`` dict of a tradeoff verdict before the per-mu entries (docs/compare.md)."""
+    """The ``results`` dict of a tradeoff verdict before the per-mu entries (docs/compare.md).
+
+    Parameters
+    ----------
+    taus : array_like of int
+        The delay grid.
+    mean_staleness : array_like of float
+        Measured mean delay per grid value.
+    n_steps : int
+        Iterations of each run.
+    simulation_s : float
+        Cell seconds of the engine.
+    kind : str
+        Error kind.
+
+    Returns
+    -------
+    dict
+    """
     return {
         "taus": [int(t) for t in taus],
         "mean_staleness": [float(x) for x in mean_staleness],
@@ -360,6 +378,24 @@ def delay_acceptance(
     so the region stops half a step below it (grid values are integers); with
     ``nonnegative``, a negative prediction ("unstable at the first grid value") is accepted
     nowhere: the region is then {-0.5}, which no grid value reaches.
+
+    Parameters
+    ----------
+    predicted : float
+        The predicted delay.
+    od : OptimalDelay
+        The simulated optimal delay and its bootstrap interval.
+    allowance : float
+        Modelling allowance (grid steps and relative tolerances), >= 0.
+    grid_top : float
+        The grid's last delay.
+    nonnegative : bool
+        A negative prediction means "unstable at the first grid value": accepted nowhere.
+
+    Returns
+    -------
+    (float, float)
+        The acceptance region [lo, hi] of the estimate.
     """
     if nonnegative and predicted < 0:
         return (-0.5, -0.5)
@@ -379,7 +415,26 @@ def delay_check(
     nonnegative: bool = False,
     **text,
 ) -> Check:
-    """A predicted delay against the simulated optimal delay (:func:`delay_acceptance`)."""
+    """A predicted delay against the simulated optimal delay (:func:`delay_acceptance`).
+
+    Parameters
+    ----------
+    name, equation : str
+        The check's name and the equation it tests.
+    predicted : float
+        The predicted delay.
+    od : OptimalDelay
+    allowance : float
+    grid_top : float
+    nonnegative : bool
+        As :func:`delay_acceptance`.
+    **text
+        ``tolerance`` and ``note`` of the Check.
+
+    Returns
+    -------
+    Check
+    """
     acceptance = delay_acceptance(float(predicted), od, allowance, float(grid_top), nonnegative=nonnegative)
     return Check(
         name=name,
@@ -459,7 +514,17 @@ def checks_for_mu(
 
 
 def format_table(rows: list[dict]) -> str:
-    """Plain-text table: one row per mu (paper, simulated [CI], stability, mode, asymptotic, bounds)."""
+    """Plain-text table: one row per mu (paper, simulated [CI], stability, mode, asymptotic, bounds).
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per mu (``mu_key``, ``paper``, ``optimal`` (None: not measured), ``lo``, ``hi``, ...).
+
+    Returns
+    -------
+    str
+    """
     header = [
         "mu",
         "paper",

@@ -424,7 +424,17 @@ def estimate(spec: Spec) -> Estimate:
 
 
 def simulate_spec(spec: Spec):
-    """Every cell of ``spec`` in-process in one vectorised call, assembled (no store; notebooks, tests)."""
+    """Every cell of ``spec`` in-process in one vectorised call, assembled (no store; notebooks, tests).
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`assemble`'s Dataset.
+    """
     cs = cells(spec)
     return assemble(spec, cs, cell_batch([c.params for c in cs], spec.seed, spec.runs))
 
@@ -433,7 +443,13 @@ def simulate_spec(spec: Spec):
 # CLI
 # ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Common options (``--eta`` is the initial step, ``--runs`` the runs per cell) plus the dnn grid."""
+    """Common options (``--eta`` is the initial step, ``--runs`` the runs per cell) plus the dnn grid.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, eta_default=_dnn.PAPER_ETA0, include_mu=False, include_tau=False,
                              runs_default=DEFAULT_RUNS)
     parser.set_defaults(delay_model="pipeline")
@@ -463,7 +479,17 @@ def _parse_ints(text: str, name: str) -> tuple:
 
 
 def spec_from_args(args: argparse.Namespace) -> Spec:
-    """The :class:`Spec` of validated arguments (ValueError naming the option)."""
+    """The :class:`Spec` of validated arguments (ValueError naming the option).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    Spec
+    """
     return Spec(
         dataset=args.dataset,
         Ms=_parse_ints(args.Ms, "--Ms"),
@@ -515,7 +541,13 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def quick_args() -> list[str]:
-    """The contract test's tiny budget: 2 M x 2 mu x 3 runs, 2 epochs of an 8-unit MLP (seconds)."""
+    """The contract test's tiny budget: 2 M x 2 mu x 3 runs, 2 epochs of an 8-unit MLP (seconds).
+
+    Returns
+    -------
+    list of str
+        Options parsed before the user's own (which win).
+    """
     out = []
     for k, v in _QUICK.items():
         out += ["--" + k.replace("_", "-"), str(v)]
@@ -523,12 +555,32 @@ def quick_args() -> list[str]:
 
 
 def key_params(args: argparse.Namespace) -> dict:
-    """Default output directory key: dataset, delay model, initial step."""
+    """Default output directory key: dataset, delay model, initial step.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    dict
+        ``{"data", "delay", "eta"}``.
+    """
     return {"data": args.dataset, "delay": args.delay_model, "eta": args.eta}
 
 
 def report(verdict: Verdict) -> str:
-    """The accuracy table printed before the summary (measured and predicted best momentum)."""
+    """The accuracy table printed before the summary (measured and predicted best momentum).
+
+    Parameters
+    ----------
+    verdict : compare.verdict.Verdict
+
+    Returns
+    -------
+    str
+    """
     return verdict.results["table"]
 
 
@@ -547,5 +599,17 @@ COMPARISON = Comparison(
 
 
 def run(args: argparse.Namespace, out_dir: Path) -> Verdict:
-    """Plan, compute (in-process, on Dask, or from a store), analyse, draw: through compare.engine."""
+    """Plan, compute (in-process, on Dask, or from a store), analyse, draw: through compare.engine.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options (:func:`validate`).
+    out_dir : path
+        Output directory.
+
+    Returns
+    -------
+    compare.verdict.Verdict
+    """
     return run_command(COMPARISON, args, out_dir)

@@ -57,7 +57,17 @@ TRANSIENT_PER_WORKER = 10
 
 
 def final_accuracy(ds) -> np.ndarray:
-    """Validation accuracy at the last epoch, shape (M, mu, seed); a diverged run counts as chance 1/K."""
+    """Validation accuracy at the last epoch, shape (M, mu, seed); a diverged run counts as chance 1/K.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The assembled Dataset (``accuracy`` with dims M, mu, seed, epoch).
+
+    Returns
+    -------
+    ndarray, shape (M, mu, seed)
+    """
     acc = ds["accuracy"].isel(epoch=-1).transpose("M", "mu", "seed").values.astype(float)
     chance = 1.0 / float(ds.attrs.get("n_classes", 10))
     return np.where(np.isfinite(acc), acc, chance)
@@ -100,7 +110,22 @@ def _floor(lowest: float, bound: float) -> float:
 
 
 def falls_check(Ms, best, boot_best, level: float) -> Check:
-    """``best_momentum_falls``: Spearman rho(M, best mu) <= -z_level x its bootstrap SE (one-sided)."""
+    """``best_momentum_falls``: Spearman rho(M, best mu) <= -z_level x its bootstrap SE (one-sided).
+
+    Parameters
+    ----------
+    Ms : sequence of int, shape (n_M,)
+    best : ndarray, shape (n_M,)
+        Best momentum per M.
+    boot_best : ndarray, shape (N_BOOT, n_M)
+        Best momenta of the run-resampled means.
+    level : float
+        One-sided confidence level.
+
+    Returns
+    -------
+    compare.verdict.Check
+    """
     z1 = float(_st.norm.ppf(level))  # one-sided
     rho = float(_spearman(Ms, best))
     rho_b = _spearman(Ms, boot_best)
@@ -122,7 +147,23 @@ def falls_check(Ms, best, boot_best, level: float) -> Check:
 
 
 def worst_check(A, boot_mean, Ms, mus, level: float) -> Check:
-    """``mu_max_worst_at_M_max``: gap acc(largest mu) - min over the others, at the largest M, < 0."""
+    """``mu_max_worst_at_M_max``: gap acc(largest mu) - min over the others, at the largest M, < 0.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n_M, n_mu, runs)
+        Final accuracies.
+    boot_mean : ndarray, shape (N_BOOT, n_M, n_mu)
+        Run-resampled mean accuracies.
+    Ms, mus : sequences
+        The grid.
+    level : float
+        One-sided confidence level.
+
+    Returns
+    -------
+    compare.verdict.Check
+    """
     z1 = float(_st.norm.ppf(level))  # one-sided
     a_max = A[-1, -1]
     others = A[-1, :-1]
@@ -150,6 +191,25 @@ def prediction_checks(A, mean, Ms, mus, pred, unstable, label: str, level: float
 
     ``pred`` {M: mu} and ``unstable`` {M: [mu]} come from :func:`compare.dnn_stability.prediction`;
     an M without a prediction (no sharpness measured) gets no check.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n_M, n_mu, runs)
+        Final accuracies.
+    mean : ndarray, shape (n_M, n_mu)
+        Their means over runs.
+    Ms, mus : sequences
+        The grid.
+    pred, unstable : dict
+        Predicted best momentum and predicted unstable momenta per M.
+    label : str
+        The stability theory (for the equation column).
+    level : float
+        One-sided confidence level.
+
+    Returns
+    -------
+    list of compare.verdict.Check
     """
     n = A.shape[-1]
     t1 = float(_st.t.ppf(level, n - 1))
@@ -182,6 +242,18 @@ def staleness_checks(ds, Ms, level: float) -> tuple[list[Check], dict]:
     """``mean_staleness[M=m]``: the mean staleness after the transient within t x SE of M - 1.
 
     Bonferroni over the M values; returns the checks and the measured means {M: mean}.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The assembled Dataset (``staleness`` with dims M, mu, seed, step).
+    Ms : sequence of int
+    level : float
+        Confidence level (Bonferroni over M).
+
+    Returns
+    -------
+    (checks, means) : list of compare.verdict.Check, dict
     """
     st_all = ds["staleness"].isel(mu=0).transpose("M", "seed", "step").values
     n = st_all.shape[1]
@@ -208,7 +280,21 @@ def staleness_checks(ds, Ms, level: float) -> tuple[list[Check], dict]:
 
 
 def analyse(spec, ds, info=None) -> Verdict:
-    """The checks and results of a ``dnn`` Dataset (module docstring); ``info``: the engine's run summary."""
+    """The checks and results of a ``dnn`` Dataset (module docstring); ``info``: the engine's run summary.
+
+    Parameters
+    ----------
+    spec : compare.dnn.Spec
+    ds : xarray.Dataset
+        :func:`compare.dnn.assemble`'s Dataset (or raw.nc read back).
+    info : dict, optional
+        The engine's run summary (unused).
+
+    Returns
+    -------
+    compare.verdict.Verdict
+        Checks, results and notes on divergences.
+    """
     Ms = [int(m) for m in ds["M"].values]
     mus = [float(m) for m in ds["mu"].values]
     A = final_accuracy(ds)  # (M, mu, seed)
@@ -356,7 +442,23 @@ def _training_results(ds, keys, staleness_mean) -> dict:
 
 
 def format_table(Ms, mus, mean, se, best, pred, unstable) -> str:
-    """Plain-text table: accuracy per (M, mu), measured and predicted best momentum side by side."""
+    """Plain-text table: accuracy per (M, mu), measured and predicted best momentum side by side.
+
+    Parameters
+    ----------
+    Ms, mus : sequences
+        The grid.
+    mean, se : ndarray, shape (n_M, n_mu)
+        Mean accuracies and their standard errors.
+    best : ndarray, shape (n_M,)
+        Measured best momentum per M.
+    pred, unstable : dict
+        Predicted best and predicted unstable momenta per M.
+
+    Returns
+    -------
+    str
+    """
     head = ["M"] + [f"mu={m:g}" for m in mus] + ["best", "predicted", "predicted unstable"]
     rows = [head]
     for i, M in enumerate(Ms):

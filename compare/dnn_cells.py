@@ -30,6 +30,22 @@ def cell_batch(params_list: list[dict], seed: int, runs: int, progress=None) -> 
 
     Returns one Dataset per cell (dims ``seed``, ``epoch``, ``step``; scalar coordinates
     ``M`` and ``mu`` dropped), bit for bit what :func:`cell` gives for it alone.
+
+    Parameters
+    ----------
+    params_list : list of dict
+        The cells' parameters (``{"M", "mu", **Spec.training()}``).
+    seed : int
+        Root seed.
+    runs : int
+        Runs per cell.
+    progress : callable, optional
+        Called with the epoch after each epoch.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        One per cell, in order.
     """
     out: list = [None] * len(params_list)
     groups: dict = {}
@@ -54,7 +70,22 @@ def cell_batch(params_list: list[dict], seed: int, runs: int, progress=None) -> 
 
 
 def cell(params: dict, seed: int, runs: int):
-    """One (M, mu) cell: ``runs`` independent trainings under root ``seed`` -> xarray.Dataset."""
+    """One (M, mu) cell: ``runs`` independent trainings under root ``seed`` -> xarray.Dataset.
+
+    Parameters
+    ----------
+    params : dict
+        ``{"M", "mu", **Spec.training()}``.
+    seed : int
+        Root seed.
+    runs : int
+        Independent trainings.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``seed``, ``epoch``, ``step``.
+    """
     return cell_batch([params], seed, runs)[0]
 
 

@@ -19,7 +19,16 @@ __all__ = ["figures", "spec_label"]
 
 
 def spec_label(ds) -> str:
-    """The figure title's summary of a run: delay model, runs, epochs."""
+    """The figure title's summary of a run: delay model, runs, epochs.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    str
+    """
     return f"{ds.attrs.get('delay_model')} delays, {ds.sizes['seed']} runs, {ds.sizes['epoch'] - 1} epochs"
 
 
@@ -107,7 +116,26 @@ def _sharpness_figure(ds, res, Ms, mus, mcol):
 
 
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str = "png") -> list[str]:
-    """Figure 2 analogue (accuracy vs momentum per M) with the stability ratio; sharpness along training."""
+    """Figure 2 analogue (accuracy vs momentum per M) with the stability ratio; sharpness along training.
+
+    Parameters
+    ----------
+    spec : Spec
+        The run's spec.
+    ds : xarray.Dataset
+        The assembled Dataset.
+    verdict : compare.verdict.Verdict
+        The analysis (its ``results`` are drawn).
+    out_dir : path
+        Where the files go.
+    fmt : str
+        png, pdf or svg.
+
+    Returns
+    -------
+    list of str
+        File names relative to ``out_dir``.
+    """
     import matplotlib as mpl
 
     from compare import plots

@@ -76,6 +76,16 @@ def threshold_rate(mu: float, M: int, delay_model: str = "pipeline", theory: str
     were not monotone in s).
     For M = 1 both give :math:`2(1+\mu)` (the undelayed heavy ball, root through z = -1).
 
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    M : int
+        Number of workers.
+    delay_model : {"pipeline", "constant"}
+    theory : {"mean-field", "mean-square"}
+        For the pipeline.
+
     Returns
     -------
     float
@@ -113,6 +123,18 @@ def effective_rate(ds, M_ref: int) -> np.ndarray:
 
     ``lambda(e)`` is the sharpness measured after epoch e, ``eta_{e+1}`` the step of the
     next epoch; e = 0 (the initial weights) and the last epoch (no next step) are excluded.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The assembled Dataset (``sharpness``, ``eta``).
+    M_ref : int
+        The reference (smallest) M.
+
+    Returns
+    -------
+    ndarray, shape (mu,)
+        NaN where no sharpness was measured.
     """
     sh = ds["sharpness"].sel(M=M_ref).transpose("mu", "seed", "epoch").values
     eta = ds["eta"].values
@@ -153,7 +175,17 @@ def predict_best(mus, ref_accuracy, ratio) -> tuple[float, list[float]]:
 
 
 def theory_label(delay_model: str, theory: str) -> str:
-    """How the threshold of ``delay_model`` under ``theory`` is computed, for the verdict and the figure."""
+    """How the threshold of ``delay_model`` under ``theory`` is computed, for the verdict and the figure.
+
+    Parameters
+    ----------
+    delay_model : str
+    theory : str
+
+    Returns
+    -------
+    str
+    """
     if delay_model == "constant":
         return "exact, constant delay tau = M - 1"
     if theory == "mean-square":
@@ -171,6 +203,13 @@ def prediction(Ms, mus, ref_accuracy, s_eff, delay_model: str, theory: str):
         Mean accuracy of each momentum at the reference (smallest) M.
     s_eff : array, shape (n_mu,)
         :func:`effective_rate` (NaN where no sharpness was measured: no prediction).
+    delay_model : str
+    theory : str
+        As for :func:`threshold_rate`.
+
+    Returns
+    -------
+    (s_star, ratio, pred, unstable) : ndarray (n_M, n_mu), ndarray (n_M, n_mu), dict, dict
     """
     s_star = np.array([[threshold_rate(mu, M, delay_model, theory) for mu in mus] for M in Ms])
     ratio = s_eff[None, :] / s_star

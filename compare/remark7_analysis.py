@@ -517,7 +517,26 @@ def _quantity_panel(plots, ax, spec, results: dict, qty: str, Ms: list) -> bool:
 
 
 def figures(spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
-    """Mean paths and their warm-up-shifted differences at the largest M; the quantities against M."""
+    """Mean paths and their warm-up-shifted differences at the largest M; the quantities against M.
+
+    Parameters
+    ----------
+    spec : compare.remark7.Remark7Spec
+        The run's spec.
+    ds : xarray.Dataset
+        The assembled Dataset.
+    verdict : compare.verdict.Verdict
+        The analysis (its ``results`` are drawn).
+    out_dir : path
+        Where the files go.
+    fmt : str
+        png, pdf or svg.
+
+    Returns
+    -------
+    list of str
+        File names relative to ``out_dir``.
+    """
     from compare import plots  # matplotlib only where figures are drawn
 
     names = [_mean_path_figure(plots, spec, ds, out_dir, fmt)]

@@ -24,7 +24,18 @@ __all__ = [
 
 
 def default_epsilon(problem: Problem, alpha: float) -> float:
-    r"""epsilon = alpha phi_eff / g: twice the eq. (8) stationary error of SGD (mu = 0) at step alpha."""
+    r"""epsilon = alpha phi_eff / g: twice the eq. (8) stationary error of SGD (mu = 0) at step alpha.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    alpha : float
+        Step size.
+
+    Returns
+    -------
+    float
+    """
     from theory.phases import phi_effective
 
     return float(alpha * phi_effective(problem) / problem.eigengap)
@@ -35,6 +46,16 @@ def warmup_lag(M: int) -> int:
 
     Under a constant drift G, heavy ball's increments are :math:`\alpha G(1-\mu_L^{t+1})`; the
     cumulative deficit :math:`\alpha G\sum_t \mu_L^{t+1} = \alpha G\,\mu_L/(1-\mu_L)` is M - 1 updates.
+
+    Parameters
+    ----------
+    M : int
+        Number of workers.
+
+    Returns
+    -------
+    int
+        M - 1 (updates).
     """
     return int(M) - 1
 
@@ -45,6 +66,20 @@ def expected_update_identity(g: np.ndarray, alpha: float, M: int) -> tuple[np.nd
     Left: :math:`D_t = \alpha\sum_{l\ge0}(1-\mu_L)\mu_L^l g_{\max(t-l,0)}` (geometric staleness,
     reads before 0 see :math:`v_0`). Right: the heavy-ball recursion
     :math:`D_t = \mu_L D_{t-1} + (\alpha/M) g_t` for t >= 1 from :math:`D_0 = \alpha g_0`.
+
+    Parameters
+    ----------
+    g : array_like, shape (n, ...)
+        Any sequence g_0, g_1, ... (the expected gradients).
+    alpha : float
+        Async-SGD step size.
+    M : int
+        Number of workers (mu_L = 1 - 1/M).
+
+    Returns
+    -------
+    (left, right) : ndarray, ndarray, each shape (n, ...)
+        Equal to rounding by the identity.
     """
     g = np.asarray(g, dtype=float)
     q = 1.0 - 1.0 / M
@@ -77,6 +112,21 @@ def linearised_stationary_excess(problem: Problem, alpha: float, M: int, arm: st
     :math:`\alpha/M` (AR(2) closed form). The error is :math:`\sum_{i\ge2}\mathrm{Var}(h_i)` to leading
     order. All tend to :math:`\alpha\phi_{\rm eff}/(2g)` as :math:`\alpha M \to 0`: the mapping holds for
     the stationary error only to first order in :math:`\alpha M`.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    alpha : float
+        Async-SGD step size.
+    M : int
+        Number of workers.
+    arm : str
+        One of :data:`LINEARISED_LAWS`.
+
+    Returns
+    -------
+    float
+        The relative excess (0 at M = 1).
     """
     from compare._common import ar2_variance_u, linearised_variance_u
     from theory.random_delays import WorkerPipelineLaw, stationary_variance_random

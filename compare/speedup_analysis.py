@@ -123,6 +123,20 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
     """The assembled Dataset of :func:`compare.speedup.assemble` -> the verdict (checks, results).
 
     spec : :class:`compare.speedup.SpeedupSpec`; ds : dims (mu, compute_time, workers, run, ...).
+
+    Parameters
+    ----------
+    spec : compare.speedup.SpeedupSpec
+    ds : xarray.Dataset
+        Dims (mu, compute_time, workers, run, record) (or raw.nc read back).
+    info : dict, optional
+        The engine's run summary (unused).
+
+    Returns
+    -------
+    compare.verdict.Verdict
+        Checks, results (``time_to_epsilon``, ``speedup_exponent``, ``floor``, ``theory``,
+        ``diverged``) and notes.
     """
     res = {
         "time_to_epsilon": {},
@@ -301,7 +315,26 @@ def _draw_mu(plots, ax, axf, i: int, mu: float, law: str, results: dict) -> None
 
 
 def figures(spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list[str]:
-    """Wall time vs M (log-log) per law with the linear and paper lines; error floor vs M."""
+    """Wall time vs M (log-log) per law with the linear and paper lines; error floor vs M.
+
+    Parameters
+    ----------
+    spec : compare.speedup.SpeedupSpec
+        The run's spec.
+    ds : xarray.Dataset
+        The assembled Dataset.
+    verdict : compare.verdict.Verdict
+        The analysis (its ``results`` are drawn).
+    out_dir : path
+        Where the files go.
+    fmt : str
+        png, pdf or svg.
+
+    Returns
+    -------
+    list of str
+        File names relative to ``out_dir``.
+    """
     from compare import plots  # matplotlib only where figures are drawn
 
     laws = list(spec.compute_times)

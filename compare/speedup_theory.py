@@ -35,6 +35,21 @@ def theory_prediction(problem: Problem, mu: float, eta: float, epsilon: float) -
 
     With :math:`\delta^2 = \epsilon` the end of Phase II, :math:`h_1^2 \ge 1 - \delta^2`, is the
     event "error <= epsilon". Returns ``{"T1", "T2", "T"}`` in ODE units; N = T / (M eta).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum.
+    eta : float
+        Step size.
+    epsilon : float
+        Target error (delta^2 = epsilon).
+
+    Returns
+    -------
+    dict
+        ``{"T1", "T2", "T"}`` (ODE units).
     """
     from theory.phases import T1_derived, T2_derived
 
@@ -109,6 +124,23 @@ def linearised_inflation(problem: Problem, mu: float, eta: float, law: str, work
     At :math:`e_2` coordinate 1 follows the linearised recursion with :math:`c = \lambda_2 - \lambda_1 < 0`
     (Theorem 9's unstable OU); escape and traverse both last about 1/(growth rate), so the
     iterations to epsilon scale like rate(M = 1)/rate(M).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum.
+    eta : float
+        Step size.
+    law : {"constant", "exponential"}
+        Compute-time law.
+    workers : sequence of int
+        The M grid.
+
+    Returns
+    -------
+    ndarray, shape (n_M,)
+        1 at M = 1.
     """
     s = eta * float(problem.lambda_[1] - problem.lambda_[0])
     r1 = _growth(mu, s, law, 1)
@@ -132,6 +164,23 @@ def predicted_floor(problem: Problem, mu: float, eta: float, law: str, M: int) -
     (:func:`theory.random_delays.stationary_variance_random` with
     :class:`~theory.random_delays.WorkerPipelineLaw`), ``inf`` when the radial mode is not
     mean-square stable.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum.
+    eta : float
+        Step size.
+    law : {"constant", "exponential"}
+        Compute-time law.
+    M : int
+        Number of workers.
+
+    Returns
+    -------
+    float
+        The predicted error floor (inf past stability).
     """
     from compare._common import stability
 
@@ -162,6 +211,26 @@ def breakdown_M(problem: Problem, mu: float, eta: float, law: str, workers, epsi
 
     ``constant``: theory.stability's exact threshold, M_stability = tau* + 2; ``exponential``: the
     first grid M whose pipeline law is not mean-square stable (theory.random_delays). None if none.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum.
+    eta : float
+        Step size.
+    law : {"constant", "exponential"}
+        Compute-time law.
+    workers : sequence of int
+        The M grid.
+    epsilon : float
+        Target error.
+
+    Returns
+    -------
+    dict
+        ``law``, ``M_stability``, ``M_floor``, ``M_b`` (None if none), ``floors`` {M: floor},
+        ``stability_delay``.
     """
     from compare._common import stability
 

@@ -77,6 +77,13 @@ class Constants:
     alpha_se: np.ndarray | None = field(default=None)
 
     def as_dict(self) -> dict:
+        """The constants as JSON-serialisable Python (arrays as nested lists).
+
+        Returns
+        -------
+        dict
+            ``C_d, C_d_note, alpha, phi, exact`` (and ``alpha_se`` for Monte Carlo estimates).
+        """
         out = {
             "C_d": self.C_d,
             "C_d_note": self.C_d_note,
@@ -102,18 +109,75 @@ class Distribution(ABC):
 
     @abstractmethod
     def sample_y(self, rng: np.random.Generator, n: int, lambda_: np.ndarray, Q: np.ndarray) -> np.ndarray:
-        """Draw Y = Q^T X, shape (n, d)."""
+        """Draw Y = Q^T X, the data of eq. (4) in eigen-coordinates.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Consumed sequentially (chunked draws concatenate exactly).
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            Rows with E[Y Y^T] = diag(lambda_).
+        """
 
     @abstractmethod
     def constants(self, lambda_: np.ndarray, Q: np.ndarray) -> Constants:
-        """The constants C_d, alpha, phi for this distribution and spectrum."""
+        """The constants C_d (Assumption 2), alpha (Theorem 5) and phi (before Proposition 6).
+
+        Parameters
+        ----------
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis.
+
+        Returns
+        -------
+        Constants
+        """
 
     def fourth_moments_symbolic(self, lambda_symbols) -> sp.Matrix | None:
-        """E[Y_i^2 Y_j^2] as a sympy Matrix in the eigenvalue symbols, or None if not known."""
+        """E[Y_i^2 Y_j^2] as a sympy Matrix in the eigenvalue symbols, or None if not known.
+
+        Parameters
+        ----------
+        lambda_symbols : sequence of sympy.Symbol, length d
+            lambda_1..lambda_d (:func:`theory.symbolic.lambdas`).
+
+        Returns
+        -------
+        sympy.Matrix, shape (d, d), or None
+            None for this base class (no closed form known).
+        """
         return None
 
     def sample_x(self, rng: np.random.Generator, n: int, lambda_: np.ndarray, Q: np.ndarray) -> np.ndarray:
-        """Draw X in the original coordinates, shape (n, d)."""
+        """Draw X = Q Y in the original coordinates.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Consumed as by :meth:`sample_y`.
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            Rows with E[X X^T] = Sigma = Q diag(lambda_) Q^T.
+        """
         return self.sample_y(rng, n, lambda_, Q) @ Q.T
 
     def __repr__(self) -> str:
@@ -132,9 +196,39 @@ class Gaussian(Distribution):
     name = "gaussian"
 
     def sample_y(self, rng, n, lambda_, Q):
+        """Y = Lambda^(1/2) z, z ~ N(0, I) (``rng.standard_normal``).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Consumed sequentially (chunked draws concatenate exactly).
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis (unused: Y is drawn in eigen-coordinates).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            Gaussian rows.
+        """
         return rng.standard_normal((n, lambda_.size)) * np.sqrt(lambda_)
 
     def fourth_moments_symbolic(self, lambda_symbols):
+        """E[Y_i^2 Y_j^2] = lambda_i lambda_j (1 + 2 delta_ij) (Gaussian fourth moments).
+
+        Parameters
+        ----------
+        lambda_symbols : sequence of sympy.Symbol, length d
+            lambda_1..lambda_d.
+
+        Returns
+        -------
+        sympy.Matrix, shape (d, d)
+            3 lambda_i^2 on the diagonal, lambda_i lambda_j off it.
+        """
         import sympy as sp
 
         d = len(lambda_symbols)
@@ -143,6 +237,20 @@ class Gaussian(Distribution):
         )
 
     def constants(self, lambda_, Q):
+        """Exact: alpha_ij = sqrt(lambda_i lambda_j (1 + 2 delta_ij)); no C_d (unbounded).
+
+        Parameters
+        ----------
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis (unused).
+
+        Returns
+        -------
+        Constants
+            ``C_d`` None, ``exact`` True.
+        """
         m4 = np.outer(lambda_, lambda_) * (1.0 + 2.0 * np.eye(lambda_.size))
         alpha = np.sqrt(m4)
         return Constants(
@@ -160,17 +268,61 @@ class Rademacher(Distribution):
     name = "rademacher"
 
     def sample_y(self, rng, n, lambda_, Q):
+        """Y = Lambda^(1/2) xi, xi_i = +-1 with probability 1/2 each (one ``rng.random`` double per entry).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Consumed sequentially (chunked draws concatenate exactly).
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis (unused: Y is drawn in eigen-coordinates).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            Rows of +-sqrt(lambda_i).
+        """
         # random() consumes one double per entry, so chunked draws concatenate exactly.
         xi = np.where(rng.random((n, lambda_.size)) < 0.5, -1.0, 1.0)
         return xi * np.sqrt(lambda_)
 
     def fourth_moments_symbolic(self, lambda_symbols):
+        """E[Y_i^2 Y_j^2] = lambda_i lambda_j (xi_i^2 = 1 for every draw).
+
+        Parameters
+        ----------
+        lambda_symbols : sequence of sympy.Symbol, length d
+            lambda_1..lambda_d.
+
+        Returns
+        -------
+        sympy.Matrix, shape (d, d)
+            lambda_i lambda_j.
+        """
         import sympy as sp
 
         d = len(lambda_symbols)
         return sp.Matrix(d, d, lambda i, j: lambda_symbols[i] * lambda_symbols[j])
 
     def constants(self, lambda_, Q):
+        """Exact: alpha_ij = sqrt(lambda_i lambda_j), C_d = sqrt(tr Sigma) (||X||^2 = tr Sigma always).
+
+        Parameters
+        ----------
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis (unused).
+
+        Returns
+        -------
+        Constants
+            ``exact`` True.
+        """
         alpha = np.sqrt(np.outer(lambda_, lambda_))
         return Constants(
             C_d=float(np.sqrt(np.sum(lambda_))),
@@ -205,6 +357,24 @@ class UserSampler(Distribution):
         self.name = name
 
     def sample_x(self, rng, n, lambda_, Q):
+        """The user's sampler's draws of X, shape-checked.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Passed to the sampler.
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis (unused).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            ``sampler(rng, n)`` as floats.
+        """
         x = np.asarray(self.sampler(rng, n), dtype=float)
         if x.shape != (n, lambda_.size):
             raise ValueError(
@@ -213,9 +383,41 @@ class UserSampler(Distribution):
         return x
 
     def sample_y(self, rng, n, lambda_, Q):
+        """Y = Q^T X of the user's draws.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Passed to the sampler.
+        n : int
+            Number of draws.
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            X Q (rows are draws).
+        """
         return self.sample_x(rng, n, lambda_, Q) @ Q
 
     def constants(self, lambda_, Q):
+        """Monte Carlo estimates (``n_mc`` draws, seed ``seed``) of alpha with delta-method standard errors.
+
+        Parameters
+        ----------
+        lambda_ : ndarray, shape (d,)
+            Eigenvalues of Sigma.
+        Q : ndarray, shape (d, d)
+            Orthonormal eigenbasis.
+
+        Returns
+        -------
+        Constants
+            ``exact`` False; ``C_d`` the largest ||X|| seen (a lower bound of the true one).
+        """
         rng = np.random.default_rng(self.seed)
         x = self.sample_x(rng, self.n_mc, lambda_, Q)
         y2 = (x @ Q) ** 2
@@ -248,7 +450,23 @@ DISTRIBUTIONS: dict[str, type[Distribution]] = {"gaussian": Gaussian, "rademache
 
 
 def get_distribution(dist: str | Distribution | Callable) -> Distribution:
-    """Return a Distribution from a name ('gaussian', 'rademacher'), an instance, or a sampler."""
+    """Return a Distribution from a name ('gaussian', 'rademacher'), an instance, or a sampler.
+
+    Parameters
+    ----------
+    dist : str, Distribution or callable
+        A name (case and surrounding spaces ignored), an instance (returned as is) or a sampler
+        ``(rng, n) -> X`` (wrapped in :class:`UserSampler`).
+
+    Returns
+    -------
+    Distribution
+
+    Raises
+    ------
+    ValueError
+        Naming ``dist``.
+    """
     if isinstance(dist, Distribution):
         return dist
     if isinstance(dist, str):

@@ -65,7 +65,17 @@ class Problem:
     # -- constructors -----------------------------------------------------------------
     @classmethod
     def paper(cls, dist: Distribution | str = "gaussian") -> Problem:
-        """Section 4.1: d = 4, Sigma = diag(4, 3, 2, 1)."""
+        """Section 4.1: d = 4, Sigma = diag(4, 3, 2, 1).
+
+        Parameters
+        ----------
+        dist : str or Distribution
+            The data distribution (default Gaussian).
+
+        Returns
+        -------
+        Problem
+        """
         return cls(PAPER_EIGENVALUES, dist=dist)
 
     # -- derived quantities -----------------------------------------------------------
@@ -76,6 +86,7 @@ class Problem:
 
     @property
     def d(self) -> int:
+        """Dimension d of the data (number of eigenvalues)."""
         return int(self.eigenvalues.size)
 
     @property
@@ -95,14 +106,17 @@ class Problem:
 
     @property
     def alpha(self) -> np.ndarray:
+        """alpha_ij = sqrt(E[Y_i^2 Y_j^2]) of Theorem 5, shape (d, d) (0-based)."""
         return self.constants.alpha
 
     @property
     def phi(self) -> float:
+        """phi = sum_i alpha_1i^2, as printed before Proposition 6."""
         return self.constants.phi
 
     @property
     def C_d(self) -> float | None:
+        """Bound on ||X|| of Assumption 2; None when the distribution is unbounded (Gaussian)."""
         return self.constants.C_d
 
     @property
@@ -111,22 +125,61 @@ class Problem:
         return np.array(self.Q[:, 0])
 
     def eigenvector(self, j: int) -> np.ndarray:
-        """v^j = Q e_j for the paper's 1-based index j."""
+        """v^j = Q e_j for the paper's 1-based index j.
+
+        Parameters
+        ----------
+        j : int
+            1..d.
+
+        Returns
+        -------
+        ndarray, shape (d,)
+
+        Raises
+        ------
+        ValueError
+            Naming ``j``.
+        """
         if not 1 <= j <= self.d:
             raise ValueError(f"j must be in 1..{self.d}, got {j}")
         return np.array(self.Q[:, j - 1])
 
     def to_eigen(self, v: np.ndarray) -> np.ndarray:
-        """h = Q^T v along the last axis."""
+        """h = Q^T v along the last axis (eigen-coordinates).
+
+        Parameters
+        ----------
+        v : array_like, shape (..., d)
+
+        Returns
+        -------
+        ndarray, shape (..., d)
+        """
         return np.asarray(v) @ self.Q
 
     def from_eigen(self, h: np.ndarray) -> np.ndarray:
-        """v = Q h along the last axis."""
+        """v = Q h along the last axis (back from eigen-coordinates).
+
+        Parameters
+        ----------
+        h : array_like, shape (..., d)
+
+        Returns
+        -------
+        ndarray, shape (..., d)
+        """
         return np.asarray(h) @ self.Q.T
 
     # -- identity ---------------------------------------------------------------------
     def describe(self) -> dict:
-        """A JSON-serialisable description (used in verdicts and for content keys)."""
+        """A JSON-serialisable description (used in verdicts and for content keys).
+
+        Returns
+        -------
+        dict
+            ``eigenvalues`` (list), ``Q_is_identity`` (bool), ``dist`` (name).
+        """
         return {
             "eigenvalues": self.eigenvalues.tolist(),
             "Q_is_identity": bool(np.array_equal(self.Q, np.eye(self.d))),
@@ -134,7 +187,13 @@ class Problem:
         }
 
     def key(self) -> str:
-        """A content hash identifying the problem (spectrum, basis bytes, distribution)."""
+        """A content hash identifying the problem (spectrum, basis bytes, distribution).
+
+        Returns
+        -------
+        str
+            16 hex digits (blake2b, 8 bytes).
+        """
         h = hashlib.blake2b(digest_size=8)
         h.update(json.dumps(self.describe(), sort_keys=True).encode())
         h.update(np.ascontiguousarray(self.Q).tobytes())

@@ -348,7 +348,22 @@ def companion_matrix(mu: float, s: float, tau: int) -> np.ndarray:
 
 
 def spectral_radius(mu: float, s: float, tau: int) -> float:
-    """Largest |eigenvalue| of :func:`companion_matrix` (dense; an oracle for small tau)."""
+    """Largest |eigenvalue| of :func:`companion_matrix` (dense; an oracle for small tau).
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    tau : int
+        Constant delay >= 0 (the matrix is (tau + 2)-square: O(tau^3)).
+
+    Returns
+    -------
+    float
+        The spectral radius; the mode recursion is stable iff it is < 1.
+    """
     return float(np.max(np.abs(np.linalg.eigvals(companion_matrix(mu, s, tau)))))
 
 
@@ -592,7 +607,13 @@ class StabilityResult:
     capped: bool = False
 
     def as_dict(self) -> dict:
-        """A JSON-serialisable dict (plain Python numbers)."""
+        """A JSON-serialisable dict (plain Python numbers).
+
+        Returns
+        -------
+        dict
+            Every field (``modes`` as nested dicts).
+        """
         return asdict(self)
 
 
@@ -756,6 +777,16 @@ def characteristic_polynomial_expr(tau: int) -> sp.Expr:
 
     :math:`z^{\tau+1} - (1+\mu)z^\tau + \mu z^{\tau-1} + s` for tau >= 1 and
     :math:`z^2 - (1+\mu-s)z + \mu` for tau = 0, in the symbols ``z, mu, s``.
+
+    Parameters
+    ----------
+    tau : int
+        Constant delay >= 0.
+
+    Returns
+    -------
+    sympy.Expr
+        The expanded polynomial in ``z_s``, ``mu_s``, ``s_s``.
     """
     import sympy as sp
 
@@ -898,7 +929,17 @@ def _asymptotic_closed_form(mu, s, order: int):
 
 
 def asymptotic_threshold_latex(order: int = 2) -> str:
-    """LaTeX of :func:`asymptotic_threshold_expr` (``\\tau_c \\simeq ...``)."""
+    """LaTeX of :func:`asymptotic_threshold_expr` (``\\tau_c \\simeq ...``).
+
+    Parameters
+    ----------
+    order : int
+        Number of terms, 1..5.
+
+    Returns
+    -------
+    str
+    """
     import sympy as sp
 
     return r"\tau_c \simeq " + sp.latex(asymptotic_threshold_expr(order))

@@ -58,7 +58,7 @@ from pathlib import Path
 from compare import cli
 from compare.engine import Comparison, run_command
 from compare.phase3_analysis import analyse
-from compare.phase3_cells import assemble, cells
+from compare.phase3_cells import assemble, cells, estimate
 from compare.phase3_figures import figures
 from compare.phase3_spec import (
     ACF_MIN,
@@ -67,9 +67,13 @@ from compare.phase3_spec import (
     DEFAULT_LADDER,
     DEFAULT_SWEEP,
     KS_ALPHA,
+    MIN_RUNS,
+    MIN_WINDOW_RECORDS,
     RECORDS_PER_RELAXATION,
     SAMPLE_SPACING_RELAXATIONS,
     Phase3Spec,
+    min_horizon,
+    setup,
 )
 from compare.single_run import run_in_process, spec_fields_from_args, spec_fields_from_problem
 from compare.verdict import Verdict
@@ -86,6 +90,7 @@ __all__ = [
     "spec_from_args",
     "cells",
     "assemble",
+    "estimate",
     "analyse",
     "figures",
     "add_arguments",
@@ -99,6 +104,8 @@ __all__ = [
     "ACF_MIN",
     "ACF_SKIP_MOMENTUM",
     "KS_ALPHA",
+    "MIN_RUNS",
+    "DEFAULT_MAX_CHAIN_STEPS",
 ]
 
 NAME = "phase3"
@@ -130,8 +137,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--diffusion-scale", type=float, default=1.0, help=argparse.SUPPRESS)
 
 
+#: Work phase3 runs without an explicit ``--max-steps``: 1e11 chain-steps (about 1000 x the
+#: default run, hours on a laptop); a tiny eigengap's burn-in asks for far more.
+DEFAULT_MAX_CHAIN_STEPS = 1e11
+#: The options whose values set the work, in the order a refusal names them.
+_WORK_OPTIONS = ("eigenvalues", "mu", "eta", "runs", "horizon", "ladder", "sweep", "tau")
+
+
 def validate(args) -> None:
-    """Validate the phase3 options (ValueError naming the option); builds the spec once."""
+    """Validate the phase3 options before any simulation (ValueError naming the option).
+
+    Beyond each option's own domain: at least :data:`MIN_RUNS` runs; a window of at least
+    ``MIN_WINDOW_RECORDS`` records (a ``--horizon`` the user did not give, e.g. ``--quick``'s,
+    is raised to it with a note instead); the work of the run (:func:`estimate`) within
+    :data:`DEFAULT_MAX_CHAIN_STEPS` unless ``--max-steps`` is given (the engine then guards it).
+    Builds the spec once (``args.phase3_spec``); notes for the verdict in ``args.phase3_notes``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (the common ones already validated).
+
+    Raises
+    ------
+    ValueError
+        Its message starts with the option's name.
+    """
+    given = getattr(args, "given_options", frozenset())
     check_positive_float(args.horizon, "--horizon")
     args.ladder_factors = cli.parse_ladder(args.ladder)
     args.sweep_fractions = [] if not args.sweep.strip() else cli.parse_float_list(args.sweep, "--sweep")
@@ -140,9 +172,39 @@ def validate(args) -> None:
     check_positive_float(args.displacement, "--displacement")
     cli.check_level(args.level)
     check_positive_float(args.diffusion_scale, "--diffusion-scale")
-    if args.runs < 2:
-        raise ValueError(f"--runs must be >= 2 for intervals across runs, got {args.runs}")
-    args.phase3_spec = spec_from_args(args)
+    if args.runs < MIN_RUNS:
+        raise ValueError(
+            f"--runs must be >= {MIN_RUNS} (the decay rate's bootstrap over runs needs at least {MIN_RUNS} "
+            f"for a {args.level:.0%} interval), got {args.runs}"
+        )
+    args.phase3_notes = []
+    shortest = min_horizon(cli.problem_from_args(args), args.mu, args.eta, args.ladder_factors)
+    if args.horizon < shortest:
+        if "horizon" in given:
+            raise ValueError(
+                f"--horizon {args.horizon:g} is shorter than {MIN_WINDOW_RECORDS} record spacings "
+                f"({shortest / MIN_WINDOW_RECORDS:.3g} ODE time each): give --horizon >= {shortest:.3g}"
+            )
+        args.phase3_notes.append(
+            f"the window (horizon {args.horizon:g}) was shorter than {MIN_WINDOW_RECORDS} record spacings: "
+            f"raised to {shortest:.3g}"
+        )
+        args.horizon = shortest
+    spec = spec_from_args(args)
+    if "max_steps" not in given and getattr(args, "max_steps", None) is None:
+        work = estimate(spec).chain_steps
+        if work > DEFAULT_MAX_CHAIN_STEPS:
+            named = [f"--{o.replace('_', '-')}" for o in _WORK_OPTIONS if o in given] or ["--runs"]
+            s = setup(spec)
+            eta_min = min(spec.etas())
+            raise ValueError(
+                f"{', '.join(named)}: this run needs an estimated {work:.3g} chain-steps, more than phase3's "
+                f"default limit of {DEFAULT_MAX_CHAIN_STEPS:.0e} (per run at eta = {eta_min:g}: a burn-in of "
+                f"{BURN_IN_RELAXATIONS:g} slowest OU relaxation times (1-mu)/(lambda_1-lambda_2), "
+                f"{s.burn / eta_min:.3g} steps, and a window of {spec.horizon / eta_min:.3g} steps); reduce "
+                "--runs, --horizon or --ladder, widen the eigengap, or give --max-steps to allow it"
+            )
+    args.phase3_spec = spec
 
 
 def quick_args() -> list[str]:
@@ -250,8 +312,23 @@ def _from_args(args: argparse.Namespace) -> Phase3Spec:
 
 
 def run(args, out_dir: Path) -> Verdict:
-    """Simulate the cells (or load them with --from-store), analyse, plot."""
-    return run_command(COMPARISON, args, out_dir)
+    """Simulate the cells (or load them with --from-store), analyse, plot.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options validated by :func:`validate`.
+    out_dir : path
+        Output directory (figures; the store ``cells.zarr`` by default).
+
+    Returns
+    -------
+    Verdict
+        With the notes of :func:`validate` (a raised window) after the analysis' own.
+    """
+    verdict = run_command(COMPARISON, args, out_dir)
+    verdict.notes = [*verdict.notes, *getattr(args, "phase3_notes", [])]
+    return verdict
 
 
 #: The comparison as the engine runs it (spec, plan, assembly, analysis, figures).
@@ -263,4 +340,5 @@ COMPARISON = Comparison(
     analyse=analyse,
     figures=figures,
     assemble=assemble,
+    estimate=estimate,
 )

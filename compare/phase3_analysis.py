@@ -22,11 +22,11 @@ from compare import _common as C
 from compare import phase3_checks as K
 from compare import stats
 from compare.phase3_cells import sweep_taus
-from compare.phase3_spec import ACF_SKIP_MOMENTUM, Setup, setup, transient_start
+from compare.phase3_spec import ACF_SKIP_MOMENTUM, Setup, setup, sweep_horizon, transient_start
 from compare.single_run import reported_tau, verdict_parameters
 from compare.verdict import Verdict
 
-__all__ = ["analyse", "rung_stats", "pooled_samples", "NAME"]
+__all__ = ["analyse", "rung_stats", "pooled_samples", "linearised_law", "transient_predictions", "NAME"]
 
 NAME = "phase3"
 
@@ -56,17 +56,56 @@ def _coordinate_stats(ds_rung, k: int, alive, dt: float, acf_start: int, level: 
     }
 
 
+def linearised_law(spec):
+    """The delay law of the linearised predictions: None for a constant delay (the constant-delay
+    functions, tau), else :func:`compare._common.exact_delay_law` of the spec's model (None too
+    when the theory has no exact law: then the rounded mean staleness as a constant delay).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+
+    Returns
+    -------
+    ndarray, GeometricDelayLaw, WorkerPipelineLaw or None
+    """
+    if spec.delay["model"] == "constant":
+        return None
+    return C.exact_delay_law(dict(spec.delay))
+
+
+def _nan_stats(m: int, level: float) -> list:
+    """Per-coordinate statistics of a rung with fewer than 2 surviving runs: every interval NaN."""
+    nan = stats.Interval(math.nan, math.nan, math.nan, math.nan, level)
+    return [{"variance": nan, "m2_runs": np.zeros(0), "rate": nan} for _ in range(m)]
+
+
 def rung_stats(spec, s: Setup, ds_rung) -> dict:
     """Statistics of one ladder rung: eta, tau, diverged runs, linearised predictions, per-coordinate
     intervals (``stats`` None when fewer than 2 runs survived).
 
     The rate is fitted with a free amplitude from lag ``acf_start`` on: the discrete
     heavy-ball's fast root (~mu per step) adds a transient over the first ~1/(1-mu) steps
-    that the OU does not have, and makes the slow component's amplitude differ from 1.
+    that the OU does not have, and makes the slow component's amplitude differ from 1. Under a
+    random delay model the linearised variance and ACF are those of its exact law
+    (:func:`linearised_law`, issue 11), not of the rounded mean staleness.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    s : Setup
+    ds_rung : xarray.Dataset
+        One rung of the assembled Dataset (``ds.isel(rung=n)``).
+
+    Returns
+    -------
+    dict
+        ``eta``, ``tau`` (the reported delay), ``diverged``, ``lin_var`` and ``lin_rate``
+        (shape (d - 1,)), ``stats`` (list per coordinate or None).
     """
     eta_l, mu = float(ds_rung["eta"].values), spec.mu
-    # a random model's linearised allowances use its mean staleness, rounded
     tau = reported_tau(spec.delay, float(ds_rung["mean_staleness"].values))
+    law = linearised_law(spec)
     alive = _alive(ds_rung)
     dt_l = float(ds_rung["record_dt"].values)
     rec = int(round(dt_l / eta_l))  # steps per record
@@ -77,17 +116,24 @@ def rung_stats(spec, s: Setup, ds_rung) -> dict:
         sstats = [
             _coordinate_stats(ds_rung, k, alive, dt_l, acf_start, spec.level, spec.seed) for k in range(m)
         ]
-    lin_var = np.array([C.linearised_variance_u(s.alpha[k], s.c[k], eta_l, mu, tau) for k in range(m)])
+
+    def variance(k):
+        if law is None:
+            return C.linearised_variance_u(s.alpha[k], s.c[k], eta_l, mu, tau)
+        return C.linearised_variance_u_law(s.alpha[k], s.c[k], eta_l, mu, law)
+
+    def acov(k):
+        n = rec * s.max_lag[k]
+        if law is None:
+            return C.linearised_autocovariance_u(s.alpha[k], s.c[k], eta_l, mu, tau, n)
+        return C.linearised_autocovariance_u_law(s.alpha[k], s.c[k], eta_l, mu, law, n)
+
+    lin_var = np.array([variance(k) for k in range(m)])
     # the linearised recursion's exact ACF, read at the record lags and fitted by the same rule as
     # the data: the prediction of the *measured* rate (its slowest root alone ignores the other roots)
     lin_rate = np.array(
         [
-            K.fitted_rate(
-                C.linearised_autocovariance_u(s.alpha[k], s.c[k], eta_l, mu, tau, rec * s.max_lag[k]),
-                rec,
-                dt_l,
-                acf_start,
-            )
+            K.fitted_rate(acov(k), rec, dt_l, acf_start) if np.isfinite(lin_var[k]) else math.nan
             for k in range(m)
         ]
     )
@@ -161,9 +207,12 @@ def transient_predictions(spec, s: Setup, t: np.ndarray, tau: int) -> dict:
     """The predicted transient means on the record times t, shape (n_t, d - 1) each, u units.
 
     ``ou``: eq. (8), u0 exp(-theta_i t); ``linearised``: the linearised delayed recursion's mean
-    path; ``ode``: the deterministic nonlinear drift from the same start, ODE (7) in closed form
-    (Theorem 3); ``corrected``: the linear path plus the O(eta u0^2) nonlinearity (ODE (7) minus
-    its linearisation), first-order additive (the toolkit's finite-eta prediction).
+    path (under a random delay model the exact mean-field recursion of its law,
+    :func:`compare._common.linearised_mean_path_law`; ``tau`` is used for a constant delay or
+    a model without an exact law); ``ode``: the deterministic nonlinear drift from the same
+    start, ODE (7) in closed form (Theorem 3); ``corrected``: the linear path plus the
+    O(eta u0^2) nonlinearity (ODE (7) minus its linearisation), first-order additive (the
+    toolkit's finite-eta prediction).
     """
     from theory.ode import closed_form_H
 
@@ -171,10 +220,14 @@ def transient_predictions(spec, s: Setup, t: np.ndarray, tau: int) -> dict:
     h0, u0 = transient_start(spec, s)
     ou_mean = u0[None, :] * np.exp(-s.theta[None, :] * t[:, None])
     steps = np.rint(t / eta).astype(int)
-    lin = np.stack(
-        [C.linearised_mean_path(u0[k], s.c[k], eta, mu, tau, int(steps[-1]))[steps] for k in range(d - 1)],
-        axis=1,
-    )
+    law = linearised_law(spec)
+
+    def path(k):
+        if law is None:
+            return C.linearised_mean_path(u0[k], s.c[k], eta, mu, tau, int(steps[-1]))
+        return C.linearised_mean_path_law(u0[k], s.c[k], eta, mu, law, int(steps[-1]))
+
+    lin = np.stack([path(k)[steps] for k in range(d - 1)], axis=1)
     u_ode = (closed_form_H(h0, s.problem.lambda_, mu, t) - np.eye(d)[0])[:, 1:] / math.sqrt(eta)
     return {"u0": u0, "ou": ou_mean, "linearised": lin, "ode": u_ode, "corrected": lin + (u_ode - ou_mean)}
 
@@ -228,7 +281,7 @@ def _sweep(spec, s: Setup, ds) -> tuple[dict, object]:
         "linearised_variance_ratio": lin_ratio,
         "diverged_fraction": np.asarray(div, dtype=float),
         "delay_bounds": bounds,
-        "horizon": s.burn + spec.horizon / 4,
+        "horizon": sweep_horizon(spec, s),
     }
     return out, K.sweep_check(taus, div, tau_star, binding)
 
@@ -240,8 +293,8 @@ def _norm_excess(spec, s: Setup, base) -> dict:
     per_run = base["norm2"].values[_alive(base)]
     alpha = s.problem.alpha[1:, 0]
     return {
-        "observed": float(base["norm_excess"].values),
-        "observed_se": float(per_run.std(ddof=1) / math.sqrt(per_run.size)),
+        "observed": float(base["norm_excess"].values) if per_run.size else None,
+        "observed_se": float(per_run.std(ddof=1) / math.sqrt(per_run.size)) if per_run.size >= 2 else None,
         "empirical_law": float(spec.eta * np.sum(alpha**2) / (2 * s.problem.lambda_[0] * (1 - spec.mu))),
     }
 
@@ -260,16 +313,88 @@ def _parameters(spec, tau0: int) -> dict:
     return verdict_parameters(spec, own)
 
 
+def _notes(spec, s: Setup, rows: list, ds) -> list[str]:
+    """Run-level facts for ``Verdict.notes``: divergence, the delay past the stability threshold, an
+    unstable linearised recursion, an underdamped mode (eq. (8) not expected to hold at this eta),
+    the clamps of :func:`compare.phase3_spec.setup`."""
+    from compare.checks import divergence_note
+
+    notes = []
+    runs = spec.runs
+    note = divergence_note(rows[0]["diverged"], runs, "the stationary checks at the base eta")
+    if note:
+        notes.append(note)
+    for n, row in enumerate(rows[1:], start=1):
+        if row["diverged"]:
+            notes.append(f"ladder rung {n} (eta = {row['eta']:g}): {row['diverged']} of {runs} runs diverged")
+    tr_div = int(np.sum(ds["transient_diverged"].values))
+    if tr_div:
+        notes.append(
+            f"transient: {tr_div} of {runs} runs diverged; its ensemble mean uses the other {runs - tr_div}"
+            + (" (not measured)" if runs - tr_div < 2 else "")
+        )
+    thr = C.stability(s.problem, spec.mu, spec.eta)
+    tau_star = int(thr.max_stable_delay)
+    if spec.delay["model"] == "constant" and int(spec.delay["tau"]) > tau_star:
+        notes.append(
+            f"tau = {spec.delay['tau']} is past the exact stability threshold tau* = "
+            f"{'none (no delay is stable)' if tau_star < 0 else tau_star} ({thr.binding_mode} mode, "
+            "theory.stability): the linearised recursion is unstable, runs grow and diverge given time"
+        )
+    law = linearised_law(spec)
+    if spec.delay["model"] != "constant":
+        notes.append(
+            f"linearised predictions under the {spec.delay['model']} delay model: "
+            + (
+                f"its exact law ({C.delay_law_label(law)}; theory.random_delays, issue 11)"
+                if law is not None
+                else f"no exact law for this model: the rounded mean staleness tau = {rows[0]['tau']} as a "
+                "constant delay"
+            )
+        )
+    unstable = [i for k, i in enumerate(s.coords) if not np.isfinite(rows[0]["lin_var"][k])]
+    if unstable:
+        notes.append(
+            "the linearised recursion is not (mean-square) stable at this eta and delay for coordinates "
+            f"{unstable}: its predictions there are not measured"
+        )
+    s_max = spec.eta * float(np.max(s.c))
+    if s_max > (1 - math.sqrt(spec.mu)) ** 2:
+        notes.append(
+            f"the fastest tangent mode is underdamped at this eta: eta (lambda_1 - lambda_d) = {s_max:.3g} > "
+            f"(1 - sqrt(mu))^2 = {(1 - math.sqrt(spec.mu)) ** 2:.3g}, so the chain oscillates on the OU's "
+            "time scale and eq. (8) is not expected to describe it at this eta (Theorem 5 is a limit "
+            "eta -> 0)"
+        )
+    notes += list(s.notes)
+    return notes
+
+
 def analyse(spec, ds, info: dict | None = None) -> Verdict:
-    """The phase3 verdict of an assembled Dataset (:func:`compare.phase3_cells.assemble`)."""
+    """The phase3 verdict of an assembled Dataset (:func:`compare.phase3_cells.assemble`).
+
+    A run in which every run diverged at the base eta is a result: the stationary checks are
+    not measured (holds None) and ``Verdict.notes`` says how many diverged.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    ds : xarray.Dataset
+        The assembled Dataset (``raw.nc``).
+    info : dict, optional
+        The engine's run summary (unused).
+
+    Returns
+    -------
+    Verdict
+    """
     start = time.perf_counter()
     s = setup(spec)
     rows = [rung_stats(spec, s, ds.isel(rung=n)) for n in range(ds.sizes["rung"])]
     row0, base = rows[0], ds.isel(rung=0)
-    if row0["stats"] is None:
-        raise RuntimeError(
-            "every run diverged at the base eta: no stationary statistics (lower --tau or --eta)"
-        )
+    notes = _notes(spec, s, rows, ds)
+    if row0["stats"] is None:  # every (or all but one) run diverged at the base eta: nothing to measure
+        row0 = rows[0] = {**row0, "stats": _nan_stats(len(s.coords), spec.level)}
     results: dict = {
         "coords": s.coords,
         "ou": {"drift": s.drift, "diffusion": s.diffusion, "stationary_variance": s.var_ou},
@@ -288,6 +413,10 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
     results["burn_in"] = s.burn
     results["record_dt"] = float(base["record_dt"].values)
     results["diverged_runs_base"] = row0["diverged"]
+    law = linearised_law(spec)
+    results["linearised_delay_law"] = (
+        "constant" if spec.delay["model"] == "constant" else C.delay_law_label(law)
+    )
     return Verdict(
         command=NAME,
         parameters=_parameters(spec, row0["tau"]),
@@ -296,4 +425,5 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         results=results,
         elapsed_s=time.perf_counter() - start,
         raw=ds,
+        notes=notes,
     )

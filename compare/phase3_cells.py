@@ -37,10 +37,10 @@ from compare import _common as C
 from compare.engine import Cell
 from compare.phase3_spec import (
     SAMPLE_SPACING_RELAXATIONS,
-    TRANSIENT_RELAXATIONS,
     Phase3Spec,
     rung_seed,
     setup,
+    sweep_horizon,
     transient_start,
 )
 from compare.single_run import discrete_params, problem_of, simulate_records
@@ -52,6 +52,7 @@ __all__ = [
     "transient_cell",
     "sweep_cell",
     "sweep_taus",
+    "estimate",
     "NAME",
 ]
 
@@ -121,6 +122,22 @@ VARIABLES = {
 }
 
 
+#: Units and meaning of every coordinate of the assembled Dataset: name -> (units, meaning).
+COORDINATES = {
+    "coord": ("", "coordinate i of u (1-based: the paper's H^(i)), i = 2..d"),
+    "run": ("", "independent run (its own data stream)"),
+    "lag": ("records", "ACF lag s (in records of record_dt)"),
+    "sample": ("", "pooled sample of a run (spaced 5 slowest relaxation times)"),
+    "path": ("", "sample path (the first alive runs)"),
+    "path_time": ("", "record index of path_u (times in path_t)"),
+    "transient_time": ("ODE time", "record time t = k eta of the transient"),
+    "transient_run": ("", "sample path of the transient (the first alive runs)"),
+    "tau": ("steps", "constant delay of the sweep"),
+    "rung": ("", "eta-ladder rung (0 = the base eta)"),
+    "eta": ("ODE time per step", "step size of the rung"),
+}
+
+
 def _dataset(data: dict, coords: dict, d: int):
     """``xarray.Dataset`` of name -> (dims, values) with units and meaning from :data:`VARIABLES`."""
     import xarray as xr
@@ -128,13 +145,14 @@ def _dataset(data: dict, coords: dict, d: int):
     variables = {}
     for name, (dims, values) in data.items():
         units, meaning = VARIABLES[name]
-        variables[name] = (
-            dims,
-            values,
-            {"units": units, "long_name": meaning} if units else {"long_name": meaning},
-        )
-    coord = ("coord", np.arange(2, d + 1), {"long_name": "coordinate i of u (1-based: the paper's H^(i))"})
-    return xr.Dataset(variables, coords={"coord": coord, **coords})
+        variables[name] = (dims, values, {"units": units or "1", "description": meaning})
+    coords = {"coord": np.arange(2, d + 1), **coords}
+    out = {}
+    for name, value in coords.items():
+        values = value[1] if isinstance(value, tuple) else value
+        units, meaning = COORDINATES[name]
+        out[name] = (name, np.asarray(values), {"units": units or "1", "description": meaning})
+    return xr.Dataset(variables, coords=out)
 
 
 def _run_from(params: dict, seed: int, runs: int):
@@ -212,8 +230,11 @@ def transient_cell(params: dict, seed: int, runs: int):
     eta = float(params["eta"])
     alive = ~res.diverged[0]
     u = h[alive][:, :, 1:] / math.sqrt(eta)
-    mean = u.mean(axis=0)
-    se = u.std(axis=0, ddof=1) / math.sqrt(u.shape[0])
+    if u.shape[0] >= 2:
+        mean = u.mean(axis=0)
+        se = u.std(axis=0, ddof=1) / math.sqrt(u.shape[0])
+    else:  # fewer than 2 runs survived: no mean with an error (the checks are not measured)
+        mean = se = np.full(u.shape[1:], np.nan)
     u0 = (np.asarray(params["h0"], dtype=float) - np.eye(problem.d)[0])[1:] / math.sqrt(eta)
     dims = ("transient_time", "coord")
     paths = u[:N_TRANSIENT_PATHS]
@@ -311,12 +332,10 @@ def cells(spec: Phase3Spec) -> list[Cell]:
         )
         out.append(cell)
     h0, _ = transient_start(spec, s)
-    params = discrete_params(
-        spec, h0=h0, horizon=TRANSIENT_RELAXATIONS / float(s.theta.min()), record_dt=s.dt_rec
-    )
+    params = discrete_params(spec, h0=h0, horizon=s.transient_horizon, record_dt=s.dt_rec)
     out.append(Cell(NAME, _FN + "transient_cell", params, spec.runs, spec.seed + 1))
     if spec.sweep:
-        params = discrete_params(spec, h0=e1, horizon=s.burn + spec.horizon / 4, record_dt=s.dt_rec)
+        params = discrete_params(spec, h0=e1, horizon=sweep_horizon(spec, s), record_dt=s.dt_rec)
         del params["delay"], params["record_dt"]  # the sweep's delays are its own, constant
         params.update(
             taus=sweep_taus(spec)[0], record_every=max(1, int(round(s.dt_rec / spec.eta))), burn=s.burn
@@ -349,8 +368,12 @@ def assemble(spec: Phase3Spec, plan: list[Cell], datasets: list):
         compat="override",
     )
     stacked = stacked.assign_coords(
-        rung=np.arange(len(rungs)),
-        eta=("rung", np.asarray([ds.attrs["eta"] for ds in rungs]), {"long_name": "step size of the rung"}),
+        rung=("rung", np.arange(len(rungs)), {"units": "1", "description": COORDINATES["rung"][1]}),
+        eta=(
+            "rung",
+            np.asarray([ds.attrs["eta"] for ds in rungs]),
+            {"units": COORDINATES["eta"][0], "description": COORDINATES["eta"][1]},
+        ),
     )
     # the parts share only the coordinates coord and run: any other overlap is an error
     out = xr.merge([stacked, *others], join="exact", compat="equals", combine_attrs="override")
@@ -363,3 +386,77 @@ def assemble(spec: Phase3Spec, plan: list[Cell], datasets: list):
         }
     )
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# the resource estimate (issue 13)
+# ---------------------------------------------------------------------------------------
+def _call_bytes(runs: int, n_steps: int, n_rec: int, d: int, n_cfg: int, ring: int, random: bool) -> int:
+    """Peak bytes of one ``simulate_async_msgd`` call: kernel records and the returned copy, the
+    rings, two data chunks, and a random model's delay sequences (int64 per lane and step, plus
+    the transposed copy made for the kernel)."""
+    from simulate import _kernels
+    from simulate.async_msgd import DATA_CHUNK_BYTES
+
+    n_blocks, B = _kernels.lanes_for(runs)
+    lanes = n_blocks * B
+    records = n_cfg * lanes * n_rec * d * 8
+    chunk = max(1, min(n_steps, DATA_CHUNK_BYTES // (lanes * d * 8)))
+    data = 2 * chunk * lanes * d * 8
+    rings = n_cfg * lanes * (ring + 2) * d * 8
+    taus = 2 * lanes * n_steps * 8 if random else 0
+    return 2 * records + data + rings + taus
+
+
+def estimate(spec: Phase3Spec):
+    """Peak memory and work of a phase3 run, before any cell runs (issue 13).
+
+    Per cell the simulator's peak (:func:`_call_bytes`); a stationary cell then holds its
+    records, the alive runs' copy and the window's u (3 records' worth), the sweep its records
+    and one delay's window; the cells' Datasets are held until assembled (3 x the assembled
+    Dataset: cells, concatenation, merge).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+
+    Returns
+    -------
+    compare.engine.estimate.Estimate
+        ``chain_steps`` = runs x steps summed over the rungs, the transient and the swept
+        delays; ``reduce``: ``--runs``, ``--horizon``, ``--ladder`` (its smallest factor sets
+        the longest rung), ``--sweep``.
+    """
+    from compare.engine.estimate import Estimate
+
+    s = setup(spec)
+    d, m, runs = s.problem.d, s.problem.d - 1, spec.runs
+    random = spec.delay["model"] != "constant"
+    ring = 0 if random else int(spec.delay["tau"])  # a random model's ring: its largest draw (small)
+    peak, steps, dataset = 0, 0.0, 0
+    for eta_l in spec.etas():
+        n = max(1, int(round((s.burn + spec.horizon) / eta_l)))
+        every = max(1, int(round(s.dt_rec / eta_l)))
+        n_rec = n // every + 1
+        rec = runs * n_rec * d * 8
+        peak = max(peak, _call_bytes(runs, n, n_rec, d, 1, ring, random), 3 * rec)
+        steps += runs * n
+        n_lag = max(s.max_lag) + 1
+        n_samples = int(spec.horizon * float(s.theta.min()) / SAMPLE_SPACING_RELAXATIONS) + 2
+        dataset += 8 * runs * (m * n_lag + (n_samples + 1) * m + m + 2) + 8 * N_PATHS * N_PATH_POINTS * m
+    n = max(1, int(round(s.transient_horizon / spec.eta)))
+    every = max(1, int(round(s.dt_rec / spec.eta)))
+    n_rec = n // every + 1
+    peak = max(peak, _call_bytes(runs, n, n_rec, d, 1, ring, random), 3 * runs * n_rec * d * 8)
+    steps += runs * n
+    dataset += 8 * n_rec * m * (2 + N_TRANSIENT_PATHS) + 8 * runs
+    if spec.sweep:
+        taus = sweep_taus(spec)[0]
+        n = max(1, int(round(sweep_horizon(spec, s) / spec.eta)))
+        n_rec = n // every + 1
+        one = runs * n_rec * d * 8
+        peak = max(peak, _call_bytes(runs, n, n_rec, d, len(taus), max(taus), False) + 2 * one)
+        steps += len(taus) * runs * n
+        dataset += 8 * len(taus) * runs * (m + 1)
+    reduce = ("--runs", "--horizon", "--ladder (larger factors)", "--sweep (fewer or smaller fractions)")
+    return Estimate(memory_bytes=int(peak + 3 * dataset), chain_steps=float(steps), reduce=reduce)

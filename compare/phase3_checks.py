@@ -87,6 +87,42 @@ def w1_rows(x: np.ndarray, sd: float) -> np.ndarray:
     return sd * np.sum(piece(za, zc) - piece(zc, zb), axis=1)
 
 
+#: Fewest pooled samples for the KS and W1 checks (fewer: not measured).
+MIN_POOLED = 8
+
+
+def _ks_w1_not_measured(i, n, sd_ou, sd_lin) -> tuple[Check, list[Check], dict]:
+    """The KS and W1 checks when fewer than :data:`MIN_POOLED` samples survived (all runs diverged)."""
+    why = (
+        f"not measured: {n} pooled samples (fewer than {MIN_POOLED}; the runs diverged or the window is "
+        "short)"
+    )
+    ks = not_measured(
+        name=f"ks[{i}]",
+        equation="eq. (8), Theorem 5 (the stationary law is Gaussian)",
+        predicted=0.0,
+        tolerance=f"KS distance of u_i/rms(u_i) to N(0,1) <= its {1 - KS_ALPHA:.0%} null quantile",
+        note=why,
+    )
+    w1s = [
+        not_measured(
+            name=f"wasserstein{suffix}[{i}]",
+            equation=eq,
+            predicted=0.0,
+            tolerance=f"W1 <= its {1 - KS_ALPHA:.0%} null quantile",
+            note=why,
+        )
+        for suffix, eq in (
+            ("", "eq. (8), Theorem 5 (stationary law N(0, Var_OU))"),
+            ("_linearised", "linearised delayed recursion (law N(0, Var_lin), finite eta)"),
+        )
+    ]
+    info = {"ks_statistic": None, "ks_pvalue": None, "n": int(n)}
+    info.update({k: None for k in ("wasserstein", "wasserstein_null_q", "wasserstein_linearised")})
+    info["wasserstein_linearised_null_q"] = None
+    return ks, w1s, info
+
+
 def _w1_null_quantile(sd: float, n: int, seed: int, tag: int, i: int) -> float:
     """The 1 - KS_ALPHA quantile of W1(sample, N(0, sd^2)) for n iid N(0, sd^2) draws (seeded bootstrap;
     the replicates are consecutive draws of one stream, drawn as one block)."""
@@ -97,7 +133,11 @@ def _w1_null_quantile(sd: float, n: int, seed: int, tag: int, i: int) -> float:
 
 def ks_w1_checks(i, sample, sd_ou, sd_lin, seed) -> tuple[Check, list[Check], dict]:
     """Shape (KS, scale removed) and W1 to N(0, Var_OU) and to N(0, Var_lin): one prediction each."""
+    sample = np.asarray(sample, dtype=float)
+    sample = sample[np.isfinite(sample)]
     n = sample.size
+    if n < MIN_POOLED:
+        return _ks_w1_not_measured(i, n, sd_ou, sd_lin)
     D = _ks_statistic_standardised(sample)
     # null law of the statistic with the scale estimated (Lilliefors-type): parametric bootstrap
     rng_ks = np.random.default_rng(np.random.SeedSequence([seed, 0x4B53, i]))
@@ -122,6 +162,20 @@ def ks_w1_checks(i, sample, sd_ou, sd_lin, seed) -> tuple[Check, list[Check], di
         ("", sd_ou, "eq. (8), Theorem 5 (stationary law N(0, Var_OU))", 0x5731),
         ("_linearised", sd_lin, "linearised delayed recursion (law N(0, Var_lin), finite eta)", 0x5732),
     ):
+        if not (math.isfinite(sd) and sd > 0):
+            w1s.append(
+                not_measured(
+                    name=f"wasserstein{suffix}[{i}]",
+                    equation=eq,
+                    predicted=0.0,
+                    tolerance=f"W1 <= its {1 - KS_ALPHA:.0%} null quantile",
+                    note="not measured: the predicted law has no finite variance (the linearised recursion "
+                    "is not stable at this delay)",
+                )
+            )
+            info[f"wasserstein{suffix}"] = None
+            info[f"wasserstein{suffix}_null_q"] = None
+            continue
         w1 = stats.wasserstein_gaussian(sample, 0.0, sd)
         q = _w1_null_quantile(sd, n, seed, tag, i)
         w1s.append(
@@ -366,7 +420,16 @@ def sweep_check(taus, diverged_fraction, tau_star: int, binding: str) -> Check:
     """``no_divergence_below_threshold``: the largest diverged fraction at a swept tau <= tau* is 0."""
     div = np.asarray(diverged_fraction)
     below = [n for n, tau in enumerate(taus) if tau <= tau_star]
-    frac_below = float(np.max(div[below])) if below else 0.0
+    if not below:
+        return not_measured(
+            name="no_divergence_below_threshold",
+            equation="exact linear stability of the delayed recursion (theory.stability)",
+            predicted=0.0,
+            tolerance="no run diverges at any swept tau <= the stability threshold",
+            note=f"not measured: no swept delay lies at or below the threshold tau* = {tau_star} "
+            f"({binding} mode{'; no delay is stable at this eta and mu' if tau_star < 0 else ''})",
+        )
+    frac_below = float(np.max(div[below]))
     return bound_check(
         name="no_divergence_below_threshold",
         equation="exact linear stability of the delayed recursion (theory.stability)",
@@ -376,5 +439,5 @@ def sweep_check(taus, diverged_fraction, tau_star: int, binding: str) -> Check:
         upper=0.0,
         tolerance="no run diverges at any swept tau <= the stability threshold",
         note=f"threshold tau* = {tau_star} ({binding} mode); diverged fractions per tau "
-        f"{list(np.round(div, 3))}",
+        f"{[round(float(x), 3) for x in div]}",
     )

@@ -51,7 +51,7 @@ def _paths(spec, s, ds, tr: dict, out_dir, fmt) -> str:
     n_show = int(np.sum(np.isfinite(u_stat[:, 0, 0]))) if u_stat.size else 0
     n_pts = t_st.size
     ou = None
-    if n_pts >= 2:  # exact OU paths started from the stationary law N(0, Var_OU)
+    if n_pts >= 2 and n_show >= 1:  # exact OU paths started from the stationary law N(0, Var_OU)
         start = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x7374])).standard_normal(
             (n_show, m)
         )
@@ -71,16 +71,19 @@ def _paths(spec, s, ds, tr: dict, out_dir, fmt) -> str:
             label = "Async-MSGD" if r == 0 else None
             ax.plot(t_st, u_stat[r, :n_pts, k], color=colors[0], lw=0.6, alpha=0.9, label=label)
         ax.set_title(f"u_{i} (stationary)", fontsize=9)
-        ax.set_xlabel("t = k eta")
+        ax.set_xlabel("t = k eta (ODE time)")
+        ax.set_ylabel(f"u_{i} = h_{i} / sqrt(eta)")
         ax2 = axes[1, k]
         sd_t = np.sqrt(np.maximum(s.var_ou[k] * (1 - np.exp(-2 * s.theta[k] * t)), 0))
         plots.band(ax2, t, ou_mean[:, k] - 2 * sd_t, ou_mean[:, k] + 2 * sd_t, "0.6", "OU mean +-2 sd")
-        for p in u_paths:
-            ax2.plot(t, p[:, k], color=colors[0], lw=0.5, alpha=0.6)
+        for n_p, p in enumerate(u_paths):
+            label = "Async-MSGD runs" if n_p == 0 else None
+            ax2.plot(t, p[:, k], color=colors[0], lw=0.5, alpha=0.6, label=label)
         ax2.plot(t, mean[:, k], color=colors[1], lw=1.5, label="discrete mean")
         ax2.plot(t, ou_mean[:, k], "k--", lw=1, label="OU mean")
         ax2.set_title(f"u_{i} transient", fontsize=9)
-        ax2.set_xlabel("t")
+        ax2.set_xlabel("t = k eta (ODE time)")
+        ax2.set_ylabel(f"u_{i} = h_{i} / sqrt(eta)")
     axes[0, 0].legend(fontsize=7)
     axes[1, 0].legend(fontsize=7)
     return plots.save(fig, out_dir, "phase3_paths", fmt)
@@ -96,10 +99,13 @@ def _histograms(s, pooled: np.ndarray, out_dir, fmt) -> str:
     for k, i in enumerate(s.coords):
         ax = axes[0, k]
         sd = math.sqrt(s.var_ou[k])
-        ax.hist(pooled[:, k], bins=40, density=True, color=plots.COLORS[0], alpha=0.6, label="Async-MSGD")
+        if pooled.shape[0]:  # nothing to draw when every run diverged
+            ax.hist(pooled[:, k], bins=40, density=True, color=plots.COLORS[0], alpha=0.6, label="Async-MSGD")
         x = np.linspace(-4 * sd, 4 * sd, 200)
-        ax.plot(x, st.norm.pdf(x, 0, sd), "k-", lw=1.2, label="eq. (8)")
+        ax.plot(x, st.norm.pdf(x, 0, sd), "k-", lw=1.2, label="eq. (8): N(0, Var_OU)")
         ax.set_title(f"u_{i}", fontsize=9)
+        ax.set_xlabel(f"u_{i} = h_{i} / sqrt(eta)")
+        ax.set_ylabel("density (1 / u)")
     axes[0, 0].legend(fontsize=7)
     return plots.save(fig, out_dir, "phase3_histograms", fmt)
 
@@ -122,10 +128,13 @@ def _discrepancy(s, ladder: dict, out_dir, fmt) -> str:
                 )
     for ax, title in ((axes[0, 0], "|decay rate / OU - 1|"), (axes[0, 1], "|variance / OU - 1|")):
         plots.log_log(ax)
-        ax.set_xlabel("eta")
+        ax.set_xlabel("eta (step size)")
+        ax.set_ylabel(f"{title} (dimensionless, +-1 SE)")
         ax.set_title(title, fontsize=9)
         if len(etas):
-            ax.plot(etas, 0.1 * etas / etas[0], "k:", lw=1, label="slope 1")
+            ax.plot(
+                etas, 0.1 * etas / etas[0], "k:", lw=1, label="slope 1 (guide through 0.1 at the base eta)"
+            )
         ax.legend(fontsize=7)
     return plots.save(fig, out_dir, "phase3_discrepancy_vs_eta", fmt)
 
@@ -139,14 +148,17 @@ def _delay_sweep(s, sweep: dict, out_dir, fmt) -> str:
     for k, i in enumerate(s.coords):
         color = plots.COLORS[k]
         axes[0, 0].plot(taus, sweep["variance_ratio"][str(i)], "o-", color=color, label=f"i={i} observed")
-        axes[0, 0].plot(taus, sweep["linearised_variance_ratio"][str(i)], "--", color=color, lw=1)
-    axes[0, 0].axhline(1.0, color="k", lw=0.8)
+        lin = np.asarray(sweep["linearised_variance_ratio"][str(i)], dtype=float)
+        lin = np.where(np.isfinite(lin), lin, np.nan)  # an unstable delay: no prediction drawn
+        axes[0, 0].plot(taus, lin, "--", color=color, lw=1, label=f"i={i} linearised recursion")
+    axes[0, 0].axhline(1.0, color="k", lw=0.8, label="eq. (8): Var_OU")
     axes[0, 0].set_yscale("log")
-    axes[0, 0].set_ylabel("Var / Var_OU (dashed: linearised)")
-    axes[0, 1].plot(taus, sweep["diverged_fraction"], "o-", color=plots.COLORS[1])
-    axes[0, 1].set_ylabel("diverged fraction")
+    axes[0, 0].set_ylabel("E[u_i^2] / Var_OU (dimensionless)")
+    axes[0, 1].plot(taus, sweep["diverged_fraction"], "o-", color=plots.COLORS[1], label="diverged fraction")
+    axes[0, 1].set_ylabel("fraction of runs diverged")
+    axes[0, 1].set_ylim(-0.02, 1.02)  # a fraction: the whole range, so that 0 reads as 0
     for ax in axes[0]:
-        ax.axvline(sweep["stability_delay"], color="r", ls=":", label="stability threshold")
-        ax.set_xlabel("tau")
+        ax.axvline(sweep["stability_delay"], color="r", ls=":", label="stability threshold tau*")
+        ax.set_xlabel("constant delay tau (steps)")
         ax.legend(fontsize=7)
     return plots.save(fig, out_dir, "phase3_delay_sweep", fmt)

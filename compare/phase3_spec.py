@@ -35,6 +35,13 @@ __all__ = [
     "ACF_SKIP_MOMENTUM",
     "KS_ALPHA",
     "TRANSIENT_RELAXATIONS",
+    "MIN_TRANSIENT_RECORDS",
+    "MIN_WINDOW_RECORDS",
+    "MAX_LAG_RECORDS",
+    "MIN_RUNS",
+    "min_horizon",
+    "sweep_horizon",
+    "record_spacing",
     "DEFAULT_LADDER",
     "DEFAULT_SWEEP",
 ]
@@ -56,6 +63,17 @@ ACF_SKIP_MOMENTUM = 5.0
 KS_ALPHA = 0.01
 #: The transient from the displaced start is followed for this many slowest relaxation times.
 TRANSIENT_RELAXATIONS = 3.0
+#: The transient is followed for at least this many records (when 3 relaxation times are shorter).
+MIN_TRANSIENT_RECORDS = 8
+#: The observation window must hold at least this many records (the ACF fit with a free
+#: amplitude needs 3 lags; the t interval 2 runs' averages of at least a few records).
+MIN_WINDOW_RECORDS = 4
+#: At most this many ACF lags (records) are kept per coordinate (the default needs about 50); past it
+#: the momentum transient outlasts the OU's decorrelation and the rate is not measured.
+MAX_LAG_RECORDS = 512
+#: Fewest runs: the decay rate's bootstrap resamples runs, and n runs have only C(2n - 1, n)
+#: distinct resamples (4 runs: 35, 5 runs: 126), too few below 5 for a 95% percentile interval.
+MIN_RUNS = 5
 #: Default eta ladder (multiples of eta) and delay sweep (fractions of the stability threshold).
 DEFAULT_LADDER = (1.0, 0.5, 0.25)
 DEFAULT_SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -111,8 +129,10 @@ class Phase3Spec(SingleRunSpec):
         from theory.validation import check_positive_float
 
         super().validate()
-        if self.runs < 2:
-            raise ValueError(f"runs must be >= 2 for intervals across runs, got {self.runs}")
+        if self.runs < MIN_RUNS:
+            raise ValueError(
+                f"runs must be >= {MIN_RUNS} (the decay rate's bootstrap over runs), got {self.runs}"
+            )
         self.set("horizon", check_positive_float(self.horizon, "horizon"))
         ladder = _float_tuple(self.ladder, "ladder")
         if not ladder or any(f <= 0 for f in ladder):
@@ -124,6 +144,12 @@ class Phase3Spec(SingleRunSpec):
         self.set("sweep", sweep)
         self.set("displacement", check_positive_float(self.displacement, "displacement"))
         self.set("diffusion_scale", check_positive_float(self.diffusion_scale, "diffusion_scale"))
+        shortest = min_horizon(self.problem(), self.mu, self.eta, self.ladder)
+        if self.horizon < shortest:
+            raise ValueError(
+                f"horizon {self.horizon:g} is shorter than {MIN_WINDOW_RECORDS} record spacings: "
+                f"give horizon >= {shortest:.3g}"
+            )
 
     def etas(self) -> list[float]:
         """The eta ladder: eta x each factor, in the spec's order."""
@@ -166,7 +192,13 @@ class Setup:
     burn : float
         Burn-in BURN_IN_RELAXATIONS / theta_min.
     max_lag : list of int
-        ACF lags (in records) per coordinate: to rho = ACF_MIN plus the momentum transient.
+        ACF lags (in records) per coordinate: to rho = ACF_MIN plus the momentum transient,
+        at most the window's records.
+    transient_horizon : float
+        Length of the transient, ODE time: TRANSIENT_RELAXATIONS slowest relaxation times, at
+        least MIN_TRANSIENT_RECORDS records.
+    notes : list of str
+        Where a derived time was clamped (the OU time scales shorter than a step) and why.
     """
 
     problem: object
@@ -181,10 +213,24 @@ class Setup:
     dt_rec: float
     burn: float
     max_lag: list
+    transient_horizon: float = 0.0
+    notes: tuple = ()
 
 
 def setup(spec: Phase3Spec) -> Setup:
-    """The derived numbers of a spec (see :class:`Setup`)."""
+    """The derived numbers of a spec (see :class:`Setup`).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+
+    Returns
+    -------
+    Setup
+        Times the spec does not set are clamped where eq. (8)'s time scales are shorter than
+        the chain resolves (record spacing >= the largest step size, the transient >=
+        MIN_TRANSIENT_RECORDS records), each clamp said in ``notes``.
+    """
     from theory import ou_coefficients
 
     problem = spec.problem()
@@ -195,11 +241,40 @@ def setup(spec: Phase3Spec) -> Setup:
     theta = -a
     theta_min, theta_max = float(theta.min()), float(theta.max())
     lam = problem.lambda_
-    dt_rec = 1.0 / (RECORDS_PER_RELAXATION * theta_max)
+    notes = []
+    dt_rec = record_spacing(theta_max, eta * max(spec.ladder))
+    if dt_rec > 1.0 / (RECORDS_PER_RELAXATION * theta_max):  # the OU relaxes within a few steps
+        notes.append(
+            f"the record spacing 1/({RECORDS_PER_RELAXATION} theta_max) = "
+            f"{1.0 / (RECORDS_PER_RELAXATION * theta_max):.3g} is shorter than a step: records every "
+            f"step of the largest eta ({dt_rec:g}) instead (the OU's fastest relaxation time "
+            f"{1 / theta_max:.3g} is below {RECORDS_PER_RELAXATION} steps: eq. (8) is not resolved at "
+            "this eta)"
+        )
+    n_window = int(round(spec.horizon / dt_rec))
     max_lag = [
-        int(math.ceil(-math.log(ACF_MIN) / th / dt_rec + ACF_SKIP_MOMENTUM * eta / (1 - mu) / dt_rec)) + 2
+        min(
+            int(math.ceil(-math.log(ACF_MIN) / th / dt_rec + ACF_SKIP_MOMENTUM * eta / (1 - mu) / dt_rec))
+            + 2,
+            max(n_window, 1),
+            MAX_LAG_RECORDS,
+        )
         for th in theta
     ]
+    acf_start = int(math.ceil(ACF_SKIP_MOMENTUM * eta / (1 - mu) / dt_rec))
+    if acf_start + 3 > min(max_lag):
+        skip = ACF_SKIP_MOMENTUM * eta / (1 - mu)
+        notes.append(
+            f"the momentum transient {ACF_SKIP_MOMENTUM:g} eta/(1-mu) = {skip:.3g} outlasts the ACF lags "
+            f"kept ({min(max_lag)} records of {dt_rec:.3g}): a decay rate is not measured"
+        )
+    transient = TRANSIENT_RELAXATIONS / theta_min
+    if transient < MIN_TRANSIENT_RECORDS * dt_rec:
+        notes.append(
+            f"the transient ({TRANSIENT_RELAXATIONS:g} relaxation times = {transient:.3g}) is followed for "
+            f"{MIN_TRANSIENT_RECORDS} records ({MIN_TRANSIENT_RECORDS * dt_rec:.3g}) instead"
+        )
+        transient = MIN_TRANSIENT_RECORDS * dt_rec
     return Setup(
         problem=problem,
         coords=list(range(2, problem.d + 1)),
@@ -213,7 +288,65 @@ def setup(spec: Phase3Spec) -> Setup:
         dt_rec=dt_rec,
         burn=BURN_IN_RELAXATIONS / theta_min,
         max_lag=max_lag,
+        transient_horizon=transient,
+        notes=tuple(notes),
     )
+
+
+def record_spacing(theta_max: float, eta_max: float) -> float:
+    """Record spacing, ODE time: 1 / (RECORDS_PER_RELAXATION theta_max), at least one step eta_max.
+
+    Parameters
+    ----------
+    theta_max : float
+        Fastest OU decay rate of eq. (8).
+    eta_max : float
+        Largest step size of the ladder.
+
+    Returns
+    -------
+    float
+    """
+    return max(1.0 / (RECORDS_PER_RELAXATION * theta_max), eta_max)
+
+
+def sweep_horizon(spec: Phase3Spec, s: Setup | None = None) -> float:
+    """Length of the delay sweep's runs, ODE time: the burn-in plus a quarter of the window (at
+    least MIN_WINDOW_RECORDS records).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    s : Setup, optional
+        ``setup(spec)`` if already computed.
+
+    Returns
+    -------
+    float
+    """
+    s = setup(spec) if s is None else s
+    return s.burn + max(spec.horizon / 4, MIN_WINDOW_RECORDS * s.dt_rec)
+
+
+def min_horizon(problem, mu: float, eta: float, ladder) -> float:
+    """The shortest observation window the measurement rules accept: MIN_WINDOW_RECORDS records.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu, eta : float
+    ladder : sequence of float
+        The eta ladder's factors.
+
+    Returns
+    -------
+    float
+        ODE time.
+    """
+    from theory import ou_coefficients
+
+    theta_max = float(np.max(-ou_coefficients(problem, mu, 1).drift))
+    return MIN_WINDOW_RECORDS * record_spacing(theta_max, eta * max(ladder))
 
 
 def transient_start(spec: Phase3Spec, s: Setup) -> tuple[np.ndarray, np.ndarray]:

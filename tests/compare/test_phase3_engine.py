@@ -1,6 +1,6 @@
 """phase3 on the experiment engine: workers, store resumption, --from-store, the spec and the cells.
 
-Budget: 4 runs, 0.3 time units after the burn-in, a two-rung ladder and a two-delay sweep
+Budget: 5 runs, 0.3 time units after the burn-in, a two-rung ladder and a two-delay sweep
 (4 cells), so that every test here runs in seconds; the statistics are not the point, the
 bits are.
 """
@@ -22,8 +22,8 @@ from compare.engine import run as engine_run
 from compare.phase3 import COMPARISON, Phase3Spec, analyse, spec_for
 from compare.phase3_cells import cells, stationary_cell, sweep_cell
 
-TINY = dict(runs=4, seed=5, horizon=0.3, ladder=(1.0, 0.5), sweep=(0.0, 1.5))
-TINY_ARGV = ["--runs", "4", "--seed", "5", "--horizon", "0.3", "--ladder", "1,0.5", "--sweep", "0,1.5"]
+TINY = dict(runs=5, seed=5, horizon=0.3, ladder=(1.0, 0.5), sweep=(0.0, 1.5))
+TINY_ARGV = ["--runs", "5", "--seed", "5", "--horizon", "0.3", "--ladder", "1,0.5", "--sweep", "0,1.5"]
 
 
 def _same_bits(a: xr.Dataset, b: xr.Dataset) -> None:
@@ -106,7 +106,7 @@ def test_from_store_replots_with_the_same_verdict_and_reanalyses(cli_run, tmp_pa
     assert all((again / f).stat().st_size > 0 for f in second["figures"])
     # an analysis field: the store's numbers, read with a wrong prediction, which is rejected
     spec, ds, _ = load(COMPARISON, store, analysis=Phase3Spec(diffusion_scale=1.3))
-    assert (spec.runs, spec.diffusion_scale) == (4, 1.3)
+    assert (spec.runs, spec.diffusion_scale) == (5, 1.3)
     wrong = {c.name: c for c in analyse(spec, ds).checks}
     for c in first["checks"]:
         if c["name"].startswith("stationary_variance_at_eta["):
@@ -117,7 +117,7 @@ def test_from_store_replots_with_the_same_verdict_and_reanalyses(cli_run, tmp_pa
 def test_a_store_of_another_spec_is_refused_with_the_differing_parameter(cli_run, tmp_path, capsys):
     store = tmp_path / "s.zarr"
     shutil.copytree(cli_run / "cells.zarr", store)
-    argv = ["phase3", *TINY_ARGV[2:], "--runs", "5", "--store", str(store), "--out", str(tmp_path / "o")]
+    argv = ["phase3", *TINY_ARGV[2:], "--runs", "6", "--store", str(store), "--out", str(tmp_path / "o")]
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -184,7 +184,8 @@ def test_sweep_cell_marks_diverged_runs_and_pools_the_alive_ones():
 def test_spec_validation_names_the_field():
     assert Phase3Spec().delay == {"model": "constant", "tau": 3}  # --tau auto: floor(0.1 x threshold 32)
     for kwargs, start in [
-        (dict(runs=1), "runs"),
+        (dict(runs=4), "runs"),  # below MIN_RUNS = 5
+        (dict(horizon=1e-6), "horizon"),  # shorter than MIN_WINDOW_RECORDS records
         (dict(ladder=(1.0, -0.5)), "ladder"),
         (dict(sweep=(-1.0,)), "sweep"),
         (dict(delay={"model": "poisson"}), "delay"),
@@ -203,10 +204,10 @@ def test_the_api_maps_its_arguments_onto_the_spec():
     from simulate import delays
     from theory import Problem
 
-    spec = spec_for(Problem([2.0, 1.0]), eta=1e-3, mu=0.5, delay=delays.Uniform(4), runs=3, level=0.9)
+    spec = spec_for(Problem([2.0, 1.0]), eta=1e-3, mu=0.5, delay=delays.Uniform(4), runs=5, level=0.9)
     assert (spec.delay, spec.runs, spec.level, spec.basis) == (
         {"model": "uniform", "tau_max": 4},
-        3,
+        5,
         0.9,
         None,
     )

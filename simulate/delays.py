@@ -67,11 +67,30 @@ class DelayModel(ABC):
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, n_steps: int) -> np.ndarray:
-        """Draw tau_0..tau_{n_steps - 1}, int64 array of shape (n_steps,), all >= 0."""
+        """Draw the staleness tau_k of eq. (5) for k = 0..n_steps - 1.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream.
+        n_steps : int
+            Number of iterations k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_0..tau_{n_steps - 1}, all >= 0.
+        """
 
     @abstractmethod
     def key(self) -> tuple:
-        """Content key (a tuple of numbers and strings) used to seed this model's streams."""
+        """Content key (a tuple of numbers and strings) used to seed this model's streams.
+
+        Returns
+        -------
+        tuple
+            Equal for equal models, different otherwise (:func:`simulate.seeding.cell_key`).
+        """
 
     @property
     @abstractmethod
@@ -96,17 +115,39 @@ class Constant(DelayModel):
         object.__setattr__(self, "tau", check_nonnegative_int(self.tau, "tau"))
 
     def sample(self, rng, n_steps):
+        """tau_k = tau for every k (no draw).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream (unused).
+        n_steps : int
+            Number of iterations k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_0..tau_{n_steps - 1}, all >= 0.
+        """
         return np.full(n_steps, self.tau, dtype=np.int64)
 
     def key(self):
+        """Content key seeding this model's streams: ``("constant", tau)``.
+
+        Returns
+        -------
+        tuple
+        """
         return ("constant", self.tau)
 
     @property
     def label(self):
+        """``'Constant(tau)'``."""
         return f"Constant({self.tau})"
 
     @property
     def bound(self):
+        """tau itself."""
         return self.tau
 
 
@@ -120,17 +161,39 @@ class Uniform(DelayModel):
         object.__setattr__(self, "tau_max", check_nonnegative_int(self.tau_max, "tau_max"))
 
     def sample(self, rng, n_steps):
+        """tau_k i.i.d. uniform on {{0, ..., tau_max}} (``rng.integers``).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream.
+        n_steps : int
+            Number of iterations k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_0..tau_{n_steps - 1}, all >= 0.
+        """
         return rng.integers(0, self.tau_max + 1, size=n_steps, dtype=np.int64)
 
     def key(self):
+        """Content key seeding this model's streams: ``("uniform", tau_max)``.
+
+        Returns
+        -------
+        tuple
+        """
         return ("uniform", self.tau_max)
 
     @property
     def label(self):
+        """``'Uniform(tau_max)'``."""
         return f"Uniform({self.tau_max})"
 
     @property
     def bound(self):
+        """tau_max."""
         return self.tau_max
 
 
@@ -156,21 +219,43 @@ class Geometric(DelayModel):
         return 1.0 / (1.0 + self.mean)
 
     def sample(self, rng, n_steps):
+        """tau_k i.i.d. geometric, P(tau = t) = p (1 - p)^t, then capped at ``cap`` if set.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream.
+        n_steps : int
+            Number of iterations k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_0..tau_{n_steps - 1}, all >= 0.
+        """
         tau = rng.geometric(self.p, size=n_steps).astype(np.int64) - 1  # numpy's support is {1, 2, ...}
         if self.cap is not None:
             np.minimum(tau, self.cap, out=tau)
         return tau
 
     def key(self):
+        """Content key seeding this model's streams: ``("geometric", mean, cap or -1)``.
+
+        Returns
+        -------
+        tuple
+        """
         return ("geometric", self.mean, -1 if self.cap is None else self.cap)
 
     @property
     def label(self):
+        """``'Geometric(mean)'`` or ``'Geometric(mean, cap=C)'``."""
         cap = "" if self.cap is None else f", cap={self.cap}"
         return f"Geometric({self.mean:g}{cap})"
 
     @property
     def bound(self):
+        """``cap`` (None without one: the geometric law is unbounded)."""
         return self.cap
 
 
@@ -270,6 +355,18 @@ class WorkerPipeline(DelayModel):
         in the package gives each (model, run) its own delay stream. A callable
         ``compute_time`` is called once with ``n = n_steps`` (its contract), so only the
         event simulation is shortened for it.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream (compute times).
+        n_steps : int
+            Number of writes k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_k = the number of writes between the read and the write of update k.
         """
         if n_steps == 0:
             return np.zeros(0, dtype=np.int64)
@@ -293,6 +390,14 @@ class WorkerPipeline(DelayModel):
             rows += extra
 
     def key(self):
+        """Content key seeding this model's streams: ``("workers", M, law)``.
+
+        ``law`` is the compute-time law's name, or a callable's qualified name.
+
+        Returns
+        -------
+        tuple
+        """
         ct = self.compute_time
         if callable(ct):
             ct = getattr(ct, "__module__", "") + "." + getattr(ct, "__qualname__", repr(ct))
@@ -300,6 +405,7 @@ class WorkerPipeline(DelayModel):
 
     @property
     def label(self):
+        """``'WorkerPipeline(M, law)'``."""
         ct = self.compute_time
         if callable(ct):
             ct = getattr(ct, "__qualname__", "callable")
@@ -396,20 +502,47 @@ class Sequence(DelayModel):
         object.__setattr__(self, "taus", arr)
 
     def sample(self, rng, n_steps):
+        """The first n_steps taus of the given sequence.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The (model, run)'s delay stream (unused).
+        n_steps : int
+            Number of iterations k = 0..n_steps - 1.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_steps,)
+            tau_0..tau_{n_steps - 1}, all >= 0.
+
+        Raises
+        ------
+        ValueError
+            If the sequence is shorter than n_steps.
+        """
         if self.taus.size < n_steps:
             raise ValueError(f"delay Sequence has {self.taus.size} taus, fewer than n_steps = {n_steps}")
         return np.array(self.taus[:n_steps])
 
     def key(self):
+        """Content key seeding this model's streams: ``("sequence", length, BLAKE2b of the taus' bytes)``.
+
+        Returns
+        -------
+        tuple
+        """
         h = hashlib.blake2b(self.taus.tobytes(), digest_size=8).hexdigest()
         return ("sequence", int(self.taus.size), h)
 
     @property
     def label(self):
+        """``'Sequence(n=..., mean=..., max=...)'``."""
         return f"Sequence(n={self.taus.size}, mean={self.taus.mean():g}, max={self.taus.max()})"
 
     @property
     def bound(self):
+        """The largest tau of the sequence."""
         return int(self.taus.max())
 
     def __eq__(self, other):
@@ -423,7 +556,24 @@ def as_delay_models(delay, name: str = "delay") -> list[DelayModel]:
     """Normalise ``delay`` to a list of models (the grid axis "delay").
 
     Accepts an int tau (a :class:`Constant`), a :class:`DelayModel`, or a non-empty 1-d
-    sequence of those. Raises ValueError naming ``name`` for negative or non-integer taus.
+    sequence of those.
+
+    Parameters
+    ----------
+    delay : int, DelayModel or sequence of those
+        The grid axis "delay".
+    name : str
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    list of DelayModel
+        One model per entry (ints become :class:`Constant`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: negative or non-integer taus, an empty or non-1-d sequence.
     """
 
     def one(x):

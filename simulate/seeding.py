@@ -40,6 +40,21 @@ def word(x) -> tuple[int, ...]:
     Integers (``int``, ``numpy.integer``) map to their 32-bit limbs (little end first, with
     a sign/length word), floats to the two words of their IEEE-754 bits, strings and
     anything else to 2 words of a BLAKE2b digest of their ``repr``.
+
+    Parameters
+    ----------
+    x : int, float, bool, str or object
+        One value of a cell key (NaN is refused; -0.0 maps as 0.0).
+
+    Returns
+    -------
+    tuple of int
+        32-bit words, the first a type/length header.
+
+    Raises
+    ------
+    ValueError
+        For a NaN float.
     """
     if isinstance(x, (bool, np.bool_)):
         return (int(bool(x)),)
@@ -66,7 +81,23 @@ def word(x) -> tuple[int, ...]:
 
 
 def tag(name: str) -> int:
-    """The 32-bit word of a stream family (``'data'``, ``'delay'``, ...)."""
+    """The 32-bit word of a stream family (``'data'``, ``'delay'``, ...).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TAGS`.
+
+    Returns
+    -------
+    int
+        The first 4 bytes (little-endian) of BLAKE2b(name).
+
+    Raises
+    ------
+    ValueError
+        Naming ``tag`` for an unknown name.
+    """
     if name not in TAGS:
         raise ValueError(f"tag must be one of {TAGS}, got {name!r}")
     digest = hashlib.blake2b(name.encode(), digest_size=4).digest()
@@ -78,6 +109,16 @@ def cell_key(**params) -> tuple[int, ...]:
 
     Values may be numbers, strings, tuples of those, or objects with a ``key()`` method
     returning such a tuple (e.g. delay models).
+
+    Parameters
+    ----------
+    **params
+        The cell's parameters by name (order of the keywords does not matter).
+
+    Returns
+    -------
+    tuple of int
+        32-bit words: per name in sorted order, the name's words then the value's.
 
     Examples
     --------
@@ -103,7 +144,23 @@ def _flatten(value) -> Iterable[int]:
 
 
 def seed_sequence(seed: int, tag_name: str, key: Iterable[int] = (), run: int = 0) -> np.random.SeedSequence:
-    """``SeedSequence([seed, tag, *key, run])`` (all as 32-bit words)."""
+    """``SeedSequence([seed, tag, *key, run])`` (all as 32-bit words).
+
+    Parameters
+    ----------
+    seed : int
+        Root seed >= 0.
+    tag_name : str
+        Stream family, one of :data:`TAGS`.
+    key : iterable of int
+        Cell key (:func:`cell_key`); each word is masked to 32 bits.
+    run : int
+        Run index >= 0.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+    """
     seed = check_nonnegative_int(seed, "seed")
     run = check_nonnegative_int(run, "run")
     entropy = [*word(seed), tag(tag_name), *[int(k) & _MASK32 for k in key], *word(run)]
@@ -111,5 +168,22 @@ def seed_sequence(seed: int, tag_name: str, key: Iterable[int] = (), run: int = 
 
 
 def stream(seed: int, tag_name: str, key: Iterable[int] = (), run: int = 0) -> np.random.Generator:
-    """A PCG64 generator for stream ``(seed, tag, cell key, run)``; see the module docstring."""
+    """A PCG64 generator for stream ``(seed, tag, cell key, run)``; see the module docstring.
+
+    Parameters
+    ----------
+    seed : int
+        Root seed >= 0.
+    tag_name : str
+        Stream family, one of :data:`TAGS`.
+    key : iterable of int
+        Cell key (:func:`cell_key`).
+    run : int
+        Run index >= 0.
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``Generator(PCG64(seed_sequence(seed, tag_name, key, run)))``.
+    """
     return np.random.Generator(np.random.PCG64(seed_sequence(seed, tag_name, key, run)))

@@ -83,6 +83,7 @@ class FullDiffusion:
 
     @property
     def d(self) -> int:
+        """Dimension d of the data."""
         return self.problem.d
 
     @property
@@ -96,11 +97,33 @@ class FullDiffusion:
         return float(np.sqrt(self.eta) / (1.0 - self.mu))
 
     def drift(self, h: np.ndarray) -> np.ndarray:
-        """M(h) of ODE (7), shape (..., d)."""
+        """M(h) of ODE (7), shape (..., d): the drift of the full diffusion.
+
+        Parameters
+        ----------
+        h : ndarray, shape (..., d)
+            State in eigen-coordinates.
+
+        Returns
+        -------
+        ndarray, shape (..., d)
+            (Lambda h - (h^T Lambda h) h) / (1 - mu).
+        """
         return ode_drift(h, self.problem.lambda_, self.mu)
 
     def diffusion_matrix(self, h: np.ndarray) -> np.ndarray:
-        """sqrt(eta)/(1-mu) B(h), shape (..., d, m) (reference form, builds the matrix)."""
+        """sqrt(eta)/(1-mu) B(h), shape (..., d, m) (reference form, builds the matrix).
+
+        Parameters
+        ----------
+        h : ndarray, shape (..., d)
+            State in eigen-coordinates.
+
+        Returns
+        -------
+        ndarray, shape (..., d, m)
+            The diffusion coefficient (:func:`theory.diffusion.gradient_noise_factor` scaled).
+        """
         return self.noise_scale * gradient_noise_factor(self.problem, h)
 
     def noise(self, h: np.ndarray, dW: np.ndarray) -> np.ndarray:
@@ -110,6 +133,18 @@ class FullDiffusion:
         symmetric matrix holding the pair increments off the diagonal and
         :math:`\sqrt{m_4 - 1}` times the square increments on it (zero for Rademacher);
         then :math:`B\,dW = P F dW`. Tested against :meth:`diffusion_matrix`.
+
+        Parameters
+        ----------
+        h : ndarray, shape (n, d)
+            States in eigen-coordinates.
+        dW : ndarray, shape (n, m)
+            Brownian increments (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            The noise increment of one step.
         """
         dist = self.problem.dist
         if not isinstance(dist, (Gaussian, Rademacher)):
@@ -130,7 +165,19 @@ class FullDiffusion:
         return self.noise_scale * f
 
     def linearisation(self, j: int = 1):
-        """:func:`theory.diffusion.linearise_diffusion` at e_j (eq. (8) for j = 1, Theorem 9 else)."""
+        """:func:`theory.diffusion.linearise_diffusion` at e_j (eq. (8) for j = 1, Theorem 9 else).
+
+        Parameters
+        ----------
+        j : int
+            The critical point e_j, 1..d.
+
+        Returns
+        -------
+        theory.diffusion.Linearisation
+            The drift Jacobian and noise covariance at e_j, and the per-coordinate OU drift and
+            diffusion of eq. (8) / Theorem 9.
+        """
         return linearise_diffusion(self.problem, self.mu, j)
 
 
@@ -149,7 +196,23 @@ class DiffusionEuler:
     weak_order = 1.0
 
     def step(self, model: FullDiffusion, h: np.ndarray, dt: float, dW: np.ndarray) -> np.ndarray:
-        """One step; h of shape (n_paths, d), dW of shape (n_paths, m)."""
+        """One Euler-Maruyama step of the full diffusion: h + M(h) dt + sigma B(h) dW.
+
+        Parameters
+        ----------
+        model : FullDiffusion
+            Drift and noise.
+        h : ndarray, shape (n_paths, d)
+            States in eigen-coordinates.
+        dt : float
+            Step > 0 (ODE units).
+        dW : ndarray, shape (n_paths, m)
+            Brownian increments (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, d)
+        """
         return h + model.drift(h) * dt + model.noise(h, dW)
 
 

@@ -113,6 +113,8 @@ def check_time_grid(t, name: str = "t", *, equal: bool = False, rtol: float = 1e
         Parameter name used in the error message.
     equal : bool
         Also require equal steps (to relative tolerance ``rtol`` of the mean step).
+    rtol : float
+        Relative tolerance of the equal-steps check.
 
     Returns
     -------
@@ -274,6 +276,19 @@ class OU:
 
         Coefficients from :func:`theory.sde.ou_coefficients`; the m = d - 1 coordinates are
         the i != j in increasing order.
+
+        Parameters
+        ----------
+        problem : Problem
+            Spectrum and distribution (alpha_ij of Theorem 5).
+        mu : float
+            Momentum in [0, 1).
+        j : int
+            The critical point e_j (1 = the optimum).
+
+        Returns
+        -------
+        OU
         """
         c = ou_coefficients(problem, mu, j)
         return cls(c.drift, c.diffusion, c.coords)
@@ -284,11 +299,32 @@ class OU:
         return int(self.drift.size)
 
     def transition_mean_factor(self, dt: float) -> np.ndarray:
-        """exp(a dt), shape (m,): E[U_{t+dt} | U_t] = exp(a dt) U_t."""
+        """exp(a dt), shape (m,): E[U_{t+dt} | U_t] = exp(a dt) U_t (the OU solution of eq. (8)).
+
+        Parameters
+        ----------
+        dt : float
+            Time step (ODE units).
+
+        Returns
+        -------
+        ndarray, shape (m,)
+        """
         return np.exp(self.drift * dt)
 
     def transition_std(self, dt: float) -> np.ndarray:
-        """sqrt(Var[U_{t+dt} | U_t]), shape (m,), from :func:`theory.sde.ou_transition_variance`."""
+        """sqrt(Var[U_{t+dt} | U_t]), shape (m,), from :func:`theory.sde.ou_transition_variance`.
+
+        Parameters
+        ----------
+        dt : float
+            Time step (ODE units).
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            sqrt(b^2 (exp(2 a dt) - 1) / (2 a)) (b^2 dt at a = 0).
+        """
         return np.sqrt(ou_transition_variance(self.drift, self.diffusion, dt))
 
 
@@ -351,6 +387,24 @@ class EulerMaruyama(Stepper):
     _kernel = 1
 
     def step(self, ou, u, dt, dW):
+        """U + a U dt + b dW.
+
+        Parameters
+        ----------
+        ou : OU
+            Drift a and diffusion b of eq. (8) (or Theorem 9).
+        u : ndarray, shape (n_paths, m)
+            State at the start of the step (not modified).
+        dt : float
+            Step > 0.
+        dW : ndarray, shape (n_paths, m)
+            Brownian increments over the step (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, m)
+            The state after the step.
+        """
         return u + (ou.drift * u) * dt + ou.diffusion * dW
 
 
@@ -374,6 +428,24 @@ class DriftHeun(Stepper):
     _kernel = 2
 
     def step(self, ou, u, dt, dW):
+        """Predictor U + a U dt, then the trapezoidal drift plus b dW.
+
+        Parameters
+        ----------
+        ou : OU
+            Drift a and diffusion b of eq. (8) (or Theorem 9).
+        u : ndarray, shape (n_paths, m)
+            State at the start of the step (not modified).
+        dt : float
+            Step > 0.
+        dW : ndarray, shape (n_paths, m)
+            Brownian increments over the step (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, m)
+            The state after the step.
+        """
         # Same order of operations as sdeint's _Roessler2010_SRK2 with constant G.
         fnh = (ou.drift * u) * dt
         fn1h = (ou.drift * (u + fnh)) * dt
@@ -399,6 +471,24 @@ class StochasticHeun(Stepper):
     _kernel = 3
 
     def step(self, ou, u, dt, dW):
+        """Predictor with the noise, then the trapezoidal drift plus the same noise.
+
+        Parameters
+        ----------
+        ou : OU
+            Drift a and diffusion b of eq. (8) (or Theorem 9).
+        u : ndarray, shape (n_paths, m)
+            State at the start of the step (not modified).
+        dt : float
+            Step > 0.
+        dW : ndarray, shape (n_paths, m)
+            Brownian increments over the step (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, m)
+            The state after the step.
+        """
         noise = ou.diffusion * dW
         f0 = ou.drift * u
         ubar = u + f0 * dt + noise
@@ -427,6 +517,24 @@ class ExponentialEuler(Stepper):
     _kernel = 4
 
     def step(self, ou, u, dt, dW):
+        """exp(a dt) U + b phi_1(a dt) dW.
+
+        Parameters
+        ----------
+        ou : OU
+            Drift a and diffusion b of eq. (8) (or Theorem 9).
+        u : ndarray, shape (n_paths, m)
+            State at the start of the step (not modified).
+        dt : float
+            Step > 0.
+        dW : ndarray, shape (n_paths, m)
+            Brownian increments over the step (variance dt).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, m)
+            The state after the step.
+        """
         x = ou.drift * dt
         return np.exp(x) * u + (ou.diffusion * _phi1(x)) * dW
 
@@ -533,6 +641,22 @@ def ou_exact_step(ou: OU, u: np.ndarray, dt: float, z: np.ndarray) -> np.ndarray
 
     Exact for any sign of a (eq. (8) stable, Theorem 9 unstable); the variance is
     :func:`theory.sde.ou_transition_variance` (expm1-accurate, = b^2 dt at a = 0).
+
+    Parameters
+    ----------
+    ou : OU
+        Drift a and diffusion b (eq. (8) or Theorem 9).
+    u : ndarray, shape (..., m)
+        State.
+    dt : float
+        Time step (ODE units).
+    z : ndarray, shape (..., m)
+        Standard normal draws.
+
+    Returns
+    -------
+    ndarray, shape (..., m)
+        The state dt later.
     """
     return ou.transition_mean_factor(dt) * u + ou.transition_std(dt) * z
 

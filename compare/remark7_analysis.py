@@ -119,7 +119,8 @@ def compare_arm(cell, arm: str, alpha: float, M: int, level: float, seed: int = 
     pt = cell["phase_time"].values  # (phase, arm, run)
     for n_ph, ph in enumerate(("T1", "T2", "T3")):
         out[ph] = _t_interval(pt[n_ph, a] - pt[n_ph, hb], level)
-        out[ph + "_heavy_ball"] = float(np.nanmean(pt[n_ph, hb]))
+        reached = pt[n_ph, hb][np.isfinite(pt[n_ph, hb])]
+        out[ph + "_heavy_ball"] = float(reached.mean()) if reached.size else math.nan
     s, sh = cell["stationary_error"].values[a], cell["stationary_error"].values[hb]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E7, M, int(round(alpha * 1e9))]))
     idx = rng.integers(0, s.size, size=(N_BOOT, s.size))

@@ -148,10 +148,12 @@ class EnsembleResult:
 
     @property
     def runs(self) -> int:
+        """Number of independent runs per (mu, delay) cell."""
         return int(self.h_final.shape[2])
 
     @property
     def d(self) -> int:
+        """Dimension d of the iterates."""
         return int(self.h_final.shape[3])
 
     def error(self, kind: str = "angle", diverged_value: float | None = None) -> np.ndarray:
@@ -168,6 +170,16 @@ class EnsembleResult:
             error); ``divergence_threshold`` for 'distance' (a diverged run has
             ``||h||^2 >= threshold``, so its distance to +-e_1 is at least
             ``(sqrt(threshold) - 1)^2``, of that order).
+
+        Returns
+        -------
+        ndarray, shape (n_mu, n_delay, runs)
+            The error of each run's final iterate (``kind``), diverged runs set to ``diverged_value``.
+
+        Raises
+        ------
+        ValueError
+            Naming ``kind``.
         """
         if kind not in ("angle", "distance"):
             raise ValueError(f"kind must be 'angle' or 'distance', got {kind!r}")
@@ -187,11 +199,36 @@ class EnsembleResult:
         return np.where(bad, value, err)
 
     def mean_error(self, kind: str = "angle", diverged_value: float | None = None) -> np.ndarray:
-        """Mean of :meth:`error` over runs, shape (n_mu, n_delay) (diverged runs counted as flagged)."""
+        """Mean of :meth:`error` over runs, shape (n_mu, n_delay) (diverged runs counted as flagged).
+
+        Parameters
+        ----------
+        kind : {'angle', 'distance'}
+            The error of :meth:`error`.
+        diverged_value : float, optional
+            Value given to diverged runs (default: :meth:`error`'s).
+
+        Returns
+        -------
+        ndarray, shape (n_mu, n_delay)
+        """
         return self.error(kind, diverged_value).mean(axis=-1)
 
     def error_sem(self, kind: str = "angle", diverged_value: float | None = None) -> np.ndarray:
-        """Standard error of :meth:`mean_error` (sample std / sqrt(runs)), shape (n_mu, n_delay)."""
+        """Standard error of :meth:`mean_error` (sample std / sqrt(runs)), shape (n_mu, n_delay).
+
+        Parameters
+        ----------
+        kind : {'angle', 'distance'}
+            The error of :meth:`error`.
+        diverged_value : float, optional
+            Value given to diverged runs (default: :meth:`error`'s).
+
+        Returns
+        -------
+        ndarray, shape (n_mu, n_delay)
+            inf with fewer than 2 runs (no spread to estimate).
+        """
         e = self.error(kind, diverged_value)
         if e.shape[-1] < 2:
             return np.full(e.shape[:-1], np.inf)
@@ -204,6 +241,7 @@ class EnsembleResult:
 
     @property
     def delay_labels(self) -> list[str]:
+        """The delay models' labels (the ``delay`` coordinate of :meth:`to_xarray`)."""
         return [m.label for m in self.delays]
 
     def to_xarray(self):
@@ -215,6 +253,10 @@ class EnsembleResult:
         (labels), ``run``, ``time`` (ODE time k * eta), ``coord`` (1-based, as in the
         paper). Attributes: eta, seed, n_steps, problem description (JSON),
         common_random_numbers, divergence_threshold, check_every.
+
+        Returns
+        -------
+        xarray.Dataset
         """
         import xarray as xr
 

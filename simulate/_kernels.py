@@ -56,7 +56,18 @@ LANES = 64
 
 
 def lanes_for(runs: int) -> tuple[int, int]:
-    """(n_blocks, B): blocks of at most :data:`LANES` lanes, B a multiple of 4, little padding."""
+    """(n_blocks, B): blocks of at most :data:`LANES` lanes, B a multiple of 4, little padding.
+
+    Parameters
+    ----------
+    runs : int
+        Number of runs >= 1.
+
+    Returns
+    -------
+    (n_blocks, B) : tuple of int
+        ``n_blocks * B >= runs``; the ``n_blocks * B - runs`` padding lanes are created stopped.
+    """
     n_blocks = -(-runs // LANES)
     B = -(-runs // n_blocks)
     B = -(-B // 4) * 4
@@ -161,8 +172,12 @@ def advance_constant(Y, n_chunk, k0, n_total, mus, taus, ring, eta, thr, check_e
         Divergence-check period; record period (0 = no records).
     rec : float64 (n_cfg, n_blocks, n_rec, d, B)
         Records (written at global steps that are multiples of record_every).
-    div : int64 (n_cfg, n_blocks, B); hfin, snap : float64 (n_cfg, n_blocks, d, B)
-        Per-lane divergence state (updated in place).
+    div : int64 (n_cfg, n_blocks, B)
+        Diverged step per lane, -1 while live (updated in place).
+    hfin : float64 (n_cfg, n_blocks, d, B)
+        Frozen state of diverged lanes (updated in place).
+    snap : float64 (n_cfg, n_blocks, d, B)
+        State at the last passed divergence check (updated in place).
     tile : int
         Steps per cache tile.
     n_parts : int
@@ -237,8 +252,44 @@ def advance_random(Y, T, n_chunk, k0, n_total, mus, ring, eta, thr, check_every,
                    rec, div, hfin, snap, tile, n_parts):
     """As :func:`advance_constant` for one random delay model shared by every config.
 
-    ``T`` : int64 (n_blocks, >= n_chunk, B) holds tau_k per lane (each <= L - 2). The
-    delayed read is a per-lane gather.
+    The delayed read w = h_{k - tau_k} of eq. (5) is a per-lane gather.
+
+    Parameters
+    ----------
+    Y : float64 (n_blocks, >= n_chunk, d, B)
+        Data Y_k = Q^T X_k for global steps k0 .. k0 + n_chunk - 1 (shared by every config).
+    T : int64 (n_blocks, >= n_chunk, B)
+        tau_k per lane and step (each <= L - 2).
+    n_chunk : int
+        Steps to advance.
+    k0 : int
+        Global index of the first step of the chunk.
+    n_total : int
+        Total number of steps of the run.
+    mus : float64 (n_cfg,)
+        Momentum per config.
+    ring : float64 (n_cfg, n_blocks, L, d, B)
+        Ring buffers (updated in place).
+    eta : float
+        Step size.
+    thr : float
+        Divergence threshold on ||h||^2.
+    check_every : int
+        Divergence-check period.
+    record_every : int
+        Record period (0 = no records).
+    rec : float64 (n_cfg, n_blocks, n_rec, d, B)
+        Records (written in place).
+    div : int64 (n_cfg, n_blocks, B)
+        Diverged step per lane, -1 while live (updated in place).
+    hfin : float64 (n_cfg, n_blocks, d, B)
+        Frozen state of diverged lanes (updated in place).
+    snap : float64 (n_cfg, n_blocks, d, B)
+        State at the last passed divergence check (updated in place).
+    tile : int
+        Steps per cache tile.
+    n_parts : int
+        Configs split in this many parts (results do not depend on it, nor on tile).
     """
     n_blocks, _, d, B = Y.shape
     n_cfg = mus.size
@@ -308,7 +359,19 @@ def advance_random(Y, T, n_chunk, k0, n_total, mus, ring, eta, thr, check_every,
 
 @njit(cache=True)
 def final_states(ring, n_total, div, hfin):
-    """Write h_{n_total} of every live lane into ``hfin`` (diverged lanes keep their frozen state)."""
+    """Write h_{n_total} of every live lane into ``hfin`` (diverged lanes keep their frozen state).
+
+    Parameters
+    ----------
+    ring : float64 (n_cfg, n_blocks, L, d, B)
+        Ring buffers after the last step (h_{n_total} in slot ``n_total mod L``).
+    n_total : int
+        Total number of steps.
+    div : int64 (n_cfg, n_blocks, B)
+        Diverged step per lane, -1 while live.
+    hfin : float64 (n_cfg, n_blocks, d, B)
+        Final states (written in place for live lanes).
+    """
     n_cfg, n_blocks, L, d, B = ring.shape
     sn = n_total % L
     for c in range(n_cfg):
@@ -321,7 +384,17 @@ def final_states(ring, n_total, div, hfin):
 
 @njit(cache=True)
 def to_lanes(Yr, nc, Y):
-    """Copy ``Yr[:, :nc]`` (runs, steps, d) into the lane layout ``Y[:, :nc]`` (n_blocks, steps, d, B)."""
+    """Copy ``Yr[:, :nc]`` (runs, steps, d) into the lane layout ``Y[:, :nc]`` (n_blocks, steps, d, B).
+
+    Parameters
+    ----------
+    Yr : float64 (runs, >= nc, d)
+        Data per run (run r goes to block r // B, lane r % B).
+    nc : int
+        Number of steps to copy.
+    Y : float64 (n_blocks, >= nc, d, B)
+        Lane layout (written in place; padding lanes untouched).
+    """
     nr, _, d = Yr.shape
     n_blocks, _, _, B = Y.shape
     for b in range(n_blocks):

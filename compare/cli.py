@@ -669,8 +669,11 @@ def output_dir(args: argparse.Namespace, command: str, key_params: dict) -> Path
     -------
     pathlib.Path
     """
-    if getattr(args, "out", None):
-        return Path(args.out)
+    out = getattr(args, "out", None)
+    if out is not None and not str(out).strip():
+        raise ValueError(f"--out must name a directory, got {out!r}")
+    if out:
+        return Path(out)
     parts = [command] + [f"{k}{_fmt_key(v)}" for k, v in key_params.items()]
     name = "-".join(parts).replace("/", "_").replace(" ", "")
     return Path("results") / name

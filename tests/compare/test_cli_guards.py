@@ -171,6 +171,8 @@ def test_out_is_checked_before_any_work(fake, capsys, tmp_path):
     assert main(["fakecmd", "--out", str(a_file / "sub")]) == 2
     _one_line(capsys, f"--out {a_file / 'sub'} cannot be created")
     assert a_file.read_text() == "x"
+    assert main(["fakecmd", "--out", " "]) == 2
+    _one_line(capsys, "--out must name a directory")
 
 
 def test_out_unwritable_directory_is_refused_and_the_probe_removed(fake, capsys, tmp_path, monkeypatch):

@@ -295,7 +295,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
             label=f"sup |mean - H| ({spec.level:.0%} bootstrap interval)",
         )
         if e.size >= 2:
-            ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1, through the first point")
+            ax2.plot(e, y[0] * e / e[0], "k:", label="slope 1, through the first rung's point")
             plots.log_log(ax2)
     else:
         ax2.text(0.5, 0.5, "no rung measured (diverged runs)", transform=ax2.transAxes, ha="center")

@@ -75,6 +75,7 @@ __all__ = [
     "key_params",
     "DEFAULT_DELTA",
     "HORIZON_FACTOR",
+    "MIN_HORIZON_STEPS",
     "OU_PATHS",
 ]
 
@@ -88,9 +89,12 @@ HELP = "Theorem 9, Proposition 10: escape from the saddle e_2 vs the unstable OU
 DEFAULT_DELTA = 0.2
 #: Horizon = this factor x the largest T1 over the levels (the escape CDF is shown past T1).
 HORIZON_FACTOR = 1.5
-#: Records per horizon (the resolution at which the events are read); the horizon is at least
-#: N_RECORDS steps, so that every record is a step of its own.
+#: Records per horizon (the resolution at which the events are read; every step when the
+#: horizon is shorter than N_RECORDS steps).
 N_RECORDS = 200
+#: The horizon is at least this many steps: HORIZON_FACTOR x T1 can be below one step (eta
+#: large, mu near 1, delta tiny), which would leave nothing to simulate (a note says so).
+MIN_HORIZON_STEPS = 20
 #: Exact OU paths simulated for the "OU (simulated)" curves (their Monte Carlo error,
 #: ~0.5/sqrt(20000) = 0.004 in probability, is negligible next to the discrete runs').
 OU_PATHS = 20000
@@ -148,7 +152,8 @@ def plan(spec: Phase1Spec) -> dict:
     Returns
     -------
     dict
-        Also ``notes`` (list of str): the horizon raised to N_RECORDS steps when T1 is shorter.
+        Also ``notes`` (list of str): the horizon raised to MIN_HORIZON_STEPS steps when
+        HORIZON_FACTOR x T1 is shorter.
     """
     from theory.phases import T1_derived, T1_paper
 
@@ -161,13 +166,13 @@ def plan(spec: Phase1Spec) -> dict:
     T1_max = max(max(T1p.values()), max(T1d.values()))
     horizon = HORIZON_FACTOR * T1_max
     notes = []
-    if not horizon >= N_RECORDS * spec.eta:  # T1 shorter than the record grid (eta, mu or delta extreme)
+    if not horizon >= MIN_HORIZON_STEPS * spec.eta:  # T1 of a few steps (eta, mu or delta extreme)
         notes.append(
-            f"the horizon {HORIZON_FACTOR:g} x T1 = {horizon:.3g} is shorter than {N_RECORDS} steps of "
-            f"eta = {spec.eta:g}: raised to {N_RECORDS * spec.eta:.3g} (T1 of the largest level is "
-            f"{T1_max / spec.eta:.3g} steps: far from the eta -> 0 regime of Proposition 10)"
+            f"the horizon {HORIZON_FACTOR:g} x T1 = {horizon:.3g} is shorter than {MIN_HORIZON_STEPS} steps "
+            f"of eta = {spec.eta:g}: raised to {MIN_HORIZON_STEPS * spec.eta:.3g} (T1 of the largest level "
+            f"is {T1_max / spec.eta:.3g} steps: far from the eta -> 0 regime of Proposition 10)"
         )
-        horizon = N_RECORDS * spec.eta
+        horizon = MIN_HORIZON_STEPS * spec.eta
     return {
         "T1_paper": T1p,
         "T1_derived": T1d,

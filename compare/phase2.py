@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_DELTA",
     "HORIZON_FACTOR",
     "RECORDS_PER_T2",
+    "MIN_HORIZON_STEPS",
     "FIGURE_PATHS",
 ]
 
@@ -81,6 +82,8 @@ DEFAULT_DELTA = 0.3
 HORIZON_FACTOR = 3.0
 #: Record spacing = T2_derived / this (the resolution of the first passage time).
 RECORDS_PER_T2 = 400
+#: The horizon is at least this many steps (HORIZON_FACTOR x T2 can be below one step).
+MIN_HORIZON_STEPS = 20
 #: Runs whose h_1^2 path the cell keeps for the figure.
 FIGURE_PATHS = 20
 
@@ -134,9 +137,9 @@ def start(d: int, delta: float) -> np.ndarray:
 def plan(spec: Phase2Spec) -> dict:
     """T2 (printed, derived), the horizon (HORIZON_FACTOR x derived) and the record spacing.
 
-    The record spacing T2_derived / RECORDS_PER_T2 is at least one step: when T2 is shorter
-    than RECORDS_PER_T2 steps (eta large, mu near 1), spacing and horizon are raised to one
-    step and HORIZON_FACTOR x RECORDS_PER_T2 steps, and ``notes`` says so.
+    The horizon is at least MIN_HORIZON_STEPS steps: when HORIZON_FACTOR x T2 is shorter (eta
+    large, mu near 1) it is raised, and ``notes`` says so (a record spacing below one step is
+    one step, as the simulator rounds it).
 
     Parameters
     ----------
@@ -153,12 +156,12 @@ def plan(spec: Phase2Spec) -> dict:
     lam = spec.eigenvalues
     t_derived = T2_derived(lam[0], lam[1], spec.mu, spec.delta)
     record_dt, horizon, notes = t_derived / RECORDS_PER_T2, HORIZON_FACTOR * t_derived, []
-    if not record_dt >= spec.eta:
-        record_dt, horizon = spec.eta, HORIZON_FACTOR * RECORDS_PER_T2 * spec.eta
+    if not horizon >= MIN_HORIZON_STEPS * spec.eta:
+        horizon = MIN_HORIZON_STEPS * spec.eta
         notes.append(
-            f"T2 derived = {t_derived:.3g} is shorter than {RECORDS_PER_T2} steps of eta = {spec.eta:g} "
-            f"({t_derived / spec.eta:.3g} steps): records every step up to {horizon:.3g}; the traverse is "
-            "read on a grid as coarse as the algorithm itself, far from the eta -> 0 regime of Proposition 8"
+            f"T2 derived = {t_derived:.3g} is {t_derived / spec.eta:.3g} steps of eta = {spec.eta:g}: the "
+            f"horizon {HORIZON_FACTOR:g} x T2 is raised to {MIN_HORIZON_STEPS} steps ({horizon:.3g}), "
+            "records every step; far from the eta -> 0 regime of Proposition 8"
         )
     return {
         "T2_paper": T2_paper(lam[0], lam[1], spec.mu, spec.delta),

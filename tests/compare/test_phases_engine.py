@@ -100,7 +100,8 @@ def _args(name):
 
 def test_a_store_of_another_spec_is_refused_and_level_is_only_analysis(tmp_path, capsys):
     out = tmp_path / "p2"
-    argv = ["phase2", *BASE_ARGV, "--runs", "4", "--out", str(out)]
+    store = out / "cells.zarr"  # given explicitly: a default store of another spec is replaced
+    argv = ["phase2", *BASE_ARGV, "--runs", "4", "--out", str(out), "--store", str(store)]
     assert main(argv) == 0
     capsys.readouterr()
     assert main([*argv, "--delta", "0.25"]) == 2  # delta moves the start and the horizon
@@ -110,7 +111,7 @@ def test_a_store_of_another_spec_is_refused_and_level_is_only_analysis(tmp_path,
     assert main([*argv, "--level", "0.5"]) == 0
     narrow = json.loads((out / "verdict.json").read_text())
     assert narrow["results"]["engine"]["computed"] == 0
-    assert main([*argv[:-2], "--from-store", str(out / "cells.zarr"), "--out", str(tmp_path / "b")]) == 0
+    assert main([*argv[:-4], "--from-store", str(store), "--out", str(tmp_path / "b")]) == 0
     wide = json.loads((tmp_path / "b" / "verdict.json").read_text())
     for c50, c95 in zip(narrow["checks"], wide["checks"], strict=True):
         assert c50["observed"] == c95["observed"]

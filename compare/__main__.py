@@ -389,7 +389,10 @@ def _run(mod, args, out_dir) -> int:
         verdict = mod.run(args, out_dir)
         if not verdict.elapsed_s:
             verdict.elapsed_s = time.perf_counter() - start
-        path = verdict.write(out_dir)
+        try:
+            path = verdict.write(out_dir)
+        except OSError as exc:  # checked writable before the run; the disk may fill or vanish since
+            return _fail(f"--out {out_dir}: cannot write the results: {exc.strerror or exc}")
     except KeyboardInterrupt:
         raise
     except MemoryError:

@@ -274,6 +274,14 @@ def test_memory_error_interrupt_and_late_refusals(fake, capsys, tmp_path):
     fake.behaviour = _raise(KeyboardInterrupt())
     assert main(["fakecmd", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+    def unwritable(args, out):  # the directory vanishes (or the disk fills) during the run
+        v = Verdict("fakecmd", {}, 0)
+        v.write = lambda out_dir: _raise(OSError(28, "No space left on device"))(args, out_dir)
+        return v
+
+    fake.behaviour = unwritable
+    assert main(["fakecmd", "--out", str(tmp_path)]) == 2
+    _one_line(capsys, f"--out {tmp_path}: cannot write the results: No space left on device")
     fake.behaviour = _raise(ValueError("--horizon must be at least eta / 2"))  # a refusal naming its option
     assert main(["fakecmd", "--out", str(tmp_path)]) == 2
     _one_line(capsys, "--horizon must be at least eta / 2")

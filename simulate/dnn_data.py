@@ -52,10 +52,17 @@ class Data:
 
     @property
     def n_features(self) -> int:
+        """Number of input features D."""
         return int(self.X_train.shape[1])
 
     def key(self) -> tuple:
-        """Content key (name and sizes) for seeding."""
+        """Content key (name and sizes) for seeding.
+
+        Returns
+        -------
+        tuple
+            ``(name, n_train, n_val, n_features)``.
+        """
         return (self.name, int(self.X_train.shape[0]), int(self.X_val.shape[0]), self.n_features)
 
 

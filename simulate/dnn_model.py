@@ -38,14 +38,33 @@ class MLP:
 
     @property
     def n_params(self) -> int:
+        """Length P = D H + H + H K + K of the flat parameter vector theta."""
         D, H, K = self.n_in, self.n_hidden, self.n_out
         return D * H + H + H * K + K
 
     def key(self) -> tuple:
+        """Content key for seeding.
+
+        Returns
+        -------
+        tuple
+            ``("mlp-tanh", n_in, n_hidden, n_out)``.
+        """
         return ("mlp-tanh", self.n_in, self.n_hidden, self.n_out)
 
     def unpack(self, theta: np.ndarray):
-        """Views (W1, b1, W2, b2) of theta (..., P), shapes (..., D, H), (..., H), (..., H, K), (..., K)."""
+        """Views (W1, b1, W2, b2) of theta (..., P), shapes (..., D, H), (..., H), (..., H, K), (..., K).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (..., P)
+            Flat parameters.
+
+        Returns
+        -------
+        (W1, b1, W2, b2) : tuple of ndarray
+            Views (no copy where the reshape allows).
+        """
         D, H, K = self.n_in, self.n_hidden, self.n_out
         lead = theta.shape[:-1]
         o1, o2, o3 = D * H, D * H + H, D * H + H + H * K
@@ -57,14 +76,36 @@ class MLP:
         )
 
     def pack(self, W1, b1, W2, b2) -> np.ndarray:
-        """Inverse of :meth:`unpack`: a (..., P) array."""
+        """Inverse of :meth:`unpack`: a (..., P) array.
+
+        Parameters
+        ----------
+        W1 : ndarray, shape (..., D, H)
+        b1 : ndarray, shape (..., H)
+        W2 : ndarray, shape (..., H, K)
+        b2 : ndarray, shape (..., K)
+
+        Returns
+        -------
+        ndarray, shape (..., P)
+        """
         lead = b1.shape[:-1]
         return np.concatenate(
             [W1.reshape(*lead, -1), b1, W2.reshape(*lead, -1), b2], axis=-1
         )
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
-        """Initial weights, shape (P,): W ~ N(0, 1/fan_in) (LeCun normal), biases 0."""
+        """Initial weights, shape (P,): W ~ N(0, 1/fan_in) (LeCun normal), biases 0.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The run's init stream (W1's draws first, then W2's).
+
+        Returns
+        -------
+        ndarray, shape (P,)
+        """
         D, H, K = self.n_in, self.n_hidden, self.n_out
         W1 = rng.standard_normal((D, H)) / math.sqrt(D)
         W2 = rng.standard_normal((H, K)) / math.sqrt(H)
@@ -80,6 +121,8 @@ def forward(mlp: MLP, theta, X):
 
     Parameters
     ----------
+    mlp : MLP
+        The architecture (sizes D, H, K).
     theta : ndarray, shape (C, P) (or (P,))
     X : ndarray, shape (C, N, D) or (N, D) (shared by every configuration)
 
@@ -110,6 +153,8 @@ def loss_and_grad(mlp: MLP, theta, X, y):
 
     Parameters
     ----------
+    mlp : MLP
+        The architecture (sizes D, H, K).
     theta : ndarray, shape (C, P)
     X : ndarray, shape (C, N, D) or (N, D)
     y : ndarray of int, shape (C, N) or (N,)
@@ -140,8 +185,11 @@ def accuracy_and_loss(mlp: MLP, theta, X, y):
 
     Parameters
     ----------
+    mlp : MLP
+        The architecture (sizes D, H, K).
     theta : ndarray, shape (C, P)
-    X : ndarray, shape (N, D); y : ndarray of int, shape (N,)
+    X : ndarray, shape (N, D)
+    y : ndarray of int, shape (N,)
 
     Returns
     -------

@@ -33,7 +33,25 @@ COMPLEX_STEP = 1e-30
 
 
 def reference_loss_grad(mlp: MLP, theta, X, y):
-    """Mean cross-entropy and its gradient for one network (theta (P,), X (N, D), y (N,)); complex-safe."""
+    """Mean cross-entropy and its gradient for one network, by plain loops of matrix products; complex-safe.
+
+    Parameters
+    ----------
+    mlp : MLP
+        The architecture.
+    theta : ndarray, shape (P,)
+        Flat parameters (real, or complex for the complex step).
+    X : ndarray, shape (N, D)
+        Inputs.
+    y : ndarray of int, shape (N,)
+        Labels.
+
+    Returns
+    -------
+    loss : float or complex
+        Mean cross-entropy.
+    grad : ndarray, shape (P,)
+    """
     D, H, K = mlp.n_in, mlp.n_hidden, mlp.n_out
     W1 = theta[: D * H].reshape(D, H)
     b1 = theta[D * H : D * H + H]
@@ -58,7 +76,27 @@ def reference_loss_grad(mlp: MLP, theta, X, y):
 
 
 def reference_hessian(mlp: MLP, theta, X, y, h: float = COMPLEX_STEP) -> np.ndarray:
-    """Dense Hessian of the mean cross-entropy by complex-step differentiation of the gradient, (P, P)."""
+    """Dense Hessian of the mean cross-entropy by complex-step differentiation of the gradient, (P, P).
+
+    Column j is Im(grad(theta + i h e_j)) / h (no subtractive cancellation).
+
+    Parameters
+    ----------
+    mlp : MLP
+        The architecture.
+    theta : ndarray, shape (P,)
+        Flat parameters.
+    X : ndarray, shape (N, D)
+        Inputs.
+    y : ndarray of int, shape (N,)
+        Labels.
+    h : float
+        Complex step (:data:`COMPLEX_STEP`).
+
+    Returns
+    -------
+    ndarray, shape (P, P)
+    """
     P = theta.size
     out = np.empty((P, P))
     for j in range(P):
@@ -89,6 +127,39 @@ def reference_train(
     """Train one configuration with the plain loop; same arguments and streams as ``train_grid``.
 
     The sharpness uses the dense complex-step Hessian (so keep the network tiny).
+
+    Parameters
+    ----------
+    data : Data
+        The dataset.
+    M : int
+        Number of workers (``delay_model(delay, M)``).
+    mu : float
+        Momentum in [0, 1).
+    run : int
+        Run index r of the streams.
+    delay : {"pipeline", "constant"}
+        The delay model (:func:`simulate.dnn_schedule.delay_model`).
+    hidden : int
+        Hidden units.
+    batch_size : int
+        Minibatch size.
+    epochs : int
+        Epochs.
+    eta0 : float
+        Initial step size.
+    decay : float
+        Step-size factor at each milestone.
+    milestones : sequence of float
+        Fractions of the epochs at which the step size decays.
+    sharpness_every : int
+        Sharpness period in epochs (0 = never).
+    sharpness_iters : int
+        Power iterations per measurement (3x at epoch 0).
+    hessian_samples : int
+        Size of the Hessian's training subset.
+    seed : int
+        Root seed.
 
     Returns
     -------

@@ -46,6 +46,17 @@ def step_sizes(eta0: float, decay: float, milestones: Sequence[float], epochs: i
     Milestone fraction f decays the step from epoch ``round(f * epochs)`` on (0-based
     epochs; the paper's 60/120/160 of 200 are fractions 0.3/0.6/0.8).
 
+    Parameters
+    ----------
+    eta0 : float
+        Initial step size > 0.
+    decay : float
+        Factor > 0 applied at each milestone.
+    milestones : sequence of float
+        Fractions of ``epochs``.
+    epochs : int
+        Number of epochs >= 1.
+
     Returns
     -------
     ndarray, shape (epochs,)
@@ -75,7 +86,21 @@ def _epoch_batches(rng: np.random.Generator, n_train: int, batch_size: int, epoc
 def delay_model(name: str, workers: int) -> DelayModel:
     """The staleness model of M workers: ``WorkerPipeline(M)`` or ``Constant(M - 1)``.
 
-    Raises ValueError naming ``delay_model`` or ``workers``.
+    Parameters
+    ----------
+    name : {"pipeline", "constant"}
+        The model.
+    workers : int
+        Number of workers M >= 1.
+
+    Returns
+    -------
+    DelayModel
+
+    Raises
+    ------
+    ValueError
+        Naming ``delay_model`` or ``workers``.
     """
     M = check_positive_int(workers, "workers")
     if name == "pipeline":
@@ -86,7 +111,17 @@ def delay_model(name: str, workers: int) -> DelayModel:
 
 
 def read_versions(taus: np.ndarray) -> np.ndarray:
-    """Version read by update k: ``r_k = max(k - tau_k, 0)`` (the convention theta_{-i} = theta_0)."""
+    """Version read by update k: ``r_k = max(k - tau_k, 0)`` (the convention theta_{-i} = theta_0).
+
+    Parameters
+    ----------
+    taus : array_like of int, shape (n,)
+        Staleness tau_k of each update.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
     taus = np.asarray(taus, dtype=np.int64)
     return np.maximum(np.arange(taus.size, dtype=np.int64) - taus, 0)
 

@@ -29,6 +29,8 @@ def hvp(mlp: MLP, theta, X, y, v):
 
     Parameters
     ----------
+    mlp : MLP
+        The architecture.
     theta, v : ndarray, shape (C, P)
     X : ndarray, shape (C, N, D) or (N, D)
     y : ndarray of int, shape (C, N) or (N,)
@@ -68,6 +70,8 @@ def power_iteration(mlp: MLP, theta, X, y, v0, n_iter: int):
 
     Parameters
     ----------
+    mlp : MLP
+        The architecture.
     theta, v0 : ndarray, shape (C, P)
         Parameters and starting vectors (any non-zero scale).
     X, y : the loss's data, shapes (N, D) and (N,) (or with a leading C)

@@ -274,34 +274,6 @@ def _dataset(out: dict, dims: tuple, coords: dict, shape, keep_params: bool):
 
 _VARS_EPOCH = ("accuracy", "val_loss", "train_loss", "sharpness", "sharpness_residual")
 
-_TRAIN_DOC = """
-    Parameters
-    ----------
-    data : Data
-    seeds : sequence of int >= 0
-        Run indices r (streams ``(seed, tag, key, r)``).
-    delay : {"pipeline", "constant"}
-        ``WorkerPipeline(M)`` (exponential compute times) or ``Constant(M - 1)``.
-    hidden, batch_size, epochs : int
-        Hidden units, minibatch size, epochs (``n_train // batch_size`` updates each).
-    eta0, decay, milestones
-        Step schedule (:func:`simulate.dnn.step_sizes`).
-    sharpness_every : int >= 0
-        Measure the top Hessian eigenvalue after every this many epochs (and at epoch 0 and
-        the last); 0 = never.
-    sharpness_iters : int >= 1
-        Power iterations per measurement (warm-started; the first measurement uses 3x).
-    hessian_samples : int >= 1
-        Size of the fixed training subset on which the Hessian is taken.
-    seed : int >= 0
-        Root seed.
-    keep_params : bool
-        Also return the final parameters (variable ``params``, last dim ``param``).
-    progress : callable, optional
-        Called with the number of epochs completed.
-"""
-
-
 def train_grid(
     data: Data,
     *,
@@ -326,6 +298,44 @@ def train_grid(
 
     ``workers`` (numbers of workers M >= 1) and ``mus`` (momenta in [0, 1)) span the grid;
     the other parameters are those of :func:`train_configs`.
+
+    Parameters
+    ----------
+    data : Data
+        The dataset (train / validation split, fixed Hessian subset order).
+    workers : sequence of int >= 1
+        Numbers of asynchronous workers M (distinct).
+    mus : sequence of float
+        Momenta in [0, 1) (distinct).
+    seeds : sequence of int >= 0
+        Run indices r (streams ``(seed, tag, key, r)``).
+    delay : {"pipeline", "constant"}
+        ``WorkerPipeline(M)`` (exponential compute times) or ``Constant(M - 1)``.
+    hidden : int
+        Hidden units.
+    batch_size : int
+        Minibatch size.
+    epochs : int
+        Epochs (``n_train // batch_size`` updates each).
+    eta0 : float
+        Initial step size (:func:`simulate.dnn_schedule.step_sizes`).
+    decay : float
+        Step-size factor at each milestone.
+    milestones : sequence of float
+        Fractions of the epochs at which the step size decays.
+    sharpness_every : int >= 0
+        Measure the top Hessian eigenvalue after every this many epochs (and at epoch 0 and
+        the last); 0 = never.
+    sharpness_iters : int >= 1
+        Power iterations per measurement (warm-started; the first measurement uses 3x).
+    hessian_samples : int >= 1
+        Size of the fixed training subset on which the Hessian is taken.
+    seed : int >= 0
+        Root seed.
+    keep_params : bool
+        Also return the final parameters (variable ``params``, last dim ``param``).
+    progress : callable, optional
+        Called with the number of epochs completed.
 
     Returns
     -------
@@ -374,9 +384,54 @@ def train_configs(
 ):
     """Train a list of (M, mu) configurations (not necessarily a product grid) in one vectorised call.
 
-    Returns the variables of :func:`train_grid` with dims (``config``, ``seed``, ...) and
-    coordinates ``M(config)``, ``mu(config)``; each configuration's numbers are bit for bit
-    those it has in any other call.
+    Each configuration's numbers are bit for bit those it has in any other call.
+
+    Parameters
+    ----------
+    data : Data
+        The dataset (train / validation split, fixed Hessian subset order).
+    configs : sequence of (int, float)
+        Distinct (M, mu) pairs: workers M >= 1, momentum mu in [0, 1).
+    seeds : sequence of int >= 0
+        Run indices r (streams ``(seed, tag, key, r)``).
+    delay : {"pipeline", "constant"}
+        ``WorkerPipeline(M)`` (exponential compute times) or ``Constant(M - 1)``.
+    hidden : int
+        Hidden units.
+    batch_size : int
+        Minibatch size.
+    epochs : int
+        Epochs (``n_train // batch_size`` updates each).
+    eta0 : float
+        Initial step size (:func:`simulate.dnn_schedule.step_sizes`).
+    decay : float
+        Step-size factor at each milestone.
+    milestones : sequence of float
+        Fractions of the epochs at which the step size decays.
+    sharpness_every : int >= 0
+        Measure the top Hessian eigenvalue after every this many epochs (and at epoch 0 and
+        the last); 0 = never.
+    sharpness_iters : int >= 1
+        Power iterations per measurement (warm-started; the first measurement uses 3x).
+    hessian_samples : int >= 1
+        Size of the fixed training subset on which the Hessian is taken.
+    seed : int >= 0
+        Root seed.
+    keep_params : bool
+        Also return the final parameters (variable ``params``, last dim ``param``).
+    progress : callable, optional
+        Called with the number of epochs completed.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables of :func:`train_grid` with dims (``config``, ``seed``, ...) and
+        coordinates ``M(config)``, ``mu(config)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter (empty or repeated configs, bad values).
     """
     if len(configs) == 0:
         raise ValueError("configs must be a non-empty sequence of (M, mu) pairs")
@@ -395,5 +450,3 @@ def train_configs(
               "seed": np.asarray(seeds_)}
     return _dataset(out, ("config", "seed"), coords, (len(M_of), len(seeds_)), keep_params)
 
-
-train_configs.__doc__ += _TRAIN_DOC

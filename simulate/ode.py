@@ -70,6 +70,19 @@ def ode_rhs(problem: Problem, mu: float):
 
     Evaluated as :math:`Q\,M(Q^\top v)` with :math:`M` = :func:`theory.ode.ode_drift`, the
     drift in eigen-coordinates (so the formula is not retyped).
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum Lambda and eigenbasis Q.
+    mu : float
+        Momentum in [0, 1).
+
+    Returns
+    -------
+    callable
+        ``f(t, v)`` with v of shape (d,), returning dv/dt of shape (d,) (``t`` unused: (7) is
+        autonomous).
     """
     mu = check_mu(mu)
     Q, lam = problem.Q, problem.lambda_

@@ -117,6 +117,27 @@ def reference_run(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``run`` of one configuration, from the same streams as ``simulate_async_msgd``.
 
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum, eigenbasis and data distribution (eq. (4)).
+    eta : float
+        Step size > 0 of eq. (5).
+    mu : float
+        Momentum in [0, 1).
+    delay : int or DelayModel
+        A single delay model (an int is a constant tau).
+    v0 : array_like, shape (d,)
+        Start in the original coordinates.
+    n_steps : int
+        Number of updates >= 1.
+    seed : int
+        Root seed of the streams.
+    run : int
+        Run index >= 0.
+    common_random_numbers : bool
+        Share the data stream across (mu, delay) cells (the simulator's default).
+
     Returns
     -------
     v : ndarray, shape (n_steps + 1, d)
@@ -149,6 +170,22 @@ def ar2_stationary_variance(c, alpha, eta, mu):
     (in h units; divide by eta for u units). See the module docstring for the
     derivation. Broadcasts over arrays; NaN where the recursion is not stationary
     (c <= 0 or eta c >= 2 (1 + mu)).
+
+    Parameters
+    ----------
+    c : float or array_like
+        Mode rate (lambda_1 - lambda_i for the tangent mode i at e_1).
+    alpha : float or array_like
+        Noise scale alpha_{1i} (Theorem 5).
+    eta : float
+        Step size.
+    mu : float
+        Momentum in [0, 1).
+
+    Returns
+    -------
+    float or ndarray
+        gamma_0 (h units); NaN where not stationary.
     """
     c = np.asarray(c, dtype=float)
     alpha = np.asarray(alpha, dtype=float)
@@ -160,6 +197,15 @@ def ar2_stationary_variance(c, alpha, eta, mu):
 
 def linearised_stationary_variance(problem: Problem, *, eta: float, mu: float) -> np.ndarray:
     """Exact stationary variance of u_i = x_i / sqrt(eta), i = 2..d, of the linearised recursion at e_1.
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum and alpha_{1i}.
+    eta : float
+        Step size > 0.
+    mu : float
+        Momentum in [0, 1).
 
     Returns
     -------

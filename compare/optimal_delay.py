@@ -123,6 +123,22 @@ def horizon_error(h, diverged=None, kind: str = "angle") -> np.ndarray:
 
 
 def check_grid(taus) -> np.ndarray:
+    """Validate a delay grid for the optimal-delay rule: 1-d, finite, >= 0, from 0, increasing.
+
+    Parameters
+    ----------
+    taus : array_like, shape (n,)
+        The grid of ``--taus``.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        Naming ``taus``.
+    """
     taus = np.asarray(taus)
     if taus.ndim != 1 or taus.size < 1:
         raise ValueError(f"taus must be a non-empty 1-d grid, got shape {taus.shape}")
@@ -176,7 +192,21 @@ def optimal_delay(taus, mean_error, rho: float = DEFAULT_RHO):
 
 
 def is_censored(taus, mean_error, rho: float = DEFAULT_RHO) -> bool:
-    """True when the error never exceeds the allowance on the grid (optimal delay >= grid end)."""
+    """True when the error never exceeds the allowance on the grid (optimal delay >= grid end).
+
+    Parameters
+    ----------
+    taus : array_like, shape (n,)
+        Strictly increasing grid starting at 0.
+    mean_error : array_like, shape (n,)
+        Mean error per grid point.
+    rho : float
+        Allowed relative rise (:func:`optimal_delay`).
+
+    Returns
+    -------
+    bool
+    """
     taus = check_grid(taus)
     return bool(optimal_delay(taus, mean_error, rho) == taus[-1])
 
@@ -218,6 +248,11 @@ def bootstrap_optimal_delay(
         Seed of the resampling (reproducible intervals).
     level : float
         Confidence level of the interval.
+
+    Returns
+    -------
+    OptimalDelay
+        The estimate and its interval; with fewer than 2 runs the interval is the point itself.
     """
     taus = check_grid(taus)
     errors = np.asarray(errors, dtype=float)
@@ -239,12 +274,33 @@ def bootstrap_optimal_delay(
 
 
 def saddle_start(problem: Problem) -> np.ndarray:
-    """Section 4.1's start: the saddle point v_0 = v^2 = Q e_2 (the paper's (0, 1, 0, 0))."""
+    """Section 4.1's start: the saddle point v_0 = v^2 = Q e_2 (the paper's (0, 1, 0, 0)).
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum and eigenbasis.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+    """
     return problem.eigenvector(2)
 
 
 def paper_optimal_delay(mu: float) -> int | None:
-    """The paper's optimal delay at ``mu`` (:data:`PAPER_OPTIMAL_DELAY`), None for other momenta."""
+    """The paper's optimal delay at ``mu`` (:data:`PAPER_OPTIMAL_DELAY`), None for other momenta.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum (matched to 1e-12).
+
+    Returns
+    -------
+    int or None
+        Read off Figure 1 (Section 4.1).
+    """
     for k, v in PAPER_OPTIMAL_DELAY.items():
         if abs(k - mu) < 1e-12:
             return v
@@ -255,6 +311,18 @@ def mean_ci_rows(errs: np.ndarray, level: float = 0.95) -> np.ndarray:
     """Student-t interval of the mean of each row of ``errs`` (n_tau, runs) -> (n_tau, 2).
 
     A row with fewer than 2 runs or no spread gets the degenerate interval (mean, mean).
+
+    Parameters
+    ----------
+    errs : ndarray, shape (n_tau, runs)
+        Per-run errors.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    ndarray, shape (n_tau, 2)
+        (lo, hi) per row (:func:`compare.stats.mean_ci`).
     """
     out = np.empty((errs.shape[0], 2))
     for j, row in enumerate(errs):
@@ -283,6 +351,18 @@ def delay_law(model: str, m: int):
     complete updates as a Poisson process of rate M - 1, so
     :math:`P(\tau = j) = \frac{1}{M}(\frac{M-1}{M})^j`; the serial correlation of the
     pipeline's delays is ignored here).
+
+    Parameters
+    ----------
+    model : str
+        One of :data:`compare.msgd_grid.DELAY_MODELS`.
+    m : int
+        Grid value (the mean delay).
+
+    Returns
+    -------
+    ndarray of shape (K + 1,) or theory.stability.GeometricDelayLaw
+        :func:`theory.stability.delay_law`'s law of the matching kind.
     """
     return stability.delay_law(_law_kind(model), int(m))
 
@@ -293,6 +373,21 @@ def mean_field_threshold(mu: float, s: float, model: str, taus) -> int:
     :func:`theory.stability.mean_field_threshold` on the grid of ``--taus`` (which must start
     at 0), with the delay model's law; -1 if even the first grid value is unstable. For
     ``constant`` it equals theory.stability's threshold restricted to the grid.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c of the radial mode.
+    model : str
+        One of :data:`compare.msgd_grid.DELAY_MODELS`.
+    taus : array_like, shape (n,)
+        The grid.
+
+    Returns
+    -------
+    int
     """
     taus = check_grid(taus)
     return stability.mean_field_threshold(mu, s, _law_kind(model), taus)
@@ -307,6 +402,19 @@ def stationary_error(problem: Problem, mu: float, eta: float) -> float:
     (:func:`theory.sde.ou_coefficients`; the same to leading order for ``distance``).
     It grows like :math:`1/(1-\mu)`: the paper's remark that "momentum hurts convergence"
     at tau = 0 (Section 4.1).
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum and alpha_{i1}.
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+
+    Returns
+    -------
+    float
     """
     from theory.sde import ou_coefficients
 
@@ -314,7 +422,23 @@ def stationary_error(problem: Problem, mu: float, eta: float) -> float:
 
 
 def theory_rows(problem: Problem, mus, eta: float) -> dict:
-    """Stability threshold, asymptotic law and the paper's bounds per mu (keys as floats)."""
+    """Stability threshold, asymptotic law and the paper's bounds per mu (keys as floats).
+
+    Parameters
+    ----------
+    problem : Problem
+        Spectrum and distribution.
+    mus : sequence of float
+        Momenta of the curves.
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    dict
+        mu -> ``stability_delay, critical_delay, binding_mode, asymptotic_delay, bounds``
+        (:func:`theory.stability.stability_threshold`, :func:`_bounds`).
+    """
     from theory.stability import stability_threshold
 
     out = {}
@@ -374,7 +498,18 @@ _TABLE_BOUNDS = (
 
 
 def bound_numbers(bounds: dict) -> dict[str, float]:
-    """The bounds of the printed table (Theorem 3, Lemma 4, introduction) as floats (NaN if absent)."""
+    """The bounds of the printed table (Theorem 3, Lemma 4, introduction) as floats (NaN if absent).
+
+    Parameters
+    ----------
+    bounds : dict
+        A :func:`_bounds` result (or ``{}``).
+
+    Returns
+    -------
+    dict
+        ``{"Thm3", "Lem4", "intro"}`` -> float.
+    """
     out: dict[str, float] = {}
     for label, path in _TABLE_BOUNDS:
         x = bounds

@@ -83,6 +83,58 @@ def validate(args) -> None:
         args.only_list = chosen
     else:
         args.only_list = names
+    args.sub_plans = plan(args)
+
+
+def plan(args) -> dict:
+    """Parse and validate every chosen subcommand, and check their resources, before any runs.
+
+    A subcommand's bad value, or an estimate over ``--max-memory`` (per subcommand) or
+    ``--max-steps`` (the sum over the subcommands: the work of ``all``), refuses the whole run
+    (ValueError naming the option and the subcommand). A subcommand that cannot be imported is
+    kept, as its ImportError, to be recorded as not completed.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Options of ``all`` with ``only_list``.
+
+    Returns
+    -------
+    dict
+        name -> validated ``argparse.Namespace`` of the subcommand, or the ImportError.
+    """
+    import math
+
+    from compare.__main__ import load_command, parse_command
+    from compare.engine.estimate import check_fits, memory_limit, step_limit
+
+    plans, total = {}, 0.0
+    for name in args.only_list:
+        try:
+            mod = load_command(name)
+        except ImportError as exc:
+            plans[name] = exc
+            continue
+        try:
+            sub_args = parse_command(_sub_argv(args, name, mod))
+            cli.validate_common(sub_args)
+            mod.validate(sub_args)
+            comparison = getattr(mod, "COMPARISON", None)
+            if getattr(comparison, "estimate", None) is not None:
+                est = comparison.estimate(comparison.from_args(sub_args))
+                check_fits(est, memory_limit(getattr(args, "max_memory", None)), math.inf)
+                total += float(est.chain_steps)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (subcommand {name} of all)") from None
+        plans[name] = sub_args
+    limit = step_limit(getattr(args, "max_steps", None))
+    if total > limit:
+        raise ValueError(
+            f"--max-steps: the subcommands of all need an estimated {total:.3g} chain-steps, more than "
+            f"the limit of {limit:.3g}; use --quick or --only (or raise --max-steps)"
+        )
+    return plans
 
 
 def quick_args() -> list[str]:
@@ -133,9 +185,10 @@ def _sub_argv(args, name: str, mod) -> list[str]:
 def run(args, out_dir: Path) -> Verdict:
     """Run each chosen subcommand into ``out_dir/<name>/`` and gather one verdict.
 
-    Each subcommand is parsed with :func:`compare.__main__.parse_command` (so ``--quick`` and the
-    given options work as on its own command line), validated, checked for a writable directory,
-    run and written; one that raises is recorded as a failed check ``<name>:completed``.
+    Each subcommand was parsed with :func:`compare.__main__.parse_command` (so ``--quick`` and the
+    given options work as on its own command line) and validated by :func:`plan`; here it is
+    checked for a writable directory, run and written; one that raises is recorded as a failed
+    check ``<name>:completed``.
 
     Parameters
     ----------
@@ -153,13 +206,17 @@ def run(args, out_dir: Path) -> Verdict:
     from compare.__main__ import load_command, parse_command
 
     start = time.perf_counter()
+    plans = getattr(args, "sub_plans", {})
     checks, figures, results, errors, files = [], [], {}, {}, []
     for name in cli.progress(args.only_list, desc="compare all", disable=args.no_progress):
         try:
             mod = load_command(name)
-            sub_args = parse_command(_sub_argv(args, name, mod))
-            cli.validate_common(sub_args)
-            mod.validate(sub_args)
+            sub_args = plans.get(name) or parse_command(_sub_argv(args, name, mod))
+            if isinstance(sub_args, Exception):
+                raise sub_args
+            if name not in plans:  # planned by validate (built by hand: plan now)
+                cli.validate_common(sub_args)
+                mod.validate(sub_args)
             sub_dir = Path(out_dir) / name
             cli.check_out_dir(sub_dir)
             v = mod.run(sub_args, sub_dir)

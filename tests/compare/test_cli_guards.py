@@ -274,6 +274,7 @@ def test_memory_error_interrupt_and_late_refusals(fake, capsys, tmp_path):
     fake.behaviour = _raise(KeyboardInterrupt())
     assert main(["fakecmd", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
     def unwritable(args, out):  # the directory vanishes (or the disk fills) during the run
         v = Verdict("fakecmd", {}, 0)
         v.write = lambda out_dir: _raise(OSError(28, "No space left on device"))(args, out_dir)
@@ -495,3 +496,17 @@ def test_threads_do_not_change_a_real_runs_numbers(tmp_path, capsys):
         assert set(one.data_vars) == set(two.data_vars) and one.data_vars
         for k in one.data_vars:
             assert one[k].values.tobytes() == two[k].values.tobytes(), k
+
+
+def test_all_checks_every_subcommands_resources_before_running_any(fake, toy, capsys, tmp_path):
+    fake.behaviour = lambda args, out: pytest.fail("must not run")
+    out = tmp_path / "all"
+    argv = ["all", "--only", "fakecmd,toycmd", "--no-progress", "--out", str(out)]
+    assert main([*argv, "--max-steps", "2999"]) == 2  # toycmd: 3 runs x 1000 chain-steps
+    line = _one_line(capsys, "--max-steps: the subcommands of all need an estimated 3e+03 chain-steps")
+    assert "use --quick or --only" in line
+    assert main([*argv, "--max-memory", "1e-9"]) == 2  # toycmd: 24 B > 1.07 B
+    assert _one_line(capsys, "--max-memory: this run needs an estimated 24 B").endswith(
+        "(subcommand toycmd of all)"
+    )
+    assert fake.calls == [] and not out.exists()

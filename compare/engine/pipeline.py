@@ -329,6 +329,58 @@ def options_from_args(args: argparse.Namespace) -> RunnerOptions:
     )
 
 
+#: Options that set a spec field of another name (the option -> the field it feeds).
+_OPTION_FIELDS = {
+    "eigenvalues": "problem",
+    "dist": "problem",
+    "delay_model": "delay",
+    "tau": "delay",
+    "tau_max": "delay",
+    "mean_delay": "delay",
+    "pipeline_workers": "delay",
+}
+
+
+def check_from_store_options(args: argparse.Namespace, spec: Spec, path) -> None:
+    """Refuse simulation options typed with ``--from-store`` that disagree with the store.
+
+    A stored run is re-analysed with the store's simulation parameters; an option the user
+    typed that would change them (``--runs 7`` on a store of 100 runs) would be silently
+    ignored and recorded as if used (issue 13), so it is refused with one line naming it.
+    Analysis fields (``spec.ANALYSIS``) are what ``--from-store`` is for and are accepted.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options, with ``given_options``.
+    spec : Spec
+        The spec built from the command line.
+    path : path
+        The ``--from-store`` store.
+
+    Raises
+    ------
+    ValueError
+        ``--<option>: ...`` when a typed option feeds an identity field whose value differs.
+    """
+    try:
+        stored = Store.read_only(path, "--from-store").meta().get("spec", {})
+    except StoreError:
+        return  # load() names the problem with the store itself
+    identity = set(spec.identity())
+    for dest in sorted(getattr(args, "given_options", ())):
+        field = dest if dest in identity else _OPTION_FIELDS.get(dest, dest)
+        if field not in identity or field not in stored:
+            continue
+        if spec.diff({**spec.to_dict(), field: stored[field]}, identity=True):
+            option = "--" + dest.replace("_", "-")
+            raise ValueError(
+                f"{option}: --from-store {path} was simulated with {field} = {_short(stored[field])}; "
+                f"an option that changes the simulation cannot apply to a stored run "
+                f"(drop {option}, or rerun without --from-store)"
+            )
+
+
 def default_store_of_other_spec(path, spec: Spec, name: str) -> str | None:
     """Why the store at ``path`` (the default ``<out>/cells.zarr``) belongs to another run, or None.
 
@@ -390,7 +442,9 @@ def run_command(comparison: Comparison, args: argparse.Namespace, out_dir):
     spec = comparison.from_args(args)
     overwrite = bool(args.overwrite)
     store = None if args.from_store else (args.store or str(Path(out_dir) / STORE_NAME))
-    if not args.from_store:
+    if args.from_store:
+        check_from_store_options(args, spec, args.from_store)
+    else:
         if comparison.estimate is not None:
             check_fits(
                 comparison.estimate(spec),

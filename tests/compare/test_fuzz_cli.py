@@ -61,8 +61,10 @@ MAX_AS_GIB = 6.0
 #: Memory the estimate guard lets a run plan for (``$COMPARE_MAX_MEMORY_GIB``): well below the
 #: address-space limit, so that a run the guard admits cannot die of MemoryError.
 GUARD_GIB = "2"
-#: Work the guard admits (``$COMPARE_MAX_CHAIN_STEPS``, once the guard reads it): a tiny run.
-GUARD_CHAIN_STEPS = "2e7"
+#: Work the guard admits (``$COMPARE_MAX_CHAIN_STEPS``): a tiny run. The ``--quick`` budgets are
+#: estimated at 2e4-2.2e5 chain-steps; the defaults at 3e5 (dnn) to 1.6e9 (tradeoff), and a default
+#: phase3 at 7e7 runs minutes on a loaded machine.
+GUARD_CHAIN_STEPS = "5e5"
 #: Cases before a fresh worker (caches and leaked figures do not accumulate).
 RESTART_EVERY = 150
 
@@ -328,6 +330,8 @@ INAPPLICABLE = [
     ("uniform", "--mean-delay", "3"),
     ("pipeline", "--mean-delay", "3"),
 ]
+#: The delay model that uses each model option.
+MODEL_OF = {"--tau-max": "uniform", "--mean-delay": "geometric", "--pipeline-workers": "pipeline"}
 OUT_BAD = ["{file}", "/dev/null/out", "/proc/fuzz-out", "", "{dir}/a b/out", "{stale}", "{tmp}/x/../out"]
 UNKNOWN = [
     ["--bogus"],
@@ -414,6 +418,9 @@ def build_compare_case(rng: random.Random, command: str | None = None) -> str:
         names.insert(rng.randrange(len(names) + 1), focus)
     for name in names:
         argv += _pair(name, rng.choice(opts[name][1] if name == focus else opts[name][0]))
+    owner = [MODEL_OF[n] for n in names if n in MODEL_OF]
+    if owner and "--delay-model" not in names and rng.random() < 0.8:
+        argv += ["--delay-model", owner[0]]  # the value itself is tested, not its inapplicability
     if command == "all" and "--only" not in names:
         argv += ["--only", "phase2"]  # all = every subcommand in turn: one cheap one (~2 s)
     roll = rng.random()
@@ -807,6 +814,7 @@ def problems_of(line: str, cli: str, argv: list[str], cwd: Path, r: dict) -> lis
         ):
             out.append(f"check {c.get('name')}: zero-width interval from one run, holds {holds}")
     params = data.get("parameters", {})
+    out += _parameter_problems(argv, params, data.get("notes") or [])
     for opt, key, conv in (("--runs", "runs", int), ("--horizon", "horizon", float)):
         given = _option(argv, opt)
         if given is not None and key in params and not isinstance(params[key], (list, dict)):
@@ -816,6 +824,54 @@ def problems_of(line: str, cli: str, argv: list[str], cwd: Path, r: dict) -> lis
                 continue
             if params[key] != want:
                 out.append(f"{opt} {given} given, verdict records {key} = {params[key]!r}")
+    return out
+
+
+SINGLE_RUN = ("phase3", "phase1", "phase2", "ode")
+
+
+def past_threshold(argv: list[str]) -> int | None:
+    """The exact stability threshold tau* when ``argv`` runs a constant delay past it, else None.
+
+    Only for the single-run commands with a constant ``--tau`` N given; tau* is
+    ``theory.stability``'s largest stable constant delay at the command line's eta, mu and
+    spectrum (defaults where not given).
+    """
+    if argv[0] not in SINGLE_RUN or (_option(argv, "--delay-model") or "constant") != "constant":
+        return None
+    try:
+        tau = int(_option(argv, "--tau") or "")
+        from theory import Problem
+        from theory.stability import stability_threshold
+
+        lam = [float(x) for x in (_option(argv, "--eigenvalues") or "4,3,2,1").split(",")]
+        eta = float(_option(argv, "--eta") or "5e-4")
+        mu = float(_option(argv, "--mu") or "0.9")
+        threshold = int(stability_threshold(Problem(lam), mu, eta).max_stable_delay)
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+    return threshold if tau > threshold else None
+
+
+def _parameter_problems(argv: list[str], params: dict, notes: list) -> list[str]:
+    """What the verdict's parameters and notes of a single-run command must say (issue 13).
+
+    * ``--tau auto`` is recorded resolved (an integer), never as ``"auto"``;
+    * the constant model records none of the random models' parameters (only the options used);
+    * a constant delay past the exact stability threshold is said so in ``notes``.
+    """
+    if argv[0] not in SINGLE_RUN:
+        return []
+    out = []
+    if params.get("tau") == "auto":
+        out.append("tau recorded as 'auto', not as the delay it resolved to")
+    if params.get("delay_model") == "constant":
+        for key in ("tau_max", "pipeline_workers"):
+            if key in params:
+                out.append(f"parameters record {key} = {params[key]!r}, unused by the constant model")
+    threshold = past_threshold(argv)
+    if threshold is not None and not any(re.search(r"stab|threshold", str(n)) for n in notes):
+        out.append(f"tau past the stability threshold {threshold} run without a note saying so")
     return out
 
 
@@ -1002,6 +1058,17 @@ def test_checker_accepts_clear_answers(tmp_path):
     )
     assert problems_of("", "compare", argv, tmp_path, _answer(0, none)) == []
     assert problems_of("", "theory", ["--json"], tmp_path, _answer(0, '{"a": null, "b": 1.5}\n')) == []
+    # a delay past the threshold, said so in a note; one below it needs none
+    past = _verdict(tmp_path)
+    data = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    data["notes"] = ["tau = 100 is past the exact stability threshold tau* = 32"]
+    (tmp_path / "out" / "verdict.json").write_text(json.dumps(data))
+    assert problems_of("", "compare", ["phase3", "--tau", "100"], tmp_path, _answer(0, past)) == []
+    threshold = past_threshold(["phase3", "--tau", "100"])  # theory.stability at the paper's setting
+    assert threshold is not None and 0 < threshold < 100
+    assert past_threshold(["phase3", "--tau", str(threshold)]) is None
+    assert past_threshold(["phase3", "--tau", str(threshold + 1)]) == threshold
+    assert past_threshold(["phase3", "--tau", "100", "--delay-model", "uniform"]) is None
     assert (
         problems_of("", "theory", ["--mu", "x"], tmp_path, _answer(2, stderr="python -m theory: error: x\n"))
         == []
@@ -1072,6 +1139,13 @@ def test_checker_accepts_clear_answers(tmp_path):
             "--pipe",
         ),
         (["tradeoff", "--taus", "0"], lambda p: _answer(0, _verdict(p)), "one-point"),
+        (["phase3", "--tau", "100"], lambda p: _answer(0, _verdict(p)), "without a note"),
+        (["phase2"], lambda p: _answer(0, _verdict(p, parameters={"tau": "auto"})), "not as the delay"),
+        (
+            ["phase1"],
+            lambda p: _answer(0, _verdict(p, parameters={"delay_model": "constant", "tau": 2, "tau_max": 4})),
+            "unused by the constant model",
+        ),
     ],
 )
 def test_checker_rejects_every_unclear_answer(tmp_path, argv, answer, why):

@@ -89,3 +89,17 @@ def test_raw_nc_is_described_and_redraws_the_same_figures(capsys, tmp_path):
     assert files == ["remark7_mean_path.png", "remark7_quantities.png"]
     for f in files:
         assert (tmp_path / "again" / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_stationary_checks_are_not_measured_before_phase_III_ends():
+    """A burn-in before most runs end Phase III averages the transient: the stationary-error checks must
+    say "not measured", not fail or hold on it (the synthetic runs end Phase III at t = 2.6)."""
+    from test_remark7 import _synthetic_cell
+
+    ds = _synthetic_cell()
+    early = r7.Remark7Spec(alphas=(0.008,), workers=(4,), runs=60, horizon=3.0, burn_in=1.0)
+    late = r7.Remark7Spec(alphas=(0.008,), workers=(4,), runs=60, horizon=4.0, burn_in=3.0)
+    for spec, measured in ((early, False), (late, True)):
+        held = {c.name.split("[")[0]: c for c in r7.analyse(spec, ds).checks}
+        for name in ("stationary_error", "stationary_excess_linearised"):
+            assert (held[name].holds is not None) is measured, (name, spec.burn_in)

@@ -569,6 +569,18 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _log_limits(results: dict, mus) -> tuple[float, float]:
+    """y range of the log axis from the mean curves (a factor 3 below the smallest positive mean,
+    1.5 above the highest band), so that a band reaching 0 does not squash the curves."""
+    means = np.concatenate([np.asarray(results["mean_error"][mu_key(m)], float) for m in mus])
+    highs = np.concatenate([np.asarray(results["mean_error_ci"][mu_key(m)], float)[:, 1] for m in mus])
+    pos = means[np.isfinite(means) & (means > 0)]
+    if pos.size == 0:
+        return (1e-3, 10.0)
+    top = max(float(np.nanmax(highs)), float(pos.max()))
+    return (float(pos.min()) / 3.0, 1.5 * top)
+
+
 def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
     """Figure 1: mean error vs delay per mu (log y), 95% CI band, optimal delays and thresholds.
 
@@ -612,6 +624,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
         mean = np.asarray(results["mean_error"][key])
         ci = np.asarray(results["mean_error_ci"][key])
         ax.plot(taus, mean, color=color, lw=1.3, label=f"mu = {key}")
+        # a t band reaching below 0 (few runs) is cut at the axis' bottom, not at 1e-308
         plots.band(ax, taus, np.maximum(ci[:, 0], floor), np.maximum(ci[:, 1], floor), color)
         opt = results["optimal_delay"][key]
         if opt is not None:
@@ -631,6 +644,7 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
             ax.plot([pred], [np.interp(pred, taus, mean)], "^", color=color, ms=6, mfc="none", mew=1.2)
             shown.add("^")
     ax.set_yscale("log")
+    ax.set_ylim(*_log_limits(results, spec.mus))
     ax.set_xlabel(xlabel)
     what = "1 - h_1^2/|h|^2" if spec.error == "angle" else "|v - v*|^2"
     ax.set_ylabel(f"mean {spec.error} error at T, {what} (dimensionless)")

@@ -269,3 +269,13 @@ def test_sweep_quick_caps_are_noted_and_raw_nc_redraws_the_figure(tmp_path):
     with xr.open_dataset(out / "raw.nc") as ds:
         assert ds["optimal_delay"].dims[-1] == "mu" and ds["optimal_delay"].attrs["units"] == "iterations"
         assert math.isfinite(float(ds["stability_delay"].max()))
+
+
+def test_the_log_axis_keeps_every_mean_curve_in_view():
+    # few runs: the t band of the mean reaches below 0 (the --quick figure had a 1e-308 axis)
+    results = {
+        "mean_error": {"0.8": [0.03, 0.04, 0.05], "0.9": [0.02, 0.3, 0.6]},
+        "mean_error_ci": {"0.8": [[-0.01, 0.07], [0.0, 0.08], [0.01, 0.09]], "0.9": [[-0.05, 0.09]] * 3},
+    }
+    lo, hi = ta._log_limits(results, (0.8, 0.9))
+    assert lo == pytest.approx(0.02 / 3) and hi == pytest.approx(1.5 * 0.6)  # every mean inside, tight

@@ -59,6 +59,18 @@ untruncated: :math:`P(1/z) = (1-q)z/(z-q)`, so :math:`D = C/(z-q)` with the cubi
 :math:`\|G\|^2 = (1+q^2)\gamma_0 - 2q\gamma_1` with :math:`\gamma` those of AR(3) with
 polynomial C: O(1) at any mean delay.
 
+**Point mass and uniform law in closed form** (:func:`_point_mass_h2`,
+:func:`_uniform_moments`): the Yule-Walker equations of G reduce, away from a few boundary
+rows, to a constant-coefficient recursion with a reflected index, solved by
+:math:`\lambda^h + \rho\lambda^{K'-h}` with :math:`\lambda` a root of a palindromic quartic
+(point mass) or sextic (uniform, after one difference), i.e. of a quadratic in
+:math:`\lambda + 1/\lambda`; two or three boundary rows fix the coefficients and the window
+sums telescope, so :math:`\|G\|^2` and J cost O(1) at any delay. Mean-field stability: the
+point mass is stable iff :math:`\tau \le` :func:`theory.stability.max_stable_delay`; the
+uniform law by D-subdivision in s at fixed K (:func:`_uniform_mean_stable`, a handful of
+crossing frequencies). The tests hold them to the Levinson path, FFT quadrature and the dense
+second-moment operator.
+
 Worker pipeline (not i.i.d.)
 ----------------------------
 :class:`simulate.delays.WorkerPipeline` with M equal-speed workers and Exp(1) compute
@@ -81,14 +93,12 @@ Derivation and tables: ``docs/stability.md`` section 6.
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
-import mpmath
 import numpy as np
-from numba import njit
-from scipy.optimize import brentq
-from scipy.signal import fftconvolve
 
 from . import stability as _st
 from .validation import check_mu, check_nonnegative_int, check_positive_float, check_positive_int
@@ -180,7 +190,7 @@ def ar_autocovariances(chi) -> tuple[bool, np.ndarray | None]:
     is the same recursion in plain numpy, the oracle the tests hold it to.
     """
     a = _check_chi(chi)
-    ok, gamma = _levinson(a[1:] / a[0])
+    ok, gamma = _levinson_kernel()(a[1:] / a[0])
     return (True, gamma) if ok else (False, None)
 
 
@@ -191,9 +201,20 @@ def _check_chi(chi) -> np.ndarray:
     return a
 
 
-@njit(cache=True)
+_KERNEL = []
+
+
+def _levinson_kernel():
+    """:func:`_levinson` compiled by numba on first use (cached on disk; numba loads in ~0.6 s)."""
+    if not _KERNEL:
+        from numba import njit
+
+        _KERNEL.append(njit(cache=True)(_levinson))
+    return _KERNEL[0]
+
+
 def _levinson(a):
-    """Compiled :func:`ar_autocovariances` on a_1..a_n (monic); returns (stable, gamma)."""
+    """:func:`ar_autocovariances` on a_1..a_n (monic), run compiled by :func:`_levinson_kernel`."""
     n = a.size
     cur = a.copy()
     k = np.empty(n)
@@ -264,12 +285,22 @@ def _iid_transform(mu: float, s: float, law, lam: float = 1.0):
     :math:`\Phi = \frac{s^2}{\lambda}[P(1/\lambda)\tilde\gamma_0 - \sum_{|h|\le K}\hat r_h
     \tilde\gamma_{|h|}]` and :math:`h_2 = \tilde\gamma_0/\lambda`, the AR autocovariances
     :math:`\tilde\gamma` of :math:`\chi_r`; at lambda = 1, Phi = s^2 J and h2 = ||G||^2.
-    ``stable`` says whether every root of chi is inside the circle of radius r.
+    ``stable`` says whether every root of chi is inside the circle of radius r. At lambda = 1
+    a point mass or a uniform law takes the closed forms (:func:`_closed_form`, O(1)), any
+    other vector the Levinson path (:func:`_levinson_transform`, O(K^2)).
     """
-    r = math.sqrt(lam)
     if isinstance(law, _st.GeometricDelayLaw):
         return _geometric_transform(mu, s, law.q, lam)
-    p = law
+    if lam == 1.0:
+        closed = _closed_form(mu, s, law)
+        if closed is not None:
+            return closed
+    return _levinson_transform(mu, s, law, lam)
+
+
+def _levinson_transform(mu: float, s: float, p: np.ndarray, lam: float = 1.0):
+    """:func:`_iid_transform` of a probability vector by the AR autocovariances of chi_r (O(K^2))."""
+    r = math.sqrt(lam)
     K = p.size - 1
     chi = np.zeros(K + 3)
     chi[:3] = 1.0, -(1.0 + mu), mu
@@ -285,7 +316,12 @@ def _iid_transform(mu: float, s: float, law, lam: float = 1.0):
     if not ok:
         return False, math.inf, math.inf
     # rh[h] = sum_j ph_j ph_{j+h}, h = 0..K (FFT correlation: O(K log K) instead of O(K^2))
-    rh = np.correlate(ph, ph, mode="full")[K:] if K < 64 else fftconvolve(ph, ph[::-1])[K:]
+    if K < 64:
+        rh = np.correlate(ph, ph, mode="full")[K:]
+    else:
+        from scipy.signal import fftconvolve
+
+        rh = fftconvolve(ph, ph[::-1])[K:]
     phi = s * s / lam * (P * g[0] - rh[0] * g[0] - 2.0 * (rh[1:] @ g[1 : K + 1]))
     return True, max(phi, 0.0), g[0] / lam
 
@@ -297,6 +333,8 @@ def _geometric_transform(mu: float, s: float, q: float, lam: float):
     (1 - q)^2 relative (the cubic's roots crowd z = 1 at large mean delays): in float64 they
     would lose 8 digits at mean 1e4, so the AR(3) recursion runs in mpmath (O(1) anyway).
     """
+    import mpmath
+
     with mpmath.workdps(_MP_DPS):
         mu_m, s_m, q_m, lam_m = (mpmath.mpf(x) for x in (mu, s, q, lam))
         r = mpmath.sqrt(lam_m)
@@ -318,34 +356,226 @@ def _geometric_transform(mu: float, s: float, q: float, lam: float):
         return True, float(phi), float(h2)
 
 
-def _iid_grid(mu: float, s: float, p: np.ndarray):
-    r"""Cheap approximation of (stable, s^2 J, ||G||^2) on a frequency grid (a search guide only).
+# ---------------------------------------------------------------------------------------
+# point masses and uniform laws: closed forms, O(1) at any delay
+# ---------------------------------------------------------------------------------------
+#: Smallest momentum of the closed forms (their second root pair 1/lambda ~ 1/mu degenerates
+#: as mu -> 0); below it, and for lambda != 1, the Levinson path.
+_CLOSED_FORM_MIN_MU = 0.01
 
-    N >= 16 (K + 3) points: the winding number of D (2 iff the mean field is stable) and
-    the rectangle rule of the two integrals. The slowest roots of a small-s mode (the real
-    one near :math:`1 - s/(1-\mu)`, or the pair near the crossing frequency) make peaks of
-    :math:`1/|D|^2` too narrow for the grid, so their poles are subtracted and integrated
-    exactly (:func:`_slow_poles`). The guide can still misjudge other roots within ~1/N of
-    the circle, so every search re-decides its answer with the exact :func:`_iid_transform`.
-    """
+
+def _structure(p: np.ndarray) -> str | None:
+    """``"constant"`` for a point mass at K >= 1, ``"uniform"`` for equal weights on {0..K}, K >= 2."""
     K = p.size - 1
-    N = 1 << max(12, int(math.ceil(math.log2(16 * (K + 3)))))
-    z = np.exp(2j * np.pi * np.arange(N) / N)
-    P = np.fft.fft(p, N)  # P(e^{-i theta}) = sum_j p_j e^{-i j theta}
-    D = (z - 1.0) * (z - mu) + s * z * P
-    winding = np.sum(np.angle(np.roll(D, -1) / D)) / (2.0 * np.pi)
-    gain = s * s * float(np.mean((1.0 - np.abs(P) ** 2) / np.abs(D) ** 2))
-    roots = _slow_poles(mu, s, p, 1.0 - 64.0 / N) if round(winding) == 2 else []
-    # 1/D = S + h, S = sum_k a_k/(z - z_k): mean |1/D|^2 = sum_kl a_k conj(a_l)/(1 - z_k conj(z_l))
-    # + 2 Re sum_k a_k h(1/z_k)/z_k (residues; h(1/z) is analytic in the disc) + mean |h|^2
-    a = np.array([1.0 / _D(mu, s, p, zk)[1] for zk in roots], dtype=complex)
-    zk = np.asarray(roots, dtype=complex)
-    S = (a[None, :] / (z[:, None] - zk[None, :])).sum(axis=1) if roots else 0.0
-    h2 = float(np.mean(np.abs(1.0 / D - S) ** 2))
-    for ak, zkk in zip(a, zk, strict=True):
-        h_inv = 1.0 / _D(mu, s, p, 1.0 / zkk)[0] - np.sum(a / (1.0 / zkk - zk))
-        h2 += float(np.real(np.sum(ak * np.conj(a) / (1.0 - zkk * np.conj(zk))) + 2.0 * ak * h_inv / zkk))
-    return round(winding) == 2, gain, h2
+    if K >= 1 and p[K] == 1.0 and not np.any(p[:K]):
+        return "constant"
+    if K >= 2 and np.all(p == p[0]):
+        return "uniform"
+    return None
+
+
+def _cexpm1(x: complex) -> complex:
+    """exp(x) - 1 for complex x without cancellation (numpy's expm1 is real only)."""
+    re, im = x.real, x.imag
+    if re == 0.0:
+        return complex(-2.0 * math.sin(0.5 * im) ** 2, math.sin(im))
+    if im == 0.0:
+        return complex(math.expm1(re), 0.0)
+    return complex(math.expm1(re) * math.cos(im) - 2.0 * math.sin(0.5 * im) ** 2, math.exp(re) * math.sin(im))
+
+
+def _geometric_sum(ell: complex, lo: int, hi: int) -> complex:
+    """sum_{i=lo}^{hi} e^{i ell} (hi >= lo - 1), by expm1 (no cancellation as ell -> 0)."""
+    return cmath.exp(lo * ell) * _cexpm1((hi - lo + 1) * ell) / _cexpm1(ell)
+
+
+def _root_logs(mu: float, b: float, c: float) -> list[complex]:
+    r"""log(lambda) of one root of each reciprocal pair solving :math:`\mu d^2 + b d - c = 0`.
+
+    :math:`d = 2 - \lambda - 1/\lambda` (c > 0, so one root d > 0 and one d < 0): d in
+    (0, 4] is :math:`\lambda = e^{i\theta}`, :math:`d = 4\sin^2(\theta/2)`; d < 0 a real
+    :math:`\lambda \in (0, 1)`; d > 4 a real :math:`\lambda \in (-1, 0)`. Cancellation-free
+    quadratic formula (the small root d ~ s^2 or s/K is the one that matters).
+    """
+    r = math.sqrt(b * b + 4.0 * mu * c)
+    out = []
+    for d in (2.0 * c / (b + r), -(b + r) / (2.0 * mu)):
+        if 0.0 <= d <= 4.0:
+            out.append(complex(0.0, 2.0 * math.asin(0.5 * math.sqrt(d))))
+        elif d < 0.0:
+            e = -d  # 1/lambda = 1 + e/2 + sqrt(e + e^2/4)
+            out.append(complex(-math.log1p(0.5 * e + math.sqrt(e + 0.25 * e * e)), 0.0))
+        else:
+            t = 2.0 - d
+            out.append(complex(math.log(-0.5 * (t + math.sqrt(t * t - 4.0))), math.pi))
+    return out
+
+
+def _point_mass_h2(mu: float, s: float, tau: int) -> float:
+    r""":math:`\|G\|^2 = \gamma_0` of a constant delay tau >= 1 in closed form (mean field stable).
+
+    Yule-Walker equations of the unit-noise recursion, :math:`a = 1+\mu`, :math:`b = -\mu`:
+    :math:`\gamma_h = a\gamma_{h-1} + b\gamma_{h-2} - s\gamma_{|h-1-\tau|}` (h >= 1) and
+    :math:`\gamma_0 = a\gamma_1 + b\gamma_2 - s\gamma_{\tau+1} + 1`. For 2 <= h <= tau + 1 the
+    reflected index is :math:`\tau+1-h`, and :math:`\phi(h) = \lambda^h + \rho\lambda^{\tau+1-h}`
+    solves them iff :math:`\rho = -A(\lambda)/(s\lambda^2)`, :math:`A(\lambda) =
+    (\lambda-1)(\lambda-\mu)`, and :math:`A(\lambda)A(1/\lambda) = s^2`, i.e.
+    :math:`\mu d^2 + (1-\mu)^2 d - s^2 = 0` in :math:`d = 2 - \lambda - 1/\lambda` (the
+    crossing condition :math:`|A(e^{i\theta})| = s` of :mod:`theory.stability`). One root per
+    reciprocal pair spans the two-dimensional solution space; the equations at h = 1
+    (:math:`\gamma_{-1} = \gamma_1`) and h = 0 fix the two coefficients. O(1).
+    """
+    M, g0 = [[0j, 0j], [0j, 0j]], [0j, 0j]
+    for i, ell in enumerate(_root_logs(mu, (1.0 - mu) ** 2, s * s)):
+        lam, lam_m1 = cmath.exp(ell), _cexpm1(ell)
+        rho = -lam_m1 * (lam - mu) / (s * lam * lam)
+        top = cmath.exp((tau + 1) * ell)  # lambda^(tau + 1)
+        M[0][i] = -2.0 * cmath.sinh(ell) * (1.0 - rho * top)  # phi(-1) - phi(1)
+        # phi(0) - a phi(1) - b phi(2) + s phi(tau + 1), with 1 - a x - b x^2 = (1 - x)(1 - mu x)
+        M[1][i] = -lam_m1 * (1.0 - mu * lam) - rho * top * _cexpm1(-ell) * (1.0 - mu / lam) + s * (top + rho)
+        g0[i] = 1.0 + rho * top
+    det = M[0][0] * M[1][1] - M[0][1] * M[1][0]  # Cramer, right-hand side (0, 1)
+    return ((M[0][0] * g0[1] - M[0][1] * g0[0]) / det).real
+
+
+def _uniform_moments(mu: float, s: float, K: int) -> tuple[float, float]:
+    r"""(||G||^2, loop gain s^2 J) of the uniform law on {0..K}, K >= 2, in closed form (mean field stable).
+
+    With :math:`\sigma = s/(K+1)` the Yule-Walker equations read :math:`E_h:\ \gamma_h -
+    a\gamma_{h-1} - b\gamma_{|h-2|} + \sigma\sum_{j=0}^{K}\gamma_{|h-1-j|} = 0` (h >= 1) and
+    :math:`E_0` (the same with :math:`\gamma_{j+1}` in the sum, right-hand side 1). The
+    differences :math:`E_h - E_{h-1}`, 3 <= h <= K + 1, are a constant-coefficient
+    recursion with reflected index K + 2 - h, solved by 1 and
+    :math:`\phi(h) = \lambda^h + \rho\lambda^{K+2-h}` with :math:`\rho = B(\lambda)/(\sigma\lambda^3)`,
+    :math:`B(\lambda) = (\lambda-1)^2(\lambda-\mu) + \sigma\lambda^2`, :math:`B(\lambda)B(1/\lambda)
+    = \sigma^2`, i.e. :math:`\mu d^2 + ((1-\mu)^2 - \sigma\mu) d - 2\sigma(1-\mu) = 0`;
+    :math:`E_0, E_1, E_2` (window sums in closed form) fix the three coefficients. Then
+    :math:`\sum_{|h|\le K} r_h\gamma_{|h|} = \sum_j p_j \sum_l p_l\gamma_{|j-l|}`, and
+    :math:`E_{j+1}` gives each inner sum, so it telescopes (1 - a - b = 0) to
+    :math:`J = \gamma_0 - [\gamma_0 - \gamma_{K+1} + \mu(\gamma_K - \gamma_1)]/(s(K+1))`. O(1).
+    """
+    sg = s / (K + 1)
+    # column 0: the constant solution (sigma (K + 1) = s in every E_h)
+    M, g0, dJ = [[s, 0j, 0j], [s, 0j, 0j], [s, 0j, 0j]], [1.0, 0j, 0j], [0.0, 0j, 0j]
+    logs = _root_logs(mu, (1.0 - mu) ** 2 - sg * mu, 2.0 * sg * (1.0 - mu))
+    for i, ell in enumerate(logs, start=1):
+        lam, lam_m1 = cmath.exp(ell), _cexpm1(ell)
+        rho = (lam_m1 * lam_m1 * (lam - mu) + sg * lam * lam) / (sg * lam**3)
+        lK = cmath.exp(K * ell)
+
+        def window(lo, hi, ell=ell, rho=rho):  # sum_{i=lo}^{hi} phi(i)
+            return _geometric_sum(ell, lo, hi) + rho * _geometric_sum(ell, K + 2 - hi, K + 2 - lo)
+
+        # E_0: phi(0) - a phi(1) - b phi(2) + sigma sum_1^{K+1} phi;  (1 - x)(1 - mu x) = 1 - a x - b x^2
+        M[0][i] = -lam_m1 * (1.0 - mu * lam) - rho * lK * lam * lam * _cexpm1(-ell) * (1.0 - mu / lam)
+        M[0][i] += sg * window(1, K + 1)
+        # E_1: (1 + mu)(phi(1) - phi(0)) + sigma sum_0^K phi
+        M[1][i] = (1.0 + mu) * lam_m1 * (1.0 - rho * lK * lam) + sg * window(0, K)
+        # E_2: phi(2) - a phi(1) - b phi(0) + sigma (phi(1) + sum_0^{K-1} phi)
+        M[2][i] = lam_m1 * (lam - mu) - rho * lK * lam_m1 * (1.0 - mu * lam)
+        M[2][i] += sg * (lam + rho * lK * lam + window(0, K - 1))
+        g0[i] = 1.0 + rho * lK * lam * lam  # phi(0)
+        # phi(0) - phi(K+1) + mu (phi(K) - phi(1)) = (1 - rho lam)(1 - lam^(K+1) + mu (lam^K - lam))
+        dJ[i] = (1.0 - rho * lam) * (-_cexpm1((K + 1) * ell) + mu * lam * _cexpm1((K - 1) * ell))
+    # M c = (1, 0, 0): c is the first row of the cofactor matrix over det (Cramer)
+    cof = (
+        M[1][1] * M[2][2] - M[1][2] * M[2][1],
+        M[1][2] * M[2][0] - M[1][0] * M[2][2],
+        M[1][0] * M[2][1] - M[1][1] * M[2][0],
+    )
+    det = M[0][0] * cof[0] + M[0][1] * cof[1] + M[0][2] * cof[2]
+    h2 = (sum(c * g for c, g in zip(cof, g0, strict=True)) / det).real
+    dj = (sum(c * d for c, d in zip(cof, dJ, strict=True)) / det).real
+    return h2, s * s * (h2 - dj / (s * (K + 1)))
+
+
+def _uniform_crossings(mu: float, s: float, K: int) -> list[tuple[float, float]]:
+    r"""(s_n, theta_n): the s <= ``s`` at which a root of the uniform law's mean field is on the circle.
+
+    D-subdivision in s at fixed K: :math:`D(e^{i\theta}) = 0` iff
+    :math:`s = -(e^{i\theta}-1)(e^{i\theta}-\mu)/(e^{i\theta}P(e^{-i\theta}))` is real and
+    positive. With :math:`P(e^{-i\theta}) = e^{-iK\theta/2}\,\mathrm{Dk}(\theta)`,
+    :math:`\mathrm{Dk} = \sin((K+1)\theta/2)/((K+1)\sin(\theta/2))`, that is
+    :math:`\psi(\theta) = \arg(e^{i\theta}-\mu) + (K-1)\theta/2 - \pi/2 = n\pi` (psi increases
+    from -pi/2, one theta_n per n >= 0) with :math:`(-1)^n\mathrm{Dk}(\theta_n) > 0`, at
+    :math:`s_n = 2\sin(\theta_n/2)|e^{i\theta_n}-\mu|/|\mathrm{Dk}(\theta_n)|`. Since
+    :math:`|\mathrm{Dk}| \le 1/((K+1)\sin(\theta/2))`, :math:`s_n \ge 2(K+1)(1-\mu)\sin^2(\theta_n/2)`:
+    only theta below that bound can give s_n <= s, a handful of n (O(1) work).
+    """
+    x = math.sqrt(s / (2.0 * (K + 1) * (1.0 - mu)))
+    theta_max = math.pi if x >= 1.0 else 2.0 * math.asin(x)
+
+    def psi(th):
+        return math.atan2(math.sin(th), math.cos(th) - mu) + 0.5 * (K - 1) * th - 0.5 * math.pi
+
+    def dpsi(th):
+        return (1.0 - mu * math.cos(th)) / (1.0 - 2.0 * mu * math.cos(th) + mu * mu) + 0.5 * (K - 1)
+
+    out = []
+    for n in range(math.floor(psi(theta_max) / math.pi) + 1):
+        target, lo, hi = n * math.pi, 0.0, theta_max  # psi(lo) < target <= psi(hi)
+        th = min(2.0 * (target + 0.5 * math.pi) / (K + 1), hi)
+        for _ in range(200):  # Newton, safeguarded by the bracket
+            f = psi(th) - target
+            lo, hi = (lo, th) if f > 0 else (th, hi)
+            new = th - f / dpsi(th)
+            if not lo < new < hi:
+                new = 0.5 * (lo + hi)
+            done = abs(new - th) <= 4e-16 * th
+            th = new
+            if done:
+                break
+        dk = math.sin(0.5 * (K + 1) * th) / ((K + 1) * math.sin(0.5 * th))
+        if dk * (-1.0 if n % 2 else 1.0) <= 0.0:
+            continue  # that frequency is a crossing for some s < 0 only
+        s_n = 2.0 * math.sin(0.5 * th) * abs(cmath.exp(1j * th) - mu) / abs(dk)
+        if s_n <= s:
+            out.append((s_n, th))
+    return out
+
+
+def _uniform_mean_stable(mu: float, s: float, K: int) -> bool:
+    """Every root of the uniform law's mean field strictly inside the circle (exact D-subdivision).
+
+    As s -> 0+ every root is inside (K + 1 near 0, one at mu, one at 1 - s/(1 - mu)); each
+    crossing of :func:`_uniform_crossings` below s moves a pair (one root at theta = pi) out
+    or in, by the sign of :math:`\\mathrm{Re}(\\bar z\\, dz/ds)`,
+    :math:`dz/ds = -zP(1/z)/D'(z)`; stable iff none is left outside (a root on the circle:
+    not stable).
+    """
+    outside = 0
+    for s_n, th in _uniform_crossings(mu, s, K):
+        if s_n == s:
+            return False
+        z, w, one_w = cmath.exp(1j * th), cmath.exp(-1j * th), -_cexpm1(-1j * th)  # w = 1/z
+        P = _geometric_sum(-1j * th, 0, K) / (K + 1)  # P(1/z)
+        jP = (w - (K + 1) * w ** (K + 1) + K * w ** (K + 2)) / ((K + 1) * one_w * one_w)  # sum_j j p_j w^j
+        dz = -z * P / (2.0 * z - 1.0 - mu + s_n * (P - jP))  # D'(z) = 2z - 1 - mu + s (P - jP)
+        mult = 1 if th >= math.pi * (1.0 - 1e-12) else 2
+        outside += mult if (z.conjugate() * dz).real > 0.0 else -mult
+    return outside == 0
+
+
+@lru_cache(maxsize=256)
+def _max_stable_delay(mu: float, s: float) -> int:
+    return _st.max_stable_delay(mu, s)
+
+
+def _closed_form(mu: float, s: float, p: np.ndarray):
+    """(stable, loop gain, ||G||^2) of a point mass or uniform law by the closed forms, else None."""
+    kind = _structure(p) if mu >= _CLOSED_FORM_MIN_MU else None
+    K = p.size - 1
+    if kind == "constant":
+        # |P| = 1: no martingale part; stable iff tau <= the deterministic threshold (exact)
+        if K > _max_stable_delay(mu, s):
+            return False, math.inf, math.inf
+        return True, 0.0, _point_mass_h2(mu, s, K)
+    if kind == "uniform":
+        if not _uniform_mean_stable(mu, s, K):
+            return False, math.inf, math.inf
+        h2, gain = _uniform_moments(mu, s, K)
+        return True, max(gain, 0.0), h2
+    return None
 
 
 def _D(mu: float, s: float, p: np.ndarray, z: complex):
@@ -354,38 +584,6 @@ def _D(mu: float, s: float, p: np.ndarray, z: complex):
     w = np.exp(-j * np.log(complex(z)))  # z^-j
     Pw, jPw = complex(p @ w), complex(p @ (j * w))
     return (z - 1.0) * (z - mu) + s * z * Pw, 2.0 * z - 1.0 - mu + s * Pw - s * jPw
-
-
-def _slow_poles(mu: float, s: float, p: np.ndarray, r_min: float) -> list:
-    """Roots of D with modulus in (r_min, 1) reached by Newton from the real slow root and the
-    constant-delay crossing point (conjugates added); the grid guide subtracts their poles."""
-    from .stability import crossing_frequency
-
-    if s / (1.0 - mu) > 4.0 * (1.0 - r_min):  # the slow real root is resolved: nothing to do
-        return []
-    starts = [complex(1.0 - s / (1.0 - mu))]
-    if s < 2.0 * (1.0 + mu):
-        starts.append(complex(np.exp(1j * float(crossing_frequency(mu, s)))))
-    found = []
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for x in starts:
-            for _ in range(30):
-                f, df = _D(mu, s, p, x)
-                if not (np.isfinite(f) and np.isfinite(df)) or df == 0:
-                    break
-                step = f / df
-                x -= step
-                if abs(step) <= 1e-14 * abs(x):
-                    break
-            else:
-                continue
-            if not (np.isfinite(x) and r_min < abs(x) < 1.0):
-                continue
-            for y in ([x] if abs(x.imag) < 1e-12 else [x, x.conjugate()]):
-                y = complex(y.real, 0.0) if abs(y.imag) < 1e-12 else y
-                if all(abs(y - f0) > 1e-9 for f0 in found):
-                    found.append(y)
-    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -520,6 +718,52 @@ def mean_square_stability(mu: float, s: float, law) -> MeanSquare:
     return MeanSquare(bool(ok), ms_ok, gain, h2, h2 / (1.0 - gain) if ms_ok else math.inf)
 
 
+def _point_mass_radius(mu: float, s: float, tau: int, rtol: float) -> float | None:
+    r"""Largest root modulus of :math:`z^\tau(z-1)(z-\mu) + sz` by Newton, certified; None if not.
+
+    A root at angle theta has modulus about :math:`(s/|A(e^{i\theta})|)^{1/(\tau-1)}`, largest
+    for the smallest angle allowed by the phase condition
+    :math:`(\tau-1)\theta + \arg A(e^{i\theta}) = \pi` (the branch that crosses the circle at
+    :func:`theory.stability.critical_delay`), unless the real root near :math:`1 - s/(1-\mu)`
+    is larger. Newton on :math:`D(z) = A(z) + s z^{1-\tau}` from both; the larger root
+    :math:`\rho_*` is a lower bound, and one Schur-Cohn test of the polynomial scaled by
+    :math:`\rho_*(1 + r_{tol}/4)` (every root inside) the certificate that it is the largest.
+    """
+    if tau < 2 or mu < _CLOSED_FORM_MIN_MU:
+        return None
+
+    def newton(z):
+        for _ in range(60):
+            zt = cmath.exp(-tau * cmath.log(z))  # z^-tau
+            f = (z - 1.0) * (z - mu) + s * z * zt
+            df = 2.0 * z - 1.0 - mu + s * (1.0 - tau) * zt
+            step = f / df
+            z -= step
+            if abs(step) <= 1e-15 * abs(z):
+                return z
+        return None
+
+    th = 0.5 * math.pi / tau
+    for _ in range(60):  # the phase condition by fixed point (arg A ~ pi/2 near theta = 0)
+        a = cmath.phase((cmath.exp(1j * th) - 1.0) * (cmath.exp(1j * th) - mu))
+        th = (math.pi - a) / (tau - 1)
+    a_mod = abs((cmath.exp(1j * th) - 1.0) * (cmath.exp(1j * th) - mu))
+    starts = [(s / a_mod) ** (1.0 / (tau - 1)) * cmath.exp(1j * th), complex(1.0 - s / (1.0 - mu))]
+    roots = [z for z in (newton(z0) for z0 in starts) if z is not None and abs(z) > 0.0]
+    if not roots:
+        return None
+    rho = max(abs(z) for z in roots)
+    r = rho * (1.0 + 0.25 * rtol)
+    chi = np.zeros(tau + 3)
+    chi[:3] = 1.0, -(1.0 + mu), mu
+    chi[tau + 1] += s
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        chi = chi / r ** np.arange(tau + 3)
+    if not np.all(np.isfinite(chi)) or not ar_autocovariances(chi)[0]:
+        return None
+    return rho
+
+
 def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> float:
     r"""Spectral radius lambda of the second-moment operator: E x_k^2 ~ lambda^k.
 
@@ -528,8 +772,9 @@ def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> floa
     :math:`\Phi(\lambda) = \sum_n f_n \lambda^{-n} < 1` (renewal equation of the module
     docstring), to relative ``rtol``: a bracket around 1, then Brent's method on
     Phi - 1 where Phi is finite on it, bisection on the scaled stability otherwise; for a
-    point mass (Phi = 0) it is
-    :math:`\rho^2`, rho the largest root modulus of the constant-delay polynomial.
+    point mass (Phi = 0) it is :math:`\rho^2`, rho the largest root modulus of the
+    constant-delay polynomial (:func:`_point_mass_radius`: Newton and one certifying
+    Schur-Cohn test, the bisection when the certificate fails).
 
     Returns
     -------
@@ -541,6 +786,11 @@ def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> floa
     law = _check_law(law)
     if isinstance(law, WorkerPipelineLaw):
         return float(np.max(np.abs(np.linalg.eigvals(pipeline_moment_maps(mu, s, law.workers)[1]))))
+    if isinstance(law, np.ndarray) and _structure(law) == "constant":
+        rho = _point_mass_radius(mu, s, law.size - 1, rtol)
+        if rho is not None:
+            return rho * rho
+    from scipy.optimize import brentq
 
     def phi(lam):  # Phi(lambda), inf where the sqrt(lambda)-scaled mean field is unstable
         ok, value, _ = _iid_transform(mu, s, law, lam)

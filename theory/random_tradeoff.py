@@ -17,9 +17,10 @@ iterate) and the tangent modes :math:`h_i` (:math:`c_i = \lambda_1 - \lambda_i`,
   radial mode's mean-square stability as a hard limit: no fitted constant.
 
 Every search assumes the property is monotone in m (stable up to a threshold, the error
-non-decreasing); the tests check it by scans on small cases. The uniform law's exact test
-costs O(m^2), so its searches run on a frequency-grid guide (O(m log m)) and re-decide the
-answer with exact evaluations only around the guide's result.
+non-decreasing); the tests check it by scans on small cases. Every evaluation is exact and
+O(1) at any mean delay for the four kinds (closed forms of :mod:`theory.random_delays` for
+the point mass and the uniform law, the geometric cubic, the pipeline's 7 x 7 map), so the
+searches call it directly: about 2 log2(m) evaluations per threshold.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from . import stability as _st
 from .problem import Problem
 from .random_delays import (
     RANDOM_DELAY_KINDS,
-    _iid_grid,
     mean_square_growth,
     mean_square_stability,
     random_delay_law,
@@ -119,49 +119,6 @@ def _largest_nonpositive(f, mean_max: int) -> int:
     return lo
 
 
-def _refine(pred, guess: int, mean_max: int) -> int:
-    """:func:`_largest_true` of ``pred`` re-decided around ``guess`` (two calls when it is right)."""
-    if not pred(0):
-        return -1
-    m = min(max(guess, 0), mean_max)
-    if pred(m):
-        lo, step = m, 1
-        while True:
-            hi = min(lo + step, mean_max)
-            if hi == lo:
-                return lo
-            if not pred(hi):
-                break
-            lo, step = hi, 2 * step
-    else:
-        hi, step = m, 1
-        while True:
-            lo = max(hi - step, 0)
-            if pred(lo):
-                break
-            hi, step = lo, 2 * step
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if pred(mid) else (lo, mid)
-    return lo
-
-
-#: Mean delay below which a finite law's search calls the exact test directly (Levinson on
-#: degree <= 2 x this + 2 costs about as much as the frequency-grid guide there).
-GUIDE_FROM_MEAN = 300
-
-
-def _search(kind: str, exact, guide, mean_max: int) -> int:
-    """Largest m with ``exact`` true; finite-support laws search ``guide`` first, then refine."""
-    if kind not in ("constant", "uniform"):
-        return _largest_true(exact, mean_max)
-
-    def cheap(m):
-        return exact(m) if m < GUIDE_FROM_MEAN else guide(m)
-
-    return _refine(exact, _largest_true(cheap, mean_max), mean_max)
-
-
 def _check_kind(kind: str) -> str:
     if kind not in RANDOM_DELAY_KINDS:
         raise ValueError(f"kind must be one of {', '.join(RANDOM_DELAY_KINDS)}, got {kind!r}")
@@ -202,14 +159,10 @@ def largest_stable_mean(
         return min(_st.max_stable_delay(mu, s), mean_max)
     field = "mean_square_stable" if criterion == "mean-square" else "mean_stable"
 
-    def exact(m):
+    def stable(m):
         return getattr(mean_square_stability(mu, s, random_delay_law(kind, m)), field)
 
-    def guide(m):
-        mean_ok, gain, _ = _iid_grid(mu, s, random_delay_law(kind, m))
-        return mean_ok and (criterion == "mean-field" or gain < 1.0)
-
-    return _search(kind, exact, guide, mean_max)
+    return _largest_true(stable, mean_max)
 
 
 def mean_square_threshold(mu: float, s: float, kind: str, *, mean_max: int = DEFAULT_MEAN_MAX) -> int:
@@ -229,16 +182,11 @@ def _tangent_modes(problem: Problem):
     ]
 
 
-def _tangent_error(problem, mu, eta, law, *, guide: bool = False) -> float:
+def _tangent_error(problem, mu, eta, law) -> float:
     """sum_i eta^2 alpha_i1^2 Var-factor_i: the stationary tangent error (inf if a mode is unstable)."""
     total = 0.0
     for _, c, alpha in _tangent_modes(problem):
-        if guide and isinstance(law, np.ndarray):
-            mean_ok, gain, h2 = _iid_grid(mu, eta * c, law)
-            factor = h2 / (1.0 - gain) if mean_ok and gain < 1.0 else math.inf
-        else:
-            factor = mean_square_stability(mu, eta * c, law).variance_factor
-        total += eta**2 * alpha**2 * factor
+        total += eta**2 * alpha**2 * mean_square_stability(mu, eta * c, law).variance_factor
     return total
 
 
@@ -351,14 +299,10 @@ def predicted_optimal_delay(
     e0 = _tangent_error(problem, mu, eta, random_delay_law(kind, 0))
     limit = (1.0 + rho) * e0
 
-    def excess(m, guide=False):  # predicted error / allowance - 1: <= 0 where the rule holds
-        return _tangent_error(problem, mu, eta, random_delay_law(kind, m), guide=guide) / limit - 1.0
+    def excess(m):  # predicted error / allowance - 1: <= 0 where the rule holds
+        return _tangent_error(problem, mu, eta, random_delay_law(kind, m)) / limit - 1.0
 
-    if kind in ("constant", "uniform"):  # the grid guide, then exact calls around its answer
-        guess = _largest_nonpositive(lambda m: excess(m, guide=m >= GUIDE_FROM_MEAN), mean_max)
-        tangent = _refine(lambda m: excess(m) <= 0, guess, mean_max)
-    else:
-        tangent = _largest_nonpositive(excess, mean_max)
+    tangent = _largest_nonpositive(excess, mean_max)
     s_rad = eta * _st.mode_rates(problem)["radial"]
     radial = mean_square_threshold(mu, s_rad, kind, mean_max=mean_max)
     delay = min(tangent, radial)

@@ -27,6 +27,10 @@ from simulate import delays as sim_delays
 from theory import Problem
 from theory.random_delays import (
     WorkerPipelineLaw,
+    _levinson_transform,
+    _point_mass_h2,
+    _uniform_mean_stable,
+    _uniform_moments,
     ar_autocovariances,
     ar_autocovariances_reference,
     mean_square_growth,
@@ -234,7 +238,13 @@ def test_point_mass_is_the_deterministic_threshold():
         ms = mean_square_stability(mu, s, p)
         expected = tau <= max_stable_delay(mu, s)
         assert ms.mean_square_stable == ms.mean_stable == expected, (mu, s, tau)
-        assert ms.loop_gain == (0.0 if expected else math.inf)  # |P| = 1: no martingale part
+        assert ms.loop_gain == (0.0 if expected else math.inf)
+        # the generic Levinson path (Schur-Cohn, and J = gamma_0 - sum r_h gamma_h) knows nothing
+        # of max_stable_delay: same verdict, and |P| = 1 leaves no martingale part
+        ok, gain, _ = _levinson_transform(mu, s, p)
+        assert ok == expected, (mu, s, tau)
+        if ok:
+            assert gain < 1e-9
         n += 1
 
 
@@ -407,13 +417,16 @@ def test_mean_square_below_mean_field_and_capped():
     assert largest_stable_mean(0.5, 4.0, "uniform") == -1  # s >= 2 (1 + mu): unstable at m = 0
 
 
-def test_large_uniform_support_guided_search():
-    """At mean delays in the thousands the guided search still lands on the exact threshold."""
+def test_large_uniform_support_threshold_is_exact():
+    """At mean delays in the thousands the threshold search (closed forms) lands on the threshold of
+    the generic Levinson path: stable at m, not at m + 1."""
     mu, s = 0.7, 2e-4
     m = mean_square_threshold(mu, s, "uniform")
     assert m > 1000
-    assert mean_square_stability(mu, s, delay_law("uniform", m)).mean_square_stable
-    assert not mean_square_stability(mu, s, delay_law("uniform", m + 1)).mean_square_stable
+    ok, gain, _ = _levinson_transform(mu, s, delay_law("uniform", m))
+    assert ok and gain < 1.0
+    ok, gain, _ = _levinson_transform(mu, s, delay_law("uniform", m + 1))
+    assert not (ok and gain < 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -508,22 +521,72 @@ def test_bad_input_names_the_parameter(call, name):
         call()
 
 
-@pytest.mark.parametrize(
-    "mu, s, kind, m",
-    [
-        (0.9, 4e-3, "constant", 30),
-        (0.7, 2e-5, "constant", 3000),
-        (0.7, 1e-5, "uniform", 1500),
-        (0.5, 0.3, "uniform", 2),
-    ],
-)
-def test_search_guide_pole_subtraction(mu, s, kind, m):
-    """The grid guide integrates the slow poles exactly: its ||G||^2 is the exact one (a complex pair
-    near the crossing at tau = 30; a real root at 1 - 7e-5 at tau = 3000, far too narrow for the grid)."""
-    from theory.random_delays import _iid_grid
+# ---------------------------------------------------------------------------------------
+# closed forms of the point mass and the uniform law (the O(1) path of the searches)
+# ---------------------------------------------------------------------------------------
+def quadrature_moments(mu, s, p, N=1 << 16):
+    """(||G||^2, s^2 J) by the rectangle rule on N points (exponentially accurate when no root of D is
+    within ~10/N of the circle: an oracle independent of Yule-Walker, Levinson and the closed forms)."""
+    z = np.exp(2j * np.pi * np.arange(N) / N)
+    P = np.fft.fft(p, N)  # P(1/z) on the grid
+    inv = 1.0 / np.abs((z - 1.0) * (z - mu) + s * z * P) ** 2
+    return float(np.mean(inv)), s * s * float(np.mean((1.0 - np.abs(P) ** 2) * inv))
 
-    law = delay_law(kind, m)
-    exact = mean_square_stability(mu, s, law)
-    mean_ok, _, h2 = _iid_grid(mu, s, law)
-    assert mean_ok == exact.mean_stable
-    assert h2 == pytest.approx(exact.h2, rel=1e-6)
+
+def test_closed_forms_match_levinson_and_quadrature():
+    rng = np.random.default_rng(13)
+    seen = {"constant": 0, "uniform": 0}
+    while min(seen.values()) < 40:
+        mu, s = float(rng.uniform(0.01, 0.98)), float(10 ** rng.uniform(-3.0, -0.3))
+        kind = ("constant", "uniform")[int(rng.integers(2))]
+        m = int(rng.integers(1, 400))
+        p = delay_law(kind, m)
+        ok, gain, h2 = _levinson_transform(mu, s, p)
+        if not ok:
+            continue
+        closed = _point_mass_h2(mu, s, m) if kind == "constant" else _uniform_moments(mu, s, 2 * m)[0]
+        assert closed == pytest.approx(h2, rel=1e-9), (kind, mu, s, m)
+        if kind == "uniform":
+            assert _uniform_moments(mu, s, 2 * m)[1] == pytest.approx(gain, rel=1e-8, abs=1e-14)
+        seen[kind] += 1
+    # and the quadrature at small s and long delays (the regime of eta = 1e-5), where the float
+    # Levinson recursion itself loses up to 1e-7
+    for mu, s, m in [(0.9, 1e-5, 900), (0.7, 8e-5, 2000)]:
+        h2_q, gain_q = quadrature_moments(mu, s, delay_law("uniform", m), N=1 << 20)
+        h2, gain = _uniform_moments(mu, s, 2 * m)
+        assert h2 == pytest.approx(h2_q, rel=1e-9) and gain == pytest.approx(gain_q, rel=1e-7)
+        assert _point_mass_h2(mu, s, m) == pytest.approx(
+            quadrature_moments(mu, s, delay_law("constant", m), N=1 << 20)[0], rel=1e-9
+        )
+
+
+def test_uniform_mean_field_d_subdivision_matches_schur_cohn():
+    """The uniform law's mean-field verdict by D-subdivision in s equals Levinson's Schur-Cohn test,
+    on random cases and on both sides of the threshold m found by a scan."""
+    rng = np.random.default_rng(17)
+    verdicts = {True: 0, False: 0}
+    for _ in range(300):
+        mu, s = float(rng.uniform(0.01, 0.99)), float(10 ** rng.uniform(-4, 0.5))
+        m = int(rng.integers(1, 120))
+        ok = _levinson_transform(mu, s, delay_law("uniform", m))[0]
+        assert _uniform_mean_stable(mu, s, 2 * m) == ok, (mu, s, m)
+        verdicts[ok] += 1
+    assert min(verdicts.values()) > 50
+    for mu, s in [(0.9, 4e-3), (0.5, 0.05), (0.95, 1e-3), (0.7, 2e-3)]:
+        m = 0
+        while _levinson_transform(mu, s, delay_law("uniform", m + 1))[0]:
+            m += 1 if m < 50 else 25
+        m = 1 + m  # a scan point just past the boundary (coarse beyond 50): refine downwards
+        while not _levinson_transform(mu, s, delay_law("uniform", m - 1))[0]:
+            m -= 1
+        assert _uniform_mean_stable(mu, s, 2 * (m - 1)) and not _uniform_mean_stable(mu, s, 2 * m), (mu, s)
+
+
+def test_point_mass_growth_at_long_delays_is_the_root_modulus():
+    """The certified Newton radius of a point mass equals numpy's largest root modulus at long delays."""
+    for mu, s, tau in [(0.9, 3e-4, 150), (0.95, 4e-4, 120), (0.7, 1e-3, 200)]:
+        chi = np.zeros(tau + 3)
+        chi[:3] = 1.0, -(1.0 + mu), mu
+        chi[tau + 1] += s
+        rho = float(np.max(np.abs(np.roots(chi))))
+        assert mean_square_growth(mu, s, delay_law("constant", tau)) == pytest.approx(rho**2, rel=1e-10)

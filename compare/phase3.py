@@ -106,6 +106,7 @@ __all__ = [
     "KS_ALPHA",
     "MIN_RUNS",
     "DEFAULT_MAX_CHAIN_STEPS",
+    "QUICK_MAX_CHAIN_STEPS",
 ]
 
 NAME = "phase3"
@@ -137,9 +138,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--diffusion-scale", type=float, default=1.0, help=argparse.SUPPRESS)
 
 
-#: Work phase3 runs without an explicit ``--max-steps``: 1e11 chain-steps (about 1000 x the
-#: default run, hours on a laptop); a tiny eigengap's burn-in asks for far more.
-DEFAULT_MAX_CHAIN_STEPS = 1e11
+#: Work phase3 runs without an explicit ``--max-steps``: 2e9 chain-steps, about 30 x the default
+#: run's 7.3e7 (an hour or so on two loaded cores); a tiny eigengap's burn-in of 5 slowest
+#: relaxation times asks for far more (lambda_1 - lambda_2 = 1e-7: 2e10 steps per run).
+DEFAULT_MAX_CHAIN_STEPS = 2e9
+#: The same under ``--quick`` (a smoke test): 1e8, about 1000 x the quick run's 1e5.
+QUICK_MAX_CHAIN_STEPS = 1e8
 #: The options whose values set the work, in the order a refusal names them.
 _WORK_OPTIONS = ("eigenvalues", "mu", "eta", "runs", "horizon", "ladder", "sweep", "tau")
 
@@ -150,7 +154,8 @@ def validate(args) -> None:
     Beyond each option's own domain: at least :data:`MIN_RUNS` runs; a window of at least
     ``MIN_WINDOW_RECORDS`` records (a ``--horizon`` the user did not give, e.g. ``--quick``'s,
     is raised to it with a note instead); the work of the run (:func:`estimate`) within
-    :data:`DEFAULT_MAX_CHAIN_STEPS` unless ``--max-steps`` is given (the engine then guards it).
+    :data:`DEFAULT_MAX_CHAIN_STEPS` (:data:`QUICK_MAX_CHAIN_STEPS` under ``--quick``) unless
+    ``--max-steps`` is given (the engine then guards it).
     Builds the spec once (``args.phase3_spec``); notes for the verdict in ``args.phase3_notes``.
 
     Parameters
@@ -193,13 +198,15 @@ def validate(args) -> None:
     spec = spec_from_args(args)
     if "max_steps" not in given and getattr(args, "max_steps", None) is None:
         work = estimate(spec).chain_steps
-        if work > DEFAULT_MAX_CHAIN_STEPS:
+        limit = QUICK_MAX_CHAIN_STEPS if getattr(args, "quick", False) else DEFAULT_MAX_CHAIN_STEPS
+        if work > limit:
             named = [f"--{o.replace('_', '-')}" for o in _WORK_OPTIONS if o in given] or ["--runs"]
             s = setup(spec)
             eta_min = min(spec.etas())
+            quick = " under --quick" if getattr(args, "quick", False) else ""
             raise ValueError(
                 f"{', '.join(named)}: this run needs an estimated {work:.3g} chain-steps, more than phase3's "
-                f"default limit of {DEFAULT_MAX_CHAIN_STEPS:.0e} (per run at eta = {eta_min:g}: a burn-in of "
+                f"default limit of {limit:.0e}{quick} (per run at eta = {eta_min:g}: a burn-in of "
                 f"{BURN_IN_RELAXATIONS:g} slowest OU relaxation times (1-mu)/(lambda_1-lambda_2), "
                 f"{s.burn / eta_min:.3g} steps, and a window of {spec.horizon / eta_min:.3g} steps); reduce "
                 "--runs, --horizon or --ladder, widen the eigengap, or give --max-steps to allow it"

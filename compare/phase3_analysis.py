@@ -339,7 +339,8 @@ def _notes(spec, s: Setup, rows: list, ds) -> list[str]:
         notes.append(
             f"tau = {spec.delay['tau']} is past the exact stability threshold tau* = "
             f"{'none (no delay is stable)' if tau_star < 0 else tau_star} ({thr.binding_mode} mode, "
-            "theory.stability): the linearised recursion is unstable, runs grow and diverge given time"
+            "theory.stability): that mode's linearised recursion is unstable, so runs grow and diverge "
+            "given a long enough horizon"
         )
     law = linearised_law(spec)
     if spec.delay["model"] != "constant":

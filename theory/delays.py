@@ -103,14 +103,50 @@ def _common(mu, eta, constant):
 
 
 def tau_lemma1(mu, eta, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
-    r"""Lemma 1: :math:`c (1-\mu)^2 / \eta^{1-\gamma}`, :math:`\gamma \in (0, 1]` (tightness)."""
+    r"""Lemma 1: :math:`c (1-\mu)^2 / \eta^{1-\gamma}`, :math:`\gamma \in (0, 1]` (tightness).
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    gamma : float
+        In (0, 1].
+    constant : float
+        The unknown constant c > 0 in front of the bound.
+
+    Returns
+    -------
+    float
+        The bound (a delay in iterations, not rounded).
+    """
     mu, eta, constant = _common(mu, eta, constant)
     gamma = _check_gamma(gamma, 1.0)
     return float(_NUMERIC["lemma1"](mu, eta, gamma, 1.0, 0.0, constant))
 
 
 def tau_ode(mu, eta, lambda_1, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
-    r"""Theorem 3 / Proposition 8: :math:`c (1-\mu)^2 / (\lambda_1 \eta^{1-\gamma})`, gamma in (0, 1]."""
+    r"""Theorem 3 / Proposition 8: :math:`c (1-\mu)^2 / (\lambda_1 \eta^{1-\gamma})`, gamma in (0, 1].
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    lambda_1 : float
+        Largest eigenvalue of Sigma, > 0.
+    gamma : float
+        In (0, 1].
+    constant : float
+        The unknown constant c > 0 in front of the bound.
+
+    Returns
+    -------
+    float
+        The bound (a delay in iterations, not rounded).
+    """
     mu, eta, constant = _common(mu, eta, constant)
     gamma = _check_gamma(gamma, 1.0)
     lambda_1 = check_positive_float(lambda_1, "lambda_1")
@@ -122,10 +158,18 @@ def tau_sde(mu, eta, lambda_1, C_d, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
 
     Parameters
     ----------
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    lambda_1 : float
+        Largest eigenvalue of Sigma, > 0.
     C_d : float or None
         Bound on ||X|| (Assumption 2). ``None`` (unbounded data, e.g. Gaussian): the
         condition is not applicable and the result is NaN.
     gamma : float in (0, 1/2]
+    constant : float
+        The unknown constant c > 0 in front of the bound.
 
     Returns
     -------
@@ -142,7 +186,22 @@ def tau_sde(mu, eta, lambda_1, C_d, gamma=GAMMA_DEFAULT, constant=1.0) -> float:
 
 
 def tau_introduction(mu, eta, constant=1.0) -> float:
-    r"""Introduction: :math:`c (1-\mu)^2/\sqrt{\eta}`."""
+    r"""Introduction: :math:`c (1-\mu)^2/\sqrt{\eta}`.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    constant : float
+        The unknown constant c > 0 in front of the bound.
+
+    Returns
+    -------
+    float
+        The bound (a delay in iterations, not rounded).
+    """
     mu, eta, constant = _common(mu, eta, constant)
     return float(_NUMERIC["introduction"](mu, eta, 0.0, 1.0, 0.0, constant))
 
@@ -205,6 +264,16 @@ def delay_bounds_gamma0(problem: Problem, mu, eta, constant=1.0) -> dict:
     :func:`delay_bound_symbolic` at gamma = 0, which the open interval of gamma excludes from
     :func:`tau_ode` / :func:`tau_sde`. Equal to ``float(expr.subs(...))`` of the symbolic bounds up
     to rounding (a few ulp: sympy rounds its own operations).
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    constant : float
+        The unknown constant c > 0 in front of the bound.
 
     Returns
     -------

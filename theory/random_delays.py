@@ -149,6 +149,17 @@ def random_delay_law(kind: str, mean: int):
     ``"pipeline"`` is :class:`WorkerPipelineLaw` with M = mean + 1 workers (the mapping of
     ``compare tradeoff``); the other kinds are :func:`theory.stability.delay_law` (a point
     mass, uniform on {0..2 mean}, geometric with ratio mean/(mean + 1)).
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`RANDOM_DELAY_KINDS`.
+    mean : int
+        Mean delay >= 0.
+
+    Returns
+    -------
+    ndarray of shape (K + 1,), GeometricDelayLaw or WorkerPipelineLaw
     """
     if kind not in RANDOM_DELAY_KINDS:
         raise ValueError(f"kind must be one of {', '.join(RANDOM_DELAY_KINDS)}, got {kind!r}")
@@ -252,7 +263,17 @@ def _levinson(a):
 
 
 def ar_autocovariances_reference(chi) -> tuple[bool, np.ndarray | None]:
-    """:func:`ar_autocovariances` as plain numpy loops (the tests' oracle; O(n^2), slower)."""
+    """:func:`ar_autocovariances` as plain numpy loops (the tests' oracle; O(n^2), slower).
+
+    Parameters
+    ----------
+    chi : array_like, shape (n + 1,)
+        Coefficients, highest power first.
+
+    Returns
+    -------
+    (stable, gamma) : (bool, ndarray of shape (n + 1,) or None)
+    """
     a = _check_chi(chi)
     cur = a[1:] / a[0]
     n = cur.size
@@ -673,7 +694,13 @@ class MeanSquare:
     variance_factor: float
 
     def as_dict(self) -> dict:
-        """A JSON-serialisable dict."""
+        """A JSON-serialisable dict.
+
+        Returns
+        -------
+        dict
+            The five fields by name.
+        """
         return asdict(self)
 
 
@@ -776,6 +803,17 @@ def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> floa
     constant-delay polynomial (:func:`_point_mass_radius`: Newton and one certifying
     Schur-Cohn test, the bisection when the certificate fails).
 
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    law : ndarray (K + 1,), GeometricDelayLaw or WorkerPipelineLaw
+        Cost: O(K^2) per evaluation for a vector (one to ~40 evaluations), O(1) otherwise.
+    rtol : float
+        Relative accuracy of lambda.
+
     Returns
     -------
     float
@@ -833,6 +871,11 @@ def stationary_variance_random(alpha: float, c: float, eta: float, mu: float, la
     mu : float
         Momentum in [0, 1).
     law : ndarray, GeometricDelayLaw or WorkerPipelineLaw
+
+    Returns
+    -------
+    float
+        Var(x_k) / eta in the stationary state (inf when not mean-square stable).
     """
     alpha = check_positive_float(alpha, "alpha")
     c = check_positive_float(c, "c")

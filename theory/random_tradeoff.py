@@ -166,7 +166,24 @@ def largest_stable_mean(
 
 
 def mean_square_threshold(mu: float, s: float, kind: str, *, mean_max: int = DEFAULT_MEAN_MAX) -> int:
-    """:func:`largest_stable_mean` with the mean-square criterion."""
+    """:func:`largest_stable_mean` with the mean-square criterion.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum in [0, 1).
+    s : float
+        eta * c > 0.
+    kind : str
+        One of :data:`~theory.random_delays.RANDOM_DELAY_KINDS`.
+    mean_max : int
+        Search limit; the result is ``mean_max`` when still stable there.
+
+    Returns
+    -------
+    int
+        The largest mean-square stable mean delay, -1 if unstable at m = 0.
+    """
     return largest_stable_mean(mu, s, kind, criterion="mean-square", mean_max=mean_max)
 
 
@@ -198,6 +215,21 @@ def stationary_error_random(problem: Problem, mu: float, eta: float, law) -> flo
     :math:`\sum_i \eta\,` :func:`~theory.random_delays.stationary_variance_random`
     :math:`(\alpha_{i1}, \lambda_1-\lambda_i, \eta, \mu, law)`; inf if a mode is
     mean-square unstable.
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    law : ndarray, GeometricDelayLaw or WorkerPipelineLaw
+        E.g. ``random_delay_law(kind, m)``.
+
+    Returns
+    -------
+    float
+        The predicted stationary error (inf if a tangent mode is mean-square unstable).
     """
     if not isinstance(problem, Problem):
         raise ValueError(f"problem must be a theory.Problem, got {type(problem).__name__}")
@@ -250,7 +282,13 @@ class PredictedOptimalDelay:
     capped: bool
 
     def as_dict(self) -> dict:
-        """A JSON-serialisable dict."""
+        """A JSON-serialisable dict.
+
+        Returns
+        -------
+        dict
+            Every field by name.
+        """
         return asdict(self)
 
 
@@ -341,6 +379,20 @@ def random_delay_report(
     problem: Problem, mu: float, eta: float, kind: str, mean: int, *, mean_max: int = DEFAULT_MEAN_MAX
 ) -> dict:
     """Per mode: stability at mean delay ``mean`` and the mean-field / mean-square thresholds.
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    kind : str
+        One of :data:`~theory.random_delays.RANDOM_DELAY_KINDS`.
+    mean : int
+        The mean delay at which every mode's stability is reported.
+    mean_max : int
+        Search limit of the thresholds.
 
     Returns
     -------

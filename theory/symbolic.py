@@ -65,7 +65,17 @@ def __dir__() -> list[str]:
 
 
 def phi_inv(p):
-    r"""Standard normal quantile :math:`\Phi^{-1}(p) = \sqrt{2}\,\mathrm{erfinv}(2p - 1)` (sympy)."""
+    r"""Standard normal quantile :math:`\Phi^{-1}(p) = \sqrt{2}\,\mathrm{erfinv}(2p - 1)` (sympy).
+
+    Parameters
+    ----------
+    p : sympy.Expr or float
+        Probability in (0, 1) (the delta of Theorem 6).
+
+    Returns
+    -------
+    sympy.Expr
+    """
     import sympy as sp
 
     return sp.sqrt(2) * sp.erfinv(2 * p - 1)
@@ -73,7 +83,17 @@ def phi_inv(p):
 
 @cache
 def lambdas(d: int) -> tuple[sp.Symbol, ...]:
-    """Positive eigenvalue symbols lambda_1..lambda_d (Assumption 1)."""
+    """Positive eigenvalue symbols lambda_1..lambda_d (Assumption 1).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    tuple of sympy.Symbol, length d
+    """
     import sympy as sp
 
     return tuple(sp.Symbol(f"lambda_{i}", positive=True) for i in range(1, d + 1))
@@ -81,7 +101,17 @@ def lambdas(d: int) -> tuple[sp.Symbol, ...]:
 
 @cache
 def h0_symbols(d: int) -> tuple[sp.Symbol, ...]:
-    """Real initial-condition symbols H^(1)(0)..H^(d)(0) of ODE (7) in eigen-coordinates."""
+    """Real initial-condition symbols H^(1)(0)..H^(d)(0) of ODE (7) in eigen-coordinates.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    tuple of sympy.Symbol, length d
+    """
     import sympy as sp
 
     return tuple(sp.Symbol(f"H0_{i}", real=True) for i in range(1, d + 1))
@@ -89,7 +119,17 @@ def h0_symbols(d: int) -> tuple[sp.Symbol, ...]:
 
 @cache
 def u_symbols(d: int) -> tuple[sp.Symbol, ...]:
-    """Real symbols u_1..u_d of the rescaled process u = (h - e_j)/sqrt(eta)."""
+    """Real symbols u_1..u_d of the rescaled process u = (h - e_j)/sqrt(eta).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    tuple of sympy.Symbol, length d
+    """
     import sympy as sp
 
     return tuple(sp.Symbol(f"u_{i}", real=True) for i in range(1, d + 1))

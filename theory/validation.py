@@ -29,7 +29,20 @@ def _is_real_number(x) -> bool:
 
 
 def check_mu(mu, name: str = "mu") -> float:
-    """Momentum parameter of eq. (2)/(5): a real number in [0, 1)."""
+    """Momentum parameter of eq. (2)/(5): a real number in [0, 1).
+
+    Parameters
+    ----------
+    mu : float
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    float
+        ``mu`` as a float.
+    """
     if not _is_real_number(mu) or not math.isfinite(float(mu)):
         raise ValueError(f"{name} must be a finite real number in [0, 1), got {mu!r}")
     mu = float(mu)
@@ -39,11 +52,38 @@ def check_mu(mu, name: str = "mu") -> float:
 
 
 def check_eta(eta, name: str = "eta") -> float:
-    """Step size of eq. (5): a finite real number > 0."""
+    """Step size of eq. (5): a finite real number > 0.
+
+    Parameters
+    ----------
+    eta : float
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    float
+        ``eta`` as a float.
+    """
     return check_positive_float(eta, name)
 
 
 def check_positive_float(x, name: str) -> float:
+    """A finite real number > 0.
+
+    Parameters
+    ----------
+    x : float
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    float
+        ``x`` as a float.
+    """
     if not _is_real_number(x) or not math.isfinite(float(x)):
         raise ValueError(f"{name} must be a finite real number > 0, got {x!r}")
     x = float(x)
@@ -53,7 +93,22 @@ def check_positive_float(x, name: str) -> float:
 
 
 def check_probability(p, name: str, *, open_interval: bool = True) -> float:
-    """A probability-like parameter in (0, 1) (or [0, 1] if ``open_interval`` is False)."""
+    """A probability-like parameter in (0, 1) (or [0, 1] if ``open_interval`` is False).
+
+    Parameters
+    ----------
+    p : float
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+    open_interval : bool
+        Exclude the end points 0 and 1.
+
+    Returns
+    -------
+    float
+        ``p`` as a float.
+    """
     if not _is_real_number(p) or not math.isfinite(float(p)):
         raise ValueError(f"{name} must be a finite real number in (0, 1), got {p!r}")
     p = float(p)
@@ -65,6 +120,20 @@ def check_probability(p, name: str, *, open_interval: bool = True) -> float:
 
 
 def check_nonnegative_int(n, name: str) -> int:
+    """An integer >= 0 (an integral float such as 3.0 is accepted; bool is not).
+
+    Parameters
+    ----------
+    n : int
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    int
+        ``n`` as an int.
+    """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         if _is_real_number(n) and math.isfinite(float(n)) and float(n).is_integer():
             n = int(n)
@@ -77,6 +146,20 @@ def check_nonnegative_int(n, name: str) -> int:
 
 
 def check_positive_int(n, name: str) -> int:
+    """An integer >= 1 (same conventions as :func:`check_nonnegative_int`).
+
+    Parameters
+    ----------
+    n : int
+        The value to check.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    int
+        ``n`` as an int.
+    """
     n = check_nonnegative_int(n, name)
     if n < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
@@ -86,7 +169,17 @@ def check_positive_int(n, name: str) -> int:
 def check_eigenvalues(eigenvalues: Sequence[float] | np.ndarray, name: str = "eigenvalues") -> np.ndarray:
     """Spectrum of Sigma under Assumption 1: lambda_1 > lambda_2 >= ... >= lambda_d > 0.
 
-    Returns a float64 array of shape (d,), d >= 2.
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The spectrum, non-increasing, d >= 2.
+    name : str
+        Parameter name the ValueError message starts with.
+
+    Returns
+    -------
+    ndarray of shape (d,)
+        float64 copy of the eigenvalues.
     """
     try:
         lam = np.asarray(eigenvalues, dtype=float)
@@ -108,7 +201,24 @@ def check_eigenvalues(eigenvalues: Sequence[float] | np.ndarray, name: str = "ei
 
 
 def check_basis(Q, d: int, name: str = "Q", atol: float = 1e-10) -> np.ndarray:
-    """An orthonormal eigenbasis: Q of shape (d, d) with Q^T Q = I to ``atol``."""
+    """An orthonormal eigenbasis: Q of shape (d, d) with Q^T Q = I to ``atol``.
+
+    Parameters
+    ----------
+    Q : array_like, shape (d, d)
+        Columns are the eigenvectors.
+    d : int
+        Dimension (the number of eigenvalues).
+    name : str
+        Parameter name the ValueError message starts with.
+    atol : float
+        Tolerance on max |Q^T Q - I|.
+
+    Returns
+    -------
+    ndarray of shape (d, d)
+        float64 copy of Q.
+    """
     try:
         Q = np.asarray(Q, dtype=float)
     except (TypeError, ValueError):

@@ -42,8 +42,10 @@ the largest T1; analysis and figure in :mod:`compare.phase1_analysis`.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -60,6 +62,7 @@ __all__ = [
     "COMPARISON",
     "Phase1Spec",
     "plan",
+    "check_T1",
     "estimate",
     "cells",
     "assemble",
@@ -137,6 +140,53 @@ class Phase1Spec(S.SingleRunSpec):
         self.set("nus", tuple(check_probability(nu, "nus") for nu in nus))
         self.set("ou_paths", check_positive_int(self.ou_paths, "ou_paths"))
         self.set("diffusion_scale", check_positive_float(self.diffusion_scale, "diffusion_scale"))
+        check_T1(self, "delta", "nus")
+
+
+def check_T1(spec, delta_name: str = "delta", nus_name: str = "nus") -> None:
+    """Refuse levels and radii at which T1 of Proposition 10 is not a positive finite time.
+
+    nu below about 1e-16 rounds 1 - nu to 1 and delta below about 1e-8 rounds 1 - delta^2 to 1
+    (the formulas divide by their logarithms); anything else that gives no positive finite T1
+    is refused naming ``delta_name``.
+
+    Parameters
+    ----------
+    spec : Phase1Spec
+        With eta, mu, eigenvalues, delta, nus and diffusion_scale set.
+    delta_name, nus_name : str
+        The names of delta and nus in the message (``--delta`` and ``--nus`` for the CLI).
+
+    Raises
+    ------
+    ValueError
+        Naming ``nus_name`` or ``delta_name``.
+    """
+    from theory.phases import T1_derived, T1_paper
+
+    for nu in spec.nus:
+        if not 1.0 - nu < 1.0:
+            raise ValueError(f"{nus_name} must be above 1e-16 (1 - nu rounds to 1 in T1), got {nu!r}")
+    if not 1.0 - spec.delta**2 < 1.0:
+        raise ValueError(
+            f"{delta_name} must be above 1e-8 (1 - delta^2 rounds to 1 in T1), got {spec.delta!r}"
+        )
+    problem = spec.problem()
+    lam = problem.lambda_
+    a12 = float(problem.alpha[0, 1]) * spec.diffusion_scale
+    for nu in spec.nus:
+        try:
+            with np.errstate(all="ignore"):
+                T = [
+                    f(lam[0], lam[1], spec.mu, spec.eta, spec.delta, nu, a12) for f in (T1_paper, T1_derived)
+                ]
+        except (ZeroDivisionError, OverflowError, ValueError):
+            T = [math.nan]
+        if not all(math.isfinite(x) and x > 0 for x in T):
+            raise ValueError(
+                f"{delta_name}: T1 of Proposition 10 is not a positive finite time at delta = "
+                f"{spec.delta:g}, nu = {nu:g} (got {T}); take delta well above sqrt(eta)"
+            )
 
 
 def plan(spec: Phase1Spec) -> dict:
@@ -209,7 +259,10 @@ def estimate(spec: Phase1Spec):
     return Estimate(
         memory_bytes=max(disc, ou),
         chain_steps=float(spec.runs) * n,
-        reduce=("--ou-paths", "--runs") if ou > disc else ("--runs", "--ou-paths"),
+        # the horizon 1.5 T1 grows with 1 / (lambda_1 - lambda_2): a tiny eigengap is long
+        reduce=("--ou-paths", "--runs", "--eigenvalues")
+        if ou > disc
+        else ("--runs", "--ou-paths", "--eigenvalues"),
     )
 
 
@@ -458,17 +511,30 @@ def validate(args) -> None:
     args.ou_paths = check_positive_int(args.ou_paths, "--ou-paths")
     cli.check_level(args.level)
     cli.delay_from_args(args)
+    problem = cli.problem_from_args(args)
+    check_T1(
+        SimpleNamespace(
+            eta=args.eta,
+            mu=args.mu,
+            delta=args.delta,
+            nus=args.nu_list,
+            diffusion_scale=1.0,
+            problem=lambda: problem,
+        ),
+        "--delta",
+        "--nus",
+    )
 
 
 def quick_args() -> list[str]:
-    """The ``--quick`` budget: 50 runs, two levels.
+    """The ``--quick`` budget: 50 runs, two levels, 2000 OU paths.
 
     Returns
     -------
     list of str
         Options prepended to the user's (which win).
     """
-    return ["--runs", "50", "--nus", "0.25,0.5", "--no-progress"]
+    return ["--runs", "50", "--nus", "0.25,0.5", "--ou-paths", "2000", "--no-progress"]
 
 
 def key_params(args) -> dict:

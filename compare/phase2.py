@@ -111,6 +111,10 @@ class Phase2Spec(S.SingleRunSpec):
         d = check_probability(self.delta, "delta")
         if not d**2 < 0.5:
             raise ValueError(f"delta must satisfy delta^2 < 1/2 (start below the target), got {self.delta!r}")
+        if not d * d > 0:
+            raise ValueError(
+                f"delta must be above 1e-150 (delta^2 underflows to 0 in T2), got {self.delta!r}"
+            )
         self.set("delta", d)
         if self.runs < 2:
             raise ValueError(f"runs must be >= 2 for a bootstrap interval, got {self.runs}")
@@ -193,7 +197,10 @@ def estimate(spec: Phase2Spec):
     n = int(round(p["horizon"] / spec.eta))
     n_t = n // max(1, int(round(p["record_dt"] / spec.eta))) + 1
     mem = S.discrete_memory_bytes(spec.runs, n, n_t, len(spec.eigenvalues), spec.delay) + 2 * spec.runs * n_t
-    return Estimate(memory_bytes=mem, chain_steps=float(spec.runs) * n, reduce=("--runs",))
+    # the horizon 3 T2 grows with (1 - mu) / (lambda_1 - lambda_2) and log(1 / delta^2)
+    return Estimate(
+        memory_bytes=mem, chain_steps=float(spec.runs) * n, reduce=("--runs", "--delta", "--eigenvalues")
+    )
 
 
 def cells(spec: Phase2Spec) -> list[Cell]:
@@ -383,6 +390,8 @@ def validate(args) -> None:
     d = check_probability(args.delta, "--delta")
     if not d**2 < 0.5:
         raise ValueError(f"--delta must satisfy delta^2 < 1/2 (start below the target), got {args.delta!r}")
+    if not d * d > 0:
+        raise ValueError(f"--delta must be above 1e-150 (delta^2 underflows to 0 in T2), got {args.delta!r}")
     cli.check_level(args.level)
     if args.runs < 2:
         raise ValueError(f"--runs must be >= 2 for a bootstrap interval, got {args.runs}")

@@ -212,6 +212,25 @@ def test_ode_horizon_shorter_than_a_step_names_the_option_given(tmp_path, capsys
         ode.OdeSpec(horizon=1e-6)
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["phase1", "--nus", "1e-300"], "error: --nus must be above 1e-16"),
+        (["phase1", "--delta", "1e-9"], "error: --delta must be above 1e-8"),
+        (["phase2", "--delta", "1e-300"], "error: --delta must be above 1e-150"),
+    ],
+)
+def test_levels_and_radii_that_break_T1_T2_are_refused(argv, message, tmp_path, capsys, monkeypatch):
+    # before: a ZeroDivisionError inside the run (T1 and T2 divide by their logarithms)
+    _forbid_simulation(monkeypatch)
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    with pytest.raises(ValueError, match="^delta|^nus"):
+        (phase1.Phase1Spec if argv[0] == "phase1" else phase2.Phase2Spec)(
+            **{argv[1][2:]: (float(argv[2]),) if argv[1] == "--nus" else float(argv[2])}
+        )
+
+
 @pytest.mark.parametrize("name", ["phase1", "phase2"])
 def test_a_derived_horizon_shorter_than_the_grid_is_raised_with_a_note(name, tmp_path, capsys):
     # eta = 0.9: T1 and T2 are below one step; every run diverges (no delay is stable there)

@@ -541,17 +541,19 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         seed=spec.seed,
         checks=checks,
         results=results,
-        notes=_notes(ladder_eta + ladder_mu, spec.runs),
+        notes=_notes(ladder_eta + ladder_mu, spec.runs, spec.horizon),
     )
 
 
-def _notes(entries: list[dict], runs: int) -> list[str]:
+def _notes(entries: list[dict], runs: int, horizon: float | None = None) -> list[str]:
     """Run-level notes: how many runs diverged, points without a stable delay or without a
     measured critical delay (left out of the fits)."""
     total = sum(len(c["taus"]) * runs for c in entries)
     notes = [run_divergence_note(sum(c["diverged_runs"] for c in entries), total)]
     for c in entries:
         where = f"eta={c['eta']:g}, mu={c['mu']:g}"
+        if c["n_steps"] == 1 and horizon is not None and horizon / c["eta"] < 0.5:
+            notes.append(f"{where}: --horizon {horizon:g} is under half a step: one iteration (clamped)")
         if c["stability"]["max_stable_delay"] < 0:
             notes.append(f"{where}: no constant delay is linearly stable (tau = 0 is past the threshold)")
         if not c["simulated"]["measured"]:

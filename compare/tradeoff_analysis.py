@@ -146,6 +146,11 @@ def divergence_notes(spec, diverged, stability_delays: dict, n_steps: int) -> li
                 f"mu={key}: {int(per_tau.sum())} of {per_tau.size * diverged.shape[2]} runs diverged "
                 f"(first at delay {first}; {int(per_tau[0])} of {diverged.shape[2]} at tau = 0)"
             )
+    if spec.horizon / spec.eta < 0.5:
+        notes.append(
+            f"--horizon {spec.horizon:g} is less than half a step of eta = {spec.eta:g}: one iteration "
+            "is run (n_steps clamped to 1)"
+        )
     if taus[-1] >= n_steps:
         notes.append(
             f"the grid reaches delays >= the {n_steps} iterations of a run: every such delay reads v_0 only "

@@ -199,6 +199,11 @@ def test_a_grid_past_the_run_length_says_so():
     assert any("delays >= the 25 iterations" in n for n in ta.analyse(spec, ds).notes)
     ds.attrs["n_steps"] = 31
     assert not any("iterations of a run" in n for n in ta.analyse(spec, ds).notes)
+    # a horizon under half a step: the cell clamps n_steps to 1, and the verdict says so
+    ds.attrs["n_steps"] = 1
+    notes = ta.analyse(spec.replace(horizon=2e-4), ds).notes  # eta = 5e-4
+    assert any("one iteration is run (n_steps clamped to 1)" in n for n in notes)
+    assert not any("clamped" in n for n in ta.analyse(spec.replace(horizon=3e-4), ds).notes)
 
 
 # ---------------------------------------------------------------------------------------

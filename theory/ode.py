@@ -142,6 +142,11 @@ def momentum_factor_symbolic() -> tuple[sp.Expr, sp.Expr]:
 def ode_drift_symbolic(d: int) -> tuple[sp.Matrix, sp.Matrix]:
     r"""Drift of ODE (7) in eigen-coordinates: :math:`(\Lambda H - H^\top \Lambda H\, H)/(1-\mu)`.
 
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+
     Returns
     -------
     drift : sympy.Matrix, shape (d, 1)
@@ -166,6 +171,11 @@ def ode_from_update_symbolic(d: int) -> sp.Matrix:
     :math:`\Sigma = \Lambda` (eigen-coordinates) and :math:`w = H` this must equal
     :func:`ode_drift_symbolic` (tested as an identity).
 
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+
     Returns
     -------
     sympy.Matrix, shape (d, 1)
@@ -185,6 +195,11 @@ def ode_from_update_symbolic(d: int) -> sp.Matrix:
 @cache
 def closed_form_symbolic(d: int) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
     r"""The closed-form solution H(t) printed after Theorem 3.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
 
     Returns
     -------
@@ -206,6 +221,11 @@ def closed_form_symbolic(d: int) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
 @cache
 def verify_closed_form(d: int) -> dict[str, sp.Expr | sp.Matrix]:
     r"""Prove that the closed form after Theorem 3 solves ODE (7) and keeps :math:`\|H\| = 1`.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
 
     Returns
     -------
@@ -266,7 +286,18 @@ def ode_drift(h, lambda_, mu):
 
 @cache
 def ode_drift_lambdified(d: int):
-    """``f(H, lambda_, mu) -> ndarray (d,)``: :func:`ode_drift_symbolic` through ``sympy.lambdify``."""
+    """``f(H, lambda_, mu) -> ndarray (d,)``: :func:`ode_drift_symbolic` through ``sympy.lambdify``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+
+    Returns
+    -------
+    callable
+        ``f(H, lambda_, mu)`` -> ndarray of shape (d,).
+    """
     import sympy as sp
 
     drift, H = ode_drift_symbolic(d)
@@ -276,7 +307,18 @@ def ode_drift_lambdified(d: int):
 
 @cache
 def closed_form_lambdified(d: int):
-    """``f(H0, lambda_, mu, t) -> ndarray (d,)``: :func:`closed_form_symbolic` through lambdify."""
+    """``f(H0, lambda_, mu, t) -> ndarray (d,)``: :func:`closed_form_symbolic` through lambdify.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+
+    Returns
+    -------
+    callable
+        ``f(H0, lambda_, mu, t)`` -> ndarray of shape (d,).
+    """
     import sympy as sp
 
     H, H0 = closed_form_symbolic(d)

@@ -99,7 +99,23 @@ class OUCoefficients:
 
 
 def ou_coefficients(problem: Problem, mu: float, j: int = 1) -> OUCoefficients:
-    """Drift and diffusion of the OU limit at e_j: eq. (8) for j = 1, Theorem 9 for j >= 2."""
+    """Drift and diffusion of the OU limit at e_j: eq. (8) for j = 1, Theorem 9 for j >= 2.
+
+    Parameters
+    ----------
+    problem : Problem
+        The spectrum and noise (alpha) of the problem.
+    mu : float
+        Momentum in [0, 1).
+    j : int
+        The eigenvector e_j, 1 <= j <= d (1: the top one, eq. (8)).
+
+    Returns
+    -------
+    OUCoefficients
+        Drift a_i = (lambda_i - lambda_j)/(1 - mu) and diffusion alpha_ij/(1 - mu) of every
+        coordinate i != j.
+    """
     mu = check_mu(mu)
     if not isinstance(j, (int, np.integer)) or not 1 <= j <= problem.d:
         raise ValueError(f"j must be an integer in 1..{problem.d}, got {j!r}")
@@ -111,7 +127,22 @@ def ou_coefficients(problem: Problem, mu: float, j: int = 1) -> OUCoefficients:
 
 
 def ou_transition_mean(u0, a, t):
-    """E[U_t | U_0 = u0] = u0 exp(a t) (broadcasting)."""
+    """E[U_t | U_0 = u0] = u0 exp(a t) (broadcasting).
+
+    Parameters
+    ----------
+    u0 : array_like
+        Initial value.
+    a : array_like
+        Drift coefficient.
+    t : array_like
+        Time >= 0.
+
+    Returns
+    -------
+    ndarray
+        The conditional mean, broadcast shape of the inputs.
+    """
     return np.asarray(u0) * np.exp(np.asarray(a) * np.asarray(t))
 
 
@@ -119,6 +150,20 @@ def ou_transition_variance(a, b, t):
     """Var[U_t | U_0] = b^2 (exp(2 a t) - 1) / (2 a), = b^2 t at a = 0 (broadcasting).
 
     Uses expm1 so it is accurate for small |a t|.
+
+    Parameters
+    ----------
+    a : array_like
+        Drift coefficient.
+    b : array_like
+        Diffusion coefficient.
+    t : array_like
+        Time >= 0.
+
+    Returns
+    -------
+    ndarray
+        The conditional variance, broadcast shape of the inputs.
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -130,7 +175,20 @@ def ou_transition_variance(a, b, t):
 
 
 def ou_stationary_variance(a, b):
-    """b^2 / (-2 a) for a < 0; NaN otherwise (no stationary law)."""
+    """b^2 / (-2 a) for a < 0; NaN otherwise (no stationary law).
+
+    Parameters
+    ----------
+    a : array_like
+        Drift coefficient.
+    b : array_like
+        Diffusion coefficient.
+
+    Returns
+    -------
+    ndarray
+        b^2 / (-2 a) where a < 0, NaN elsewhere (broadcast shape).
+    """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,6 +211,13 @@ def ou_linearisation_symbolic(d: int, j: int = 1) -> tuple[sp.Matrix, tuple[sp.S
     :math:`A u` with A returned here. Result: :math:`A_{ii} = (\lambda_i - \lambda_j)/(1-\mu)`
     for :math:`i \ne j` (eq. (8) at j = 1, Theorem 9 at j >= 2), :math:`A_{jj} =
     -2\lambda_j/(1-\mu)` (the radial direction, absent on the sphere), off-diagonal 0.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    j : int
+        The eigenvector e_j, 1 <= j <= d.
 
     Returns
     -------
@@ -272,6 +337,15 @@ def ou_diffusion_symbolic(d: int, j: int = 1, dist: str | Distribution = "gaussi
     diagonal with :math:`\alpha_{ij}^2/(1-\mu)^2`, i.e. diffusion coefficient
     :math:`\alpha_{ij}/(1-\mu)`.
 
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    j : int
+        The eigenvector e_j, 1 <= j <= d.
+    dist : str or Distribution
+        Distribution of the data X (its fourth moments give Cov(xi)).
+
     Returns
     -------
     sympy.Matrix, shape (d, d)
@@ -322,6 +396,12 @@ def verify_ou_transition() -> dict[str, sp.Expr]:
     The mean solves :math:`m' = a m`, :math:`m(0) = u_0`; the variance solves
     :math:`v' = 2 a v + b^2`, :math:`v(0) = 0` (Ito's formula for :math:`U^2`); for
     :math:`a < 0` the variance tends to the stationary one as :math:`t \to \infty`.
+
+    Returns
+    -------
+    dict
+        ``{"mean_ode", "mean_initial", "variance_ode", "variance_initial", "stationary_limit"}``:
+        residuals, each a sympy expression that simplifies to 0.
     """
     import sympy as sp
 
@@ -346,6 +426,18 @@ def verify_lyapunov_symbolic(d: int, dist: str | Distribution = "gaussian") -> s
     A and :math:`BB^\top` come from :func:`ou_linearisation_symbolic` and
     :func:`ou_diffusion_symbolic` at j = 1 restricted to the tangent coordinates
     2..d, and P = diag of ``stationary_variance`` of :func:`ou_transition_symbolic`.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str or Distribution
+        Distribution of the data X.
+
+    Returns
+    -------
+    sympy.Matrix, shape (d - 1, d - 1)
+        The residual, a zero matrix when eq. (8)'s stationary covariance holds.
     """
     import sympy as sp
 
@@ -368,6 +460,11 @@ def ou_transition_lambdified():
     Made with ``sympy.lambdify``; the hand-written :func:`ou_transition_mean`,
     :func:`ou_transition_variance` and :func:`ou_stationary_variance` are tested against them
     (the latter add the a = 0 limit and expm1 accuracy).
+
+    Returns
+    -------
+    (callable, callable, callable)
+        ``mean(u0, a, t)``, ``variance(a, b, t)``, ``stationary(a, b)``.
     """
     import sympy as sp
 
@@ -385,6 +482,13 @@ def ou_lyapunov_solution(problem: Problem, mu: float) -> np.ndarray:
     Solves :math:`A P + P A^\top = -B B^\top` for the tangent coordinates 2..d with
     :math:`A = \mathrm{diag}((\lambda_i - \lambda_1)/(1-\mu))`,
     :math:`B = \mathrm{diag}(\alpha_{i1}/(1-\mu))`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The spectrum and noise (alpha) of the problem.
+    mu : float
+        Momentum in [0, 1).
 
     Returns
     -------

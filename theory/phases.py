@@ -114,7 +114,18 @@ def _symbols() -> tuple:
 
 
 def default_delta(eta) -> float:
-    r"""delta = sqrt(eta) (Propositions 6, 8, 10: :math:`\delta \asymp \sqrt{\eta}`, constant 1)."""
+    r"""delta = sqrt(eta) (Propositions 6, 8, 10: :math:`\delta \asymp \sqrt{\eta}`, constant 1).
+
+    Parameters
+    ----------
+    eta : float
+        Step size > 0.
+
+    Returns
+    -------
+    float
+        sqrt(eta).
+    """
     return math.sqrt(check_eta(eta))
 
 
@@ -124,6 +135,18 @@ def default_epsilon(problem: Problem, mu, eta) -> float:
     Proposition 6's scaling :math:`\eta \asymp (1-\mu)\epsilon(\lambda_1-\lambda_2)/\phi` with
     the constant 1/4, the smallest power of 2 for which both the printed T3 (needs
     constant < 1/2) and the derived T3 (needs < 1/2 with the same phi) are finite.
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+
+    Returns
+    -------
+    float
     """
     mu, eta = check_mu(mu), check_eta(eta)
     return 4.0 * eta * problem.phi / ((1.0 - mu) * problem.eigengap)
@@ -134,6 +157,14 @@ def phi_effective(problem: Problem) -> float:
 
     :math:`\eta\,\phi_{\rm eff}/(2(1-\mu)(\lambda_1-\lambda_2))` is exactly the stationary
     :math:`E[\sum_{i\ge2}H_i^2]` of eq. (8) (sum of :math:`\eta b_i^2/(-2a_i)`).
+
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    float
     """
     lam = problem.lambda_
     return float(np.sum(problem.alpha[1:, 0] ** 2 * problem.eigengap / (lam[0] - lam[1:])))
@@ -259,6 +290,15 @@ def phase_lambdified(name: str):
     Returns ``f(lambda_1, lambda_2, mu, eta, delta, epsilon, phi, alpha_12, C_d, gamma, z_nu, c)``
     (every argument required, unused ones ignored), vectorised with numpy. The numbers of this
     module come from :func:`phase_numeric`, which equals it without sympy.
+
+    Parameters
+    ----------
+    name : str
+        A key of :func:`phase_expressions`.
+
+    Returns
+    -------
+    callable
     """
     import sympy as sp
 
@@ -275,6 +315,15 @@ def phase_numeric(name: str):
     Same signature and values as :func:`phase_lambdified` (the expression as sympy prints it,
     tested against the live derivation), but neither derived nor lambdified at call time: the
     derivations cost seconds in the first call of a process.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PHASE_NUMERIC`.
+
+    Returns
+    -------
+    callable
     """
     if name not in PHASE_NUMERIC:
         raise ValueError(f"name must be one of {sorted(PHASE_NUMERIC)}, got {name!r}")
@@ -327,7 +376,28 @@ def _eval(
 
 
 def T1_paper(lambda_1, lambda_2, mu, eta, delta, nu, alpha_12) -> float:
-    """Proposition 10's T1 as printed (time in ODE units to escape the saddle e_2)."""
+    """Proposition 10's T1 as printed (time in ODE units to escape the saddle e_2).
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+    nu : float
+        Probability level of the escape, in (0, 1).
+    alpha_12 : float
+        Noise coefficient alpha_12 of the saddle direction.
+
+    Returns
+    -------
+    float
+        The time in ODE units (t = k eta).
+    """
     return _eval(
         "T1_paper",
         lambda_1=lambda_1,
@@ -341,7 +411,28 @@ def T1_paper(lambda_1, lambda_2, mu, eta, delta, nu, alpha_12) -> float:
 
 
 def T1_derived(lambda_1, lambda_2, mu, eta, delta, nu, alpha_12) -> float:
-    """T1 from the unstable OU of Theorem 9 (equal to the print; see :func:`phase_derivations`)."""
+    """T1 from the unstable OU of Theorem 9 (equal to the print; see :func:`phase_derivations`).
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+    nu : float
+        Probability level of the escape, in (0, 1).
+    alpha_12 : float
+        Noise coefficient alpha_12 of the saddle direction.
+
+    Returns
+    -------
+    float
+        The time in ODE units (t = k eta).
+    """
     return _eval(
         "T1_derived",
         lambda_1=lambda_1,
@@ -355,17 +446,68 @@ def T1_derived(lambda_1, lambda_2, mu, eta, delta, nu, alpha_12) -> float:
 
 
 def T2_paper(lambda_1, lambda_2, mu, delta) -> float:
-    """Proposition 8's T2 as printed (README reading): (1-mu)/(2 gap) log((1-delta^2)/delta^2)."""
+    """Proposition 8's T2 as printed (README reading): (1-mu)/(2 gap) log((1-delta^2)/delta^2).
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+
+    Returns
+    -------
+    float
+        The time in ODE units (t = k eta).
+    """
     return _eval("T2_paper", lambda_1=lambda_1, lambda_2=lambda_2, mu=mu, eta=1.0, delta=delta)
 
 
 def T2_derived(lambda_1, lambda_2, mu, delta) -> float:
-    """T2 from the closed form of (7), 2 coordinates, H_1^2 from delta^2 to 1 - delta^2: twice the print."""
+    """T2 from the closed form of (7), 2 coordinates, H_1^2 from delta^2 to 1 - delta^2: twice the print.
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+
+    Returns
+    -------
+    float
+        The time in ODE units (t = k eta).
+    """
     return _eval("T2_derived", lambda_1=lambda_1, lambda_2=lambda_2, mu=mu, eta=1.0, delta=delta)
 
 
 def T3_paper(lambda_1, lambda_2, mu, eta, delta, epsilon, phi) -> float:
-    """Proposition 6's T3 as printed; NaN when (1-mu) gap epsilon <= 2 eta phi."""
+    """Proposition 6's T3 as printed; NaN when (1-mu) gap epsilon <= 2 eta phi.
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+    epsilon : float
+        Target error of phase 3 > 0.
+    phi : float
+        The noise constant of the bound (printed phi or :func:`phi_effective`).
+
+    Returns
+    -------
+    float
+        The time in ODE units; NaN when (1-mu) gap epsilon <= 2 eta phi.
+    """
     return _eval(
         "T3_paper",
         lambda_1=lambda_1,
@@ -383,6 +525,26 @@ def T3_derived(lambda_1, lambda_2, mu, eta, delta, epsilon, phi) -> float:
 
     Pass :func:`phi_effective` for the sharpest bound or the printed phi to compare with the print
     (then T3_derived - T3_paper = (1-mu) log 2 / (lambda_1 - lambda_2) exactly).
+
+    Parameters
+    ----------
+    lambda_1, lambda_2 : float
+        The two largest eigenvalues of Sigma (lambda_1 > lambda_2 > 0).
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    delta : float
+        Initial / final distance parameter of the phase, in (0, 1).
+    epsilon : float
+        Target error of phase 3 > 0.
+    phi : float
+        The noise constant of the bound (printed phi or :func:`phi_effective`).
+
+    Returns
+    -------
+    float
+        The time in ODE units; inf when epsilon/4 is below the noise bound.
     """
     value = _eval(
         "T3_derived",
@@ -461,6 +623,24 @@ def iteration_counts(
     bound of the phase's regime with ``gamma`` and ``constant`` (SDE regime for N1, N3, Nhat3;
     ODE regime for N2), Nhat3 at mu = 0, Ntilde3 = :math:`T_3^{der}/\eta` (MSGD, tau = 1).
     NaN where C_d does not exist (N1, N3, Nhat3) or gamma > 1/2 (SDE regime).
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+    delta : float, optional
+        Default :func:`default_delta`.
+    epsilon : float, optional
+        Default :func:`default_epsilon`.
+    nu : float
+        Probability level of the escape, in (0, 1).
+    gamma : float
+        Exponent of the delay bounds (:mod:`theory.delays`).
+    constant : float
+        The unknown constant c > 0 of the delay bounds.
 
     Returns
     -------

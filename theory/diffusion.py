@@ -110,7 +110,17 @@ def _check_builtin(dist) -> str:
 # -- symbolic -----------------------------------------------------------------------------
 @cache
 def h_symbols(d: int) -> tuple[sp.Symbol, ...]:
-    """Real symbols h_1..h_d of the state in eigen-coordinates."""
+    """Real symbols h_1..h_d of the state in eigen-coordinates.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+
+    Returns
+    -------
+    tuple of sympy.Symbol, length d
+    """
     return tuple(sp.Symbol(f"h_{i}", real=True) for i in range(1, _check_d(d) + 1))
 
 
@@ -121,6 +131,17 @@ def fourth_moment_tensor_symbolic(d: int, dist: str = "gaussian") -> sp.Immutabl
     :math:`Y = \Lambda^{1/2}\xi` with independent symmetric :math:`\xi_a`, :math:`E\xi^2 = 1`,
     :math:`E\xi^4 = m_4`: the expectation of a product factorises over distinct indices
     and vanishes if any index appears an odd number of times.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str
+        A built-in distribution of the data (``"gaussian"``, ``"rademacher"``).
+
+    Returns
+    -------
+    sympy.ImmutableDenseNDimArray, shape (d, d, d, d)
     """
     d = _check_d(d)
     m4 = sp.Integer(FOURTH_MOMENT[_check_builtin(dist)])
@@ -141,8 +162,18 @@ def fourth_moment_tensor_symbolic(d: int, dist: str = "gaussian") -> sp.Immutabl
 def gradient_covariance_symbolic(d: int, dist: str = "gaussian") -> sp.Matrix:
     r""":math:`\mathrm{Cov}[g] = P S P^\top` derived from the fourth-moment tensor.
 
-    Returns a sympy Matrix (d, d) in the symbols :func:`h_symbols` and
-    :func:`theory.symbolic.lambdas`.
+    In the symbols :func:`h_symbols` and :func:`theory.symbolic.lambdas`.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str
+        A built-in distribution of the data (``"gaussian"``, ``"rademacher"``).
+
+    Returns
+    -------
+    sympy.Matrix, shape (d, d)
     """
     d = _check_d(d)
     K = fourth_moment_tensor_symbolic(d, dist)
@@ -166,6 +197,17 @@ def gradient_covariance_closed_form_symbolic(d: int, dist: str = "gaussian") -> 
 
         P\left[(h^\top\Lambda h)\Lambda + \Lambda hh^\top\Lambda
         + (m_4-3)\,\mathrm{diag}(\lambda^2h^2)\right]P^\top
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str
+        A built-in distribution of the data (``"gaussian"``, ``"rademacher"``).
+
+    Returns
+    -------
+    sympy.Matrix, shape (d, d)
     """
     d = _check_d(d)
     m4 = FOURTH_MOMENT[_check_builtin(dist)]
@@ -179,14 +221,40 @@ def gradient_covariance_closed_form_symbolic(d: int, dist: str = "gaussian") -> 
 
 
 def verify_gradient_covariance(d: int, dist: str = "gaussian") -> sp.Matrix:
-    """Derived minus closed form, simplified: the zero matrix if the closed form is right."""
+    """Derived minus closed form, simplified: the zero matrix if the closed form is right.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str
+        A built-in distribution of the data (``"gaussian"``, ``"rademacher"``).
+
+    Returns
+    -------
+    sympy.Matrix, shape (d, d)
+        Zero when the closed form holds.
+    """
     diff = gradient_covariance_symbolic(d, dist) - gradient_covariance_closed_form_symbolic(d, dist)
     return diff.applyfunc(lambda e: sp.simplify(sp.expand(e)))
 
 
 @cache
 def gradient_covariance_lambdified(d: int, dist: str = "gaussian"):
-    """``f(h, lambda_) -> ndarray (d, d)``: the derived covariance through ``sympy.lambdify``."""
+    """``f(h, lambda_) -> ndarray (d, d)``: the derived covariance through ``sympy.lambdify``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension >= 2.
+    dist : str
+        A built-in distribution of the data (``"gaussian"``, ``"rademacher"``).
+
+    Returns
+    -------
+    callable
+        ``f(h, lambda_)`` -> ndarray of shape (d, d).
+    """
     f = sp.lambdify(
         (list(h_symbols(d)), list(S.lambdas(d))), gradient_covariance_symbolic(d, dist), "numpy"
     )
@@ -221,7 +289,16 @@ def _user_moments(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fourth_moment_tensor(problem: Problem) -> np.ndarray:
-    """E[Y_a Y_b Y_c Y_e], shape (d, d, d, d): exact for the built-ins, Monte Carlo otherwise."""
+    """E[Y_a Y_b Y_c Y_e], shape (d, d, d, d): exact for the built-ins, Monte Carlo otherwise.
+
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    ndarray of shape (d, d, d, d)
+    """
     name = _builtin_name(problem.dist)
     if name is None:
         return _user_moments(problem)[0].copy()
@@ -240,7 +317,18 @@ def fourth_moment_tensor(problem: Problem) -> np.ndarray:
 
 
 def gradient_mean(problem: Problem, h) -> np.ndarray:
-    r""":math:`E[g] = \Lambda h - h^\top\Lambda h\, h`, shape (..., d) (= (1-mu) times the drift of (7))."""
+    r""":math:`E[g] = \Lambda h - h^\top\Lambda h\, h`, shape (..., d) (= (1-mu) times the drift of (7)).
+
+    Parameters
+    ----------
+    problem : Problem
+    h : array_like, shape (..., d)
+        The state in eigen-coordinates.
+
+    Returns
+    -------
+    ndarray of shape (..., d)
+    """
     h = _check_h(problem, h)
     return ode_drift(h, problem.lambda_, 0.0)
 
@@ -290,6 +378,14 @@ def noise_dimension(problem: Problem) -> int:
 
     d(d-1)/2 pair terms, plus d square terms when m4 > 1 (Gaussian: d(d+1)/2, Rademacher:
     d(d-1)/2); d for a user sampler (symmetric square root).
+
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    int
     """
     d = problem.d
     name = _builtin_name(problem.dist)
@@ -305,6 +401,16 @@ def gradient_noise_factor(problem: Problem, h) -> np.ndarray:
     with no decomposition. Columns: the pairs a < c in ``numpy.triu_indices(d, 1)`` order,
     then (Gaussian) the d squares. User samplers: P S^{1/2} with the symmetric square root
     of the Monte Carlo S (eigenvalues clipped at 0).
+
+    Parameters
+    ----------
+    problem : Problem
+    h : array_like, shape (..., d)
+        The state in eigen-coordinates.
+
+    Returns
+    -------
+    ndarray of shape (..., d, m)
     """
     h = _check_h(problem, h)
     lam = problem.lambda_
@@ -334,6 +440,18 @@ def drift_jacobian(problem: Problem, mu: float, h) -> np.ndarray:
 
         \partial M/\partial h = \left[\Lambda - (h^\top\Lambda h) I
         - 2 h (\Lambda h)^\top\right]/(1-\mu).
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    h : array_like, shape (..., d)
+        The state in eigen-coordinates.
+
+    Returns
+    -------
+    ndarray of shape (..., d, d)
     """
     mu = check_mu(mu)
     h = _check_h(problem, h)
@@ -376,7 +494,21 @@ class Linearisation:
 
 
 def linearise_diffusion(problem: Problem, mu: float, j: int = 1) -> Linearisation:
-    """Linearise the full diffusion at e_j; reproduces eq. (8) (j = 1) and Theorem 9 (j >= 2)."""
+    """Linearise the full diffusion at e_j; reproduces eq. (8) (j = 1) and Theorem 9 (j >= 2).
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    j : int
+        The eigenvector e_j, 1 <= j <= d.
+
+    Returns
+    -------
+    Linearisation
+        Jacobian, covariance and the tangent drift / diffusion at e_j.
+    """
     mu = check_mu(mu)
     if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 1 <= j <= problem.d:
         raise ValueError(f"j must be an integer in 1..{problem.d}, got {j!r}")
@@ -416,6 +548,19 @@ def stationary_norm_excess(problem: Problem, mu: float, eta: float) -> float:
     :math:`\alpha_{i1}^2 = \lambda_i\lambda_1`, so it is :math:`\eta\sum_{i\ge2}\lambda_i/(2(1-\mu))`.
     The discrete iterates of update (5) drift off the sphere the same way (the step is
     tangent only to first order).
+
+    Parameters
+    ----------
+    problem : Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size > 0.
+
+    Returns
+    -------
+    float
+        E|h|^2 - 1 at leading order.
     """
     mu = check_mu(mu)
     eta = check_eta(eta)

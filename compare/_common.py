@@ -62,6 +62,19 @@ def stability(problem, mu: float, eta: float):
 
     The threshold is needed by validation, ``--tau auto`` and the delay sweep of one run;
     computing it once keeps the CLI responsive.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+        Momentum in [0, 1).
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    theory.stability.StabilityThreshold
+        Its ``max_stable_delay`` (-1 when no delay is stable) and ``binding_mode``.
     """
     from theory.stability import stability_threshold
 
@@ -77,6 +90,19 @@ def companion(mu: float, s: float, tau: int) -> np.ndarray:
     State :math:`(x_k, \dots, x_{k-m+1})`, :math:`m = \max(\tau+1, 2)`. (Same matrix as
     ``theory.stability.companion_matrix``, rebuilt here without its positivity check on s
     so that c <= 0, the unstable saddle directions, is allowed.)
+
+    Parameters
+    ----------
+    mu : float
+        Momentum.
+    s : float
+        eta c (any sign).
+    tau : int
+        Constant delay >= 0.
+
+    Returns
+    -------
+    ndarray, shape (m, m)
     """
     m = max(int(tau) + 1, 2)
     A = np.zeros((m, m))
@@ -88,7 +114,24 @@ def companion(mu: float, s: float, tau: int) -> np.ndarray:
 
 
 def ar2_variance_u(alpha: float, c: float, eta: float, mu: float) -> float:
-    """Closed-form stationary variance (u units) of the tau = 0 recursion (module docstring)."""
+    """Closed-form stationary variance (u units) of the tau = 0 recursion (module docstring).
+
+    Parameters
+    ----------
+    alpha : float
+        Noise standard deviation.
+    c : float
+        Mode rate > 0.
+    eta : float
+        Step size.
+    mu : float
+        Momentum in [0, 1).
+
+    Returns
+    -------
+    float
+        Var(x_k) / eta.
+    """
     s = eta * c
     return float(alpha**2 * (1 + mu) / ((1 - mu) * c * (2 * (1 + mu) - s)))
 
@@ -151,6 +194,24 @@ def linearised_variance_u(alpha: float, c: float, eta: float, mu: float, tau: in
     discrete Lyapunov equation P = A P A^T + G G^T of the companion form, P[0, 0], which the tests
     check, at O(tau) instead of O(tau^3) cost). Returns gamma(0) / eta (u units), or inf if the
     recursion is not strictly stable.
+
+    Parameters
+    ----------
+    alpha : float
+        Noise standard deviation (alpha_{i1}).
+    c : float
+        Mode rate lambda_1 - lambda_i.
+    eta : float
+        Step size.
+    mu : float
+        Momentum in [0, 1).
+    tau : int
+        Constant delay >= 0.
+
+    Returns
+    -------
+    float
+        Var(x_k) / eta; inf when not strictly stable.
     """
     s = eta * c
     if not _is_stable(mu, s, tau):
@@ -159,7 +220,22 @@ def linearised_variance_u(alpha: float, c: float, eta: float, mu: float, tau: in
 
 
 def linearised_mean_path(x0: float, c: float, eta: float, mu: float, tau: int, n_steps: int) -> np.ndarray:
-    """Mean path x_0..x_{n_steps} of the linearised recursion from x_{-i} = x_0 (eq. (5)'s v_{-i} = v_0)."""
+    """Mean path x_0..x_{n_steps} of the linearised recursion from x_{-i} = x_0 (eq. (5)'s v_{-i} = v_0).
+
+    Parameters
+    ----------
+    x0 : float
+        Start (and history).
+    c, eta, mu : float
+        Mode rate, step size, momentum.
+    tau : int
+        Constant delay.
+    n_steps : int
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1,)
+    """
     tau = int(tau)
     m = max(tau + 1, 2)
     x = np.empty(n_steps + m)  # x[m - 1 + k] = x_k; the history x_{-m+1..-1} = x_0
@@ -176,6 +252,18 @@ def impulse_response(c: float, eta: float, mu: float, tau: int, n_steps: int) ->
     From :math:`x_{-i} = 0`, :math:`x_k = \sum_{j<k} y_{k-j}\,\eta\xi_j`, so
     :math:`\mathrm{Var}(x_k) = \eta^2\alpha^2\sum_{m=1}^{k} y_m^2` (used by
     :func:`linearised_variance_path_u`).
+
+    Parameters
+    ----------
+    c, eta, mu : float
+        Mode rate, step size, momentum.
+    tau : int
+        Constant delay.
+    n_steps : int
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1,)
     """
     tau = int(tau)
     m = max(tau + 1, 2)
@@ -191,6 +279,18 @@ def linearised_decay_rate(c: float, eta: float, mu: float, tau: int) -> float:
 
     rho is the largest root modulus of the characteristic polynomial (spectral radius of
     :func:`companion`); as eta -> 0 this tends to c / (1 - mu), the OU drift of eq. (8).
+
+    Parameters
+    ----------
+    c, eta, mu : float
+        Mode rate, step size, momentum.
+    tau : int
+        Constant delay (dense eigenvalues: O(tau^3), for small tau).
+
+    Returns
+    -------
+    float
+        Per unit ODE time; negative when unstable.
     """
     rho = float(np.max(np.abs(np.linalg.eigvals(companion(mu, eta * c, tau)))))
     return float(-np.log(rho) / eta)
@@ -206,6 +306,18 @@ def linearised_autocovariance_u(
     :math:`\gamma(-h) = \gamma(h)` (Yule-Walker); the first p + 1 = max(tau+1, 2) + 1 values
     solve the Yule-Walker system (:func:`linearised_variance_u`). u units. NaN if the recursion
     is not strictly stable.
+
+    Parameters
+    ----------
+    alpha, c, eta, mu : float
+        Noise sd, mode rate, step size, momentum.
+    tau : int
+        Constant delay.
+    n_lags : int
+
+    Returns
+    -------
+    ndarray, shape (n_lags + 1,)
     """
     s = eta * c
     if not _is_stable(mu, s, tau):
@@ -563,13 +675,20 @@ def run_discrete_grid(problem, *, eta, mu, delays, h0, horizon, runs, seed, reco
 
     Parameters
     ----------
+    problem : theory.Problem
+    eta, mu : float
+        Step size and momentum of eq. (5).
     delays : list of int or simulate.delays models
     h0 : ndarray, shape (d,)
         Start in eigen-coordinates (v0 = Q h0; v_{-i} = v_0).
     horizon : float
         ODE time T (n = round(T / eta) steps).
+    runs, seed : int
+        Independent runs and the root seed.
     record_every : int >= 1
         Record h every this many steps (record 0 is h_0).
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -596,6 +715,21 @@ def run_discrete(problem, *, eta, mu, delay, h0, horizon, runs, seed, record_dt,
     res : DiscreteRuns
     t : ndarray, shape (n_rec,)
     h : ndarray, shape (runs, n_rec, d)
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+        Step size and momentum.
+    delay : int or simulate.delays model
+    h0 : ndarray, shape (d,)
+        Start in eigen-coordinates.
+    horizon : float
+        ODE time.
+    runs, seed : int
+    record_dt : float
+        ODE time between records.
+    progress : bool
     """
     record_every = max(1, int(round(record_dt / eta)))
     res = run_discrete_grid(
@@ -618,6 +752,24 @@ def ou_paths(problem, mu: float, j: int, u0, t, n_paths: int, seed: int, diffusi
 
     Returns ndarray, shape (n_t, n_paths, d - 1), coordinates i != j in increasing order
     (uses ``simulate.sde.simulate_ou`` with the exact Gaussian transition).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu : float
+    j : int
+        The stationary point e_j (1-based).
+    u0 : array_like, shape (n_paths, d - 1) or (d - 1,)
+        Starts.
+    t : ndarray, shape (n_t,)
+        Time grid.
+    n_paths, seed : int
+    diffusion_scale : float
+        Multiplies the diffusion (1 = the paper's).
+
+    Returns
+    -------
+    ndarray, shape (n_t, n_paths, d - 1)
     """
     from simulate.sde import OU, simulate_ou
 
@@ -633,6 +785,19 @@ def linearised_variance_path_u(alpha: float, c: float, eta: float, mu: float, ta
     :math:`\eta\alpha^2\sum_{m=1}^{k} y_m^2` with y the impulse response
     (:func:`impulse_response`): O(max step) for any tau and any sign of c (c < 0 is an
     unstable saddle direction, Theorem 9). u units.
+
+    Parameters
+    ----------
+    alpha, c, eta, mu : float
+        Noise sd, mode rate (any sign), step size, momentum.
+    tau : int
+        Constant delay.
+    steps : array_like of int
+        Steps at which the variance is wanted.
+
+    Returns
+    -------
+    ndarray, shape of ``steps``
     """
     steps = np.asarray(steps, dtype=int)
     y = impulse_response(c, eta, mu, tau, int(steps.max()))
@@ -658,6 +823,26 @@ def assemble_verdict(
     ``parameters`` (the common options) updated with the comparison's ``own`` parameters and
     the problem's ``eigenvalues`` and ``dist``; ``elapsed_s`` is measured from ``start_time``
     (a ``time.perf_counter()`` value).
+
+    Parameters
+    ----------
+    command : str
+    problem : theory.Problem
+    parameters : dict or None
+        The common options.
+    own : dict
+        The comparison's own parameters.
+    seed : int
+    checks : list of Check
+    figures : list of str
+    results : dict
+    start_time : float
+        ``time.perf_counter()`` at the start.
+    raw : xarray.Dataset, optional
+
+    Returns
+    -------
+    Verdict
     """
     params = dict(parameters or {})
     params.update({**own, "eigenvalues": problem.lambda_.tolist(), "dist": problem.dist.name})

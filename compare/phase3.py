@@ -116,6 +116,13 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the common options (200 runs by default) and phase3's own.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
     cli.add_common_arguments(parser, runs_default=200)
     g = parser.add_argument_group("phase3 options")
     g.add_argument(
@@ -215,10 +222,27 @@ def validate(args) -> None:
 
 
 def quick_args() -> list[str]:
+    """The ``--quick`` budget (applied only to the options the user did not give).
+
+    Returns
+    -------
+    list of str
+    """
     return ["--runs", "6", "--horizon", "0.6", "--ladder", "1,0.5", "--sweep", "0,1.5", "--no-progress"]
 
 
 def key_params(args) -> dict:
+    """The parameters that name the default output directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+        ``eta``, ``mu``, ``tau``.
+    """
     return {"eta": args.eta, "mu": args.mu, "tau": args.tau}
 
 
@@ -241,6 +265,23 @@ def spec_for(
 
     ``delay``: an int tau or a ``simulate.delays`` model (stored as a table,
     :func:`compare.single_run.delay_to_json`); ``problem`` with a named distribution.
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+        Step size and momentum of eq. (5).
+    delay : int or simulate.delays model
+    runs, seed : int
+    horizon : float
+        Observation window after the burn-in, ODE time.
+    ladder, sweep : sequence of float
+        Eta factors; delay fractions of the stability threshold.
+    displacement, level, diffusion_scale : float
+
+    Returns
+    -------
+    Phase3Spec
     """
     return Phase3Spec(
         **spec_fields_from_problem(problem, eta=eta, mu=mu, delay=delay, runs=runs, seed=seed, level=level),
@@ -253,7 +294,17 @@ def spec_for(
 
 
 def spec_from_args(args: argparse.Namespace) -> Phase3Spec:
-    """The spec of validated options (``--tau auto`` and the random models' defaults resolved)."""
+    """The spec of validated options (``--tau auto`` and the random models' defaults resolved).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Validated options.
+
+    Returns
+    -------
+    Phase3Spec
+    """
     return Phase3Spec(
         **spec_fields_from_args(args),
         horizon=args.horizon,
@@ -293,6 +344,28 @@ def compare_phase3(
     int tau or a ``simulate.delays`` model (for a random model the linearised allowances use
     its mean staleness, rounded). ``parameters``: extra entries of ``verdict.parameters``
     (phase3's own win).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    eta, mu : float
+    delay : int or simulate.delays model
+    runs, seed : int
+    horizon : float
+    ladder, sweep : sequence of float
+    displacement, level, diffusion_scale : float
+        As :func:`spec_for`.
+    out_dir : path, optional
+        Figures go there (none when None).
+    fmt : str
+        Figure format.
+    progress : bool
+    parameters : dict, optional
+        Extra entries of ``verdict.parameters``.
+
+    Returns
+    -------
+    Verdict
     """
     spec = spec_for(
         problem,

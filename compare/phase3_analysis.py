@@ -36,7 +36,17 @@ def _alive(ds_rung) -> np.ndarray:
 
 
 def pooled_samples(ds_rung) -> np.ndarray:
-    """The KS/W1 samples of a rung, shape (alive runs x samples, d - 1), run-major."""
+    """The KS/W1 samples of a rung, shape (alive runs x samples, d - 1), run-major.
+
+    Parameters
+    ----------
+    ds_rung : xarray.Dataset
+        One rung.
+
+    Returns
+    -------
+    ndarray, shape (n, d - 1)
+    """
     n = int(ds_rung["n_samples"].values)
     return ds_rung["pooled_u"].values[_alive(ds_rung)][:, :n, :].reshape(-1, ds_rung.sizes["coord"])
 
@@ -213,6 +223,20 @@ def transient_predictions(spec, s: Setup, t: np.ndarray, tau: int) -> dict:
     start, ODE (7) in closed form (Theorem 3); ``corrected``: the linear path plus the
     O(eta u0^2) nonlinearity (ODE (7) minus its linearisation), first-order additive (the
     toolkit's finite-eta prediction).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    s : Setup
+    t : ndarray, shape (n_t,)
+        Record times, ODE time.
+    tau : int
+        The constant delay (or the rounded mean staleness of a model without an exact law).
+
+    Returns
+    -------
+    dict
+        ``u0`` (d - 1,), ``ou``, ``linearised``, ``ode``, ``corrected`` (n_t, d - 1).
     """
     from theory.ode import closed_form_H
 

@@ -225,6 +225,15 @@ def transient_cell(params: dict, seed: int, runs: int):
     TRANSIENT_RELAXATIONS slowest relaxation times; no burn-in). Returns ``transient_mean``,
     ``transient_se`` on (transient_time, coord), ``transient_u0`` (coord),
     ``transient_diverged`` (run), ``transient_path`` (transient_run, transient_time, coord).
+
+    Parameters
+    ----------
+    params : dict
+    seed, runs : int
+
+    Returns
+    -------
+    xarray.Dataset
     """
     problem, res, t, h = _run_from(params, seed, runs)
     eta = float(params["eta"])
@@ -262,6 +271,15 @@ def sweep_cell(params: dict, seed: int, runs: int):
     ``horizon``, ``record_every`` (steps), ``burn``. Returns ``sweep_diverged`` (tau, run),
     ``sweep_second_moment`` (tau, coord), ``sweep_second_moment_per_run`` (tau, run, coord),
     ``sweep_mean_staleness`` (tau).
+
+    Parameters
+    ----------
+    params : dict
+    seed, runs : int
+
+    Returns
+    -------
+    xarray.Dataset
     """
     problem = problem_of(params)
     eta, burn, taus = float(params["eta"]), float(params["burn"]), [int(x) for x in params["taus"]]
@@ -300,7 +318,17 @@ def sweep_cell(params: dict, seed: int, runs: int):
 # the plan and the assembly
 # ---------------------------------------------------------------------------------------
 def sweep_taus(spec: Phase3Spec) -> tuple[list[int], object]:
-    """The swept constant delays (fractions of the exact threshold, rounded, sorted) and the threshold."""
+    """The swept constant delays (fractions of the exact threshold, rounded, sorted) and the threshold.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+
+    Returns
+    -------
+    taus : list of int
+    threshold : theory.stability.StabilityThreshold
+    """
     thr = C.stability(spec.problem(), spec.mu, spec.eta)
     tau_star = int(thr.max_stable_delay)
     return sorted({int(round(f * max(tau_star, 0))) for f in spec.sweep}), thr
@@ -311,6 +339,14 @@ def cells(spec: Phase3Spec) -> list[Cell]:
 
     Seeds as before the engine: rung n ``rung_seed(seed, n)``, the transient ``seed + 1``, the
     sweep ``seed`` (its own call: the delays share its data stream).
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+
+    Returns
+    -------
+    list of compare.engine.Cell
     """
     s = setup(spec)
     e1 = np.eye(s.problem.d)[0]
@@ -346,7 +382,20 @@ def cells(spec: Phase3Spec) -> list[Cell]:
 
 def assemble(spec: Phase3Spec, plan: list[Cell], datasets: list):
     """One Dataset: the rungs stacked on ``rung`` (coordinate ``eta``; shorter lag/sample/path
-    axes padded with NaN), merged with the transient's and the sweep's variables."""
+    axes padded with NaN), merged with the transient's and the sweep's variables.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    plan : list of Cell
+    datasets : list of xarray.Dataset
+        The cells' Datasets, in the plan's order.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``raw.nc`` (variables and coordinates in docs/compare.md).
+    """
     import xarray as xr
 
     def of(name):

@@ -43,7 +43,24 @@ __all__ = [
 
 def fitted_rate(gamma_steps, rec, dt, acf_start):
     """Rate fitted as the data are (:func:`compare.phase3_analysis.rung_stats`) to an exact per-step
-    autocovariance read every ``rec`` steps."""
+    autocovariance read every ``rec`` steps.
+
+    Parameters
+    ----------
+    gamma_steps : ndarray, shape (n,)
+        Autocovariance per step (lags 0..n-1).
+    rec : int
+        Steps per record.
+    dt : float
+        Record spacing, ODE time.
+    acf_start : int
+        First record lag of the fit.
+
+    Returns
+    -------
+    float
+        Rate per unit ODE time; NaN when too few lags qualify.
+    """
     g = gamma_steps[::rec]
     return stats.fit_decay_rate(g / g[0], dt, min_acf=ACF_MIN, start=acf_start, intercept=True)
 
@@ -62,6 +79,14 @@ def ks_rows(z: np.ndarray) -> np.ndarray:
 
     The two-sided statistic max(D+, D-) of ``scipy.stats.ks_1samp`` (D+ = max_k k/n - Phi(z_(k)),
     D- = max_k Phi(z_(k)) - (k-1)/n), for all rows at once. z: shape (replicates, n).
+
+    Parameters
+    ----------
+    z : ndarray, shape (replicates, n)
+
+    Returns
+    -------
+    ndarray, shape (replicates,)
     """
     x = np.sort(z, axis=1)
     n = x.shape[1]
@@ -73,7 +98,18 @@ def ks_rows(z: np.ndarray) -> np.ndarray:
 
 def w1_rows(x: np.ndarray, sd: float) -> np.ndarray:
     """W1 of each row's empirical law to N(0, sd^2): ``stats.wasserstein_gaussian(row, 0, sd)`` per
-    row, bit for bit (the same exact quantile formula, for all rows at once). x: (replicates, n)."""
+    row, bit for bit (the same exact quantile formula, for all rows at once). x: (replicates, n).
+
+    Parameters
+    ----------
+    x : ndarray, shape (replicates, n)
+    sd : float
+        Standard deviation of the Gaussian (> 0).
+
+    Returns
+    -------
+    ndarray, shape (replicates,)
+    """
     x = np.sort(x, axis=1)
     n = x.shape[1]
     c = (x - 0.0) / sd
@@ -132,7 +168,27 @@ def _w1_null_quantile(sd: float, n: int, seed: int, tag: int, i: int) -> float:
 
 
 def ks_w1_checks(i, sample, sd_ou, sd_lin, seed) -> tuple[Check, list[Check], dict]:
-    """Shape (KS, scale removed) and W1 to N(0, Var_OU) and to N(0, Var_lin): one prediction each."""
+    """Shape (KS, scale removed) and W1 to N(0, Var_OU) and to N(0, Var_lin): one prediction each.
+
+    Parameters
+    ----------
+    i : int
+        Coordinate (1-based).
+    sample : ndarray, shape (n,)
+        Pooled stationary samples of u_i (non-finite values dropped).
+    sd_ou, sd_lin : float
+        Predicted standard deviations (OU, linearised; a non-finite one: not measured).
+    seed : int
+        Root seed of the null laws' bootstraps.
+
+    Returns
+    -------
+    ks : Check
+    w1 : list of Check
+        To N(0, Var_OU) and to N(0, Var_lin).
+    info : dict
+        Statistics for ``results.per_coordinate`` (None where not measured).
+    """
     sample = np.asarray(sample, dtype=float)
     sample = sample[np.isfinite(sample)]
     n = sample.size
@@ -197,7 +253,26 @@ def ks_w1_checks(i, sample, sd_ou, sd_lin, seed) -> tuple[Check, list[Check], di
 
 
 def extrapolated(lad_rows, k, quantity, lin_key, ou_value, level):
-    """Observation minus the linearised gap (control variate), extrapolated to eta -> 0; None if < 2 rungs."""
+    """Observation minus the linearised gap (control variate), extrapolated to eta -> 0; None if < 2 rungs.
+
+    Parameters
+    ----------
+    lad_rows : list of dict
+        Rungs with statistics (:func:`compare.phase3_analysis.rung_stats`).
+    k : int
+        Coordinate index (0-based).
+    quantity : str
+        ``"variance"`` or ``"rate"``.
+    lin_key : str
+        ``"lin_var"`` or ``"lin_rate"``.
+    ou_value : float
+        The OU value the gap is measured from.
+    level : float
+
+    Returns
+    -------
+    compare.stats.Interval or None
+    """
     obs = [row["stats"][k][quantity] for row in lad_rows]
     corr = [x.estimate - (row[lin_key][k] - ou_value) for x, row in zip(obs, lad_rows, strict=True)]
     ses = [x.se for x in obs]
@@ -207,7 +282,29 @@ def extrapolated(lad_rows, k, quantity, lin_key, ou_value, level):
 
 
 def variance_checks(i, v, v0, var_ou, var_lin, eta, tau, level, lad_eta) -> list[Check]:
-    """E[u_i^2]: eq. (8) as eta -> 0 (extrapolated), eq. (8) at eta, the linearised recursion at eta."""
+    """E[u_i^2]: eq. (8) as eta -> 0 (extrapolated), eq. (8) at eta, the linearised recursion at eta.
+
+    Parameters
+    ----------
+    i : int
+        Coordinate (1-based).
+    v : compare.stats.Interval
+        E[u_i^2] at the base eta.
+    v0 : compare.stats.Interval or None
+        Extrapolated to eta -> 0 (None with one rung).
+    var_ou, var_lin : float
+        OU and linearised predictions.
+    eta : float
+    tau : int
+        The delay reported.
+    level : float
+    lad_eta : list of float
+        The rungs used.
+
+    Returns
+    -------
+    list of Check
+    """
     at_eta = f"the {level:.0%} t interval of E[u_i^2] at eta = {eta:g} (statistical only)"
     note_at = "u units; t interval over runs of per-run time averages of u_i^2"
     out = []
@@ -268,7 +365,21 @@ def variance_checks(i, v, v0, var_ou, var_lin, eta, tau, level, lad_eta) -> list
 
 
 def rate_checks(i, r, r0, theta, rate_lin, eta, level) -> list[Check]:
-    """ACF decay rate: eq. (8) as eta -> 0 (extrapolated; at eta with one rung), the linearised one at eta."""
+    """ACF decay rate: eq. (8) as eta -> 0 (extrapolated; at eta with one rung), the linearised one at eta.
+
+    Parameters
+    ----------
+    i : int
+    r, r0 : compare.stats.Interval (r0 may be None)
+        Fitted rate at eta and extrapolated.
+    theta, rate_lin : float
+        OU and linearised predictions.
+    eta, level : float
+
+    Returns
+    -------
+    list of Check
+    """
     at_eta = f"the {level:.0%} bootstrap interval of the fitted rate at eta = {eta:g} (statistical only)"
     fit = (
         f"per unit ODE time; at eta = {eta:g}: {r.estimate:.4g} [{r.lo:.4g}, {r.hi:.4g}] (bootstrap over "
@@ -328,6 +439,20 @@ def order_check(etas, ladder_out, coords, level):
     Per coordinate and quantity, the order of |observed/OU - 1| in eta (weighted log-log fit)
     where the discrepancy is resolved (> 2 SE) at >= 2 step sizes; combined by inverse
     variance.
+
+    Parameters
+    ----------
+    etas : list of float
+    ladder_out : dict
+        ``results.eta_ladder`` (relative discrepancies and their SEs).
+    coords : list of int
+    level : float
+
+    Returns
+    -------
+    check : Check
+    fits : dict
+        Per-coordinate fits.
     """
     fits = {}
     slopes, ses = [], []
@@ -388,6 +513,10 @@ def transient_checks(t, mean, se, ou_mean, corrected, u0, theta, coords, level) 
     coords : list of int
     level : float
         Family level: Bonferroni over the n_t record times.
+
+    Returns
+    -------
+    list of Check
     """
     n_t = t.size
     zc = float(st.norm.ppf(1 - (1 - level) / (2 * n_t)))  # Bonferroni over the n_t record times
@@ -417,7 +546,22 @@ def transient_checks(t, mean, se, ou_mean, corrected, u0, theta, coords, level) 
 
 
 def sweep_check(taus, diverged_fraction, tau_star: int, binding: str) -> Check:
-    """``no_divergence_below_threshold``: the largest diverged fraction at a swept tau <= tau* is 0."""
+    """``no_divergence_below_threshold``: the largest diverged fraction at a swept tau <= tau* is 0.
+
+    Parameters
+    ----------
+    taus : list of int
+    diverged_fraction : array_like, shape (n_tau,)
+    tau_star : int
+        Exact stability threshold (-1: no delay stable).
+    binding : str
+        Its binding mode.
+
+    Returns
+    -------
+    Check
+        Not measured when no swept delay lies at or below tau*.
+    """
     div = np.asarray(diverged_fraction)
     below = [n for n, tau in enumerate(taus) if tau <= tau_star]
     if not below:

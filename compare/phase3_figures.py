@@ -24,7 +24,21 @@ __all__ = ["figures"]
 
 
 def figures(spec, ds, verdict, out_dir, fmt: str = "png") -> list[str]:
-    """Draw the four figures into ``out_dir``; returns their paths relative to it."""
+    """Draw the four figures into ``out_dir``; returns their paths relative to it.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    ds : xarray.Dataset
+        The assembled Dataset (or raw.nc).
+    verdict : Verdict
+    out_dir : path
+    fmt : str
+
+    Returns
+    -------
+    list of str
+    """
     out_dir = Path(out_dir)
     s = setup(spec)
     figs = [

@@ -126,6 +126,15 @@ class Phase3Spec(SingleRunSpec):
     diffusion_scale: float = 1.0
 
     def validate(self) -> None:
+        """Validate and normalise every field (ValueError naming the field).
+
+        Raises
+        ------
+        ValueError
+            Runs below MIN_RUNS, a non-positive ladder factor, a negative sweep fraction, a
+            window shorter than MIN_WINDOW_RECORDS records, or a field of
+            :class:`compare.single_run.SingleRunSpec` out of its domain.
+        """
         from theory.validation import check_positive_float
 
         super().validate()
@@ -152,7 +161,12 @@ class Phase3Spec(SingleRunSpec):
             )
 
     def etas(self) -> list[float]:
-        """The eta ladder: eta x each factor, in the spec's order."""
+        """The eta ladder: eta x each factor, in the spec's order.
+
+        Returns
+        -------
+        list of float
+        """
         return [self.eta * f for f in self.ladder]
 
 
@@ -161,6 +175,17 @@ def rung_seed(seed: int, n: int) -> int:
 
     Independent data streams per rung (the simulator's common random numbers would otherwise
     reuse X_k across step sizes), so the extrapolation's errors are independent.
+
+    Parameters
+    ----------
+    seed : int
+        The spec's root seed.
+    n : int
+        Rung index.
+
+    Returns
+    -------
+    int
     """
     return seed if n == 0 else int(np.random.SeedSequence([seed, n]).generate_state(1)[0])
 
@@ -354,6 +379,16 @@ def transient_start(spec: Phase3Spec, s: Setup) -> tuple[np.ndarray, np.ndarray]
 
     u0_i = ``displacement`` stationary OU sds of eq. (8) with the paper's diffusion (the
     experiment does not depend on the prediction under test), then projected on the sphere.
+
+    Parameters
+    ----------
+    spec : Phase3Spec
+    s : Setup
+
+    Returns
+    -------
+    h0 : ndarray, shape (d,)
+    u0 : ndarray, shape (d - 1,)
     """
     d = s.problem.d
     u0 = np.concatenate([[0.0], spec.displacement * np.sqrt(s.var_ou_paper)])

@@ -16,7 +16,11 @@ page cache). Cases, each in a fresh interpreter:
   ``iteration_counts`` and ``theory.delays.delay_bounds`` (timed inside the interpreter);
 * ``tradeoff_tiny``: ``python -m compare tradeoff --mus 0.9 --taus 0:20:10 --runs 4 --horizon 0.1``
   (cell compute ~0: the wall is the command's own overhead);
-* ``speedup_quick``, ``remark7_quick``: ``python -m compare speedup|remark7 --quick``.
+* ``speedup_quick``, ``remark7_quick``: ``python -m compare speedup|remark7 --quick``;
+* ``import_floor``: a fresh interpreter importing only the libraries a tiny ``tradeoff`` run
+  cannot do without (numpy, numba, xarray, zarr, netCDF4, matplotlib's Figure + Agg): the floor
+  of its overhead whatever the toolkit does; ``import_heavy``: the same plus what the run also
+  imports today (scipy.stats, scipy.signal, sympy, distributed).
 
 For the compare commands: wall, CPU (user + sys of the child), the engine's cell-seconds (from
 ``verdict.json``) and overhead = wall - cell-seconds. Every run writes into a new temporary
@@ -52,6 +56,12 @@ t3 = time.perf_counter()
 print(json.dumps({"import_theory_s": t1 - t0, "first_T1_derived_s": t2 - t1, "counts_bounds_s": t3 - t2}))
 """
 
+IMPORT_FLOOR = (
+    "import numpy, numba, xarray, zarr, netCDF4, matplotlib; matplotlib.use('Agg'); "
+    "import matplotlib.figure, matplotlib.backends.backend_agg"
+)
+IMPORT_HEAVY = IMPORT_FLOOR + "; import scipy.stats, scipy.signal, sympy, distributed"
+
 TRADEOFF_TINY = ["tradeoff", "--mus", "0.9", "--taus", "0:20:10", "--runs", "4", "--horizon", "0.1"]
 CASES = {
     "help": ["-m", "compare", "--help"],
@@ -59,10 +69,13 @@ CASES = {
     "tradeoff_tiny": ["-m", "compare", *TRADEOFF_TINY],
     "speedup_quick": ["-m", "compare", "speedup", "--quick"],
     "remark7_quick": ["-m", "compare", "remark7", "--quick"],
+    "import_floor": ["-c", IMPORT_FLOOR],
+    "import_heavy": ["-c", IMPORT_HEAVY],
 }
 
 
 def load() -> float:
+    """The 1-minute load average (printed beside every run: the load only adds time)."""
     return os.getloadavg()[0]
 
 

@@ -76,12 +76,10 @@ def test_refusal_names_what_reduces_the_estimate(capsys, tmp_path):
 # the estimate against the measured peak
 # ---------------------------------------------------------------------------------------
 def test_estimate_is_within_a_factor_two_of_the_measured_peak():
-    """tracemalloc's peak over one cell (numpy reports its buffers to tracemalloc) against the estimate;
-    a case whose staleness sequences (int64, runs x updates x M: 2/3 of the peak) dominate, as in the
-    default run (whose largest cell is estimated at 763 MiB and measured at 764 MiB). Band 0.75..1.33:
-    the estimate counts every array the cell holds at its peak (measured ratios 1.00-1.03 on such cases),
-    and dropping the staleness term (a third of it) must fail."""
-    spec = sp.SpeedupSpec(runs=64, eta=2e-5, mus=(0.9,), workers=(1, 2, 4, 8), compute_times=("exponential",))
+    """tracemalloc's peak over one cell (numpy reports its buffers to tracemalloc) against the estimate.
+    Factor 2: on this small case fixed buffers (data chunks, records) weigh more than in the default run,
+    whose largest cell is estimated at 763 MiB and measured at 764 MiB (docs/compare.md)."""
+    spec = sp.SpeedupSpec(runs=32, eta=1e-4, mus=(0.9,), workers=(1, 4, 16), compute_times=("exponential",))
     (cell,) = sp.cells(spec)
     sp.speedup_cell({**cell.params, "workers": [1, 2]}, 0, 2)  # compile and import outside the trace
     tracemalloc.start()
@@ -91,8 +89,18 @@ def test_estimate_is_within_a_factor_two_of_the_measured_peak():
     finally:
         tracemalloc.stop()
     est = sp.estimate(spec)
-    assert 0.75 < est.memory_bytes / peak < 1.33, (est.memory_bytes, peak)
-    assert est.chain_steps == 4 * spec.runs * spec.n_steps(0.9)
+    assert 0.5 < est.memory_bytes / peak < 2.0, (est.memory_bytes, peak)
+    assert est.chain_steps == 3 * spec.runs * spec.n_steps(0.9)
+
+
+def test_estimate_counts_one_staleness_sequence_per_run_and_M():
+    """The simulator holds an int64 staleness sequence of n_steps per run for every M (2/3 of the default
+    run's peak): one more M adds at least 8 x runs x n_steps bytes."""
+    a = sp.SpeedupSpec(runs=200, mus=(0.0,), workers=(1, 2, 4), compute_times=("constant",))
+    b = a.replace(workers=(1, 2, 4, 8))
+    extra = 8 * a.runs * a.n_steps(0.0)
+    grown = sp.estimate(b).memory_bytes - sp.estimate(a).memory_bytes
+    assert extra <= grown < 1.5 * extra  # and not much more (the new M's records and ring: ~20%)
 
 
 def test_estimate_grows_with_runs_workers_and_the_horizon():

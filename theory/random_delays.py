@@ -339,10 +339,9 @@ def _levinson_transform(mu: float, s: float, p: np.ndarray, lam: float = 1.0):
     # rh[h] = sum_j ph_j ph_{j+h}, h = 0..K (FFT correlation: O(K log K) instead of O(K^2))
     if K < 64:
         rh = np.correlate(ph, ph, mode="full")[K:]
-    else:
-        from scipy.signal import fftconvolve
-
-        rh = fftconvolve(ph, ph[::-1])[K:]
+    else:  # |FFT|^2 on >= 2K + 1 points: the linear autocorrelation, no wrap-around (numpy only)
+        n = 1 << (2 * K + 1).bit_length()
+        rh = np.fft.irfft(np.abs(np.fft.rfft(ph, n)) ** 2, n)[: K + 1]
     phi = s * s / lam * (P * g[0] - rh[0] * g[0] - 2.0 * (rh[1:] @ g[1 : K + 1]))
     return True, max(phi, 0.0), g[0] / lam
 
@@ -786,9 +785,21 @@ def _point_mass_radius(mu: float, s: float, tau: int, rtol: float) -> float | No
     chi[tau + 1] += s
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         chi = chi / r ** np.arange(tau + 3)
-    if not np.all(np.isfinite(chi)) or not ar_autocovariances(chi)[0]:
+    if not np.all(np.isfinite(chi)) or not _schur_stable(chi):
         return None
     return rho
+
+
+def _schur_stable(chi: np.ndarray) -> bool:
+    """Every root of chi strictly inside the unit circle: the Schur-Cohn step-down of
+    :func:`ar_autocovariances` alone, in numpy (O(n^2) flops, n vector steps; no numba to load)."""
+    cur = chi[1:] / chi[0]
+    for p in range(cur.size, 0, -1):
+        kp = cur[p - 1]
+        if not abs(kp) < 1.0:
+            return False
+        cur = (cur[: p - 1] - kp * cur[p - 2 :: -1]) / (1.0 - kp * kp) if p > 1 else cur[:0]
+    return True
 
 
 def mean_square_growth(mu: float, s: float, law, *, rtol: float = 1e-10) -> float:

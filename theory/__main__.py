@@ -49,14 +49,16 @@ a safety net: ``error: internal error: TYPE: message`` on one line, exit 2 (``TH
 re-raises it with the traceback); a division by zero or overflow in the formulas, which only
 extreme magnitudes combined reach (``--nu 1e-100 --gamma 1e-99``), says so on one line, exit 2.
 
-``--version`` prints the package version and git commit; ``--threads N`` caps the threads of
-the numeric libraries (BLAS/OpenMP through threadpoolctl when it is installed, numba): the
-results do not depend on it.
+``--version`` prints the package version and git commit (the line of ``python -m compare
+--version``); ``--threads N`` caps the threads of the numeric libraries while the report is
+computed (BLAS/OpenMP through threadpoolctl, numba's through ``set_num_threads``): the results
+do not depend on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -202,28 +204,32 @@ def _check_threads(threads) -> int | None:
     return threads
 
 
+@contextlib.contextmanager
 def _apply_threads(threads: int | None):
-    """Cap the numeric libraries' threads at ``threads``; returns a context manager (no-op for None).
+    """Cap the numeric libraries' threads at ``threads`` inside the block (no-op for None).
 
-    BLAS/OpenMP through threadpoolctl when it is installed (and ``OMP_NUM_THREADS`` etc. for
-    libraries not loaded yet), numba through ``numba.set_num_threads`` when numba is loaded. The
+    BLAS/OpenMP through threadpoolctl (installed with scikit-learn, a core dependency), numba
+    through ``numba.set_num_threads`` when numba is loaded; both are restored on exit, and no
+    environment variable is set, so an in-process caller (a test) keeps its own settings. The
     theory's results do not depend on the thread count.
     """
-    import contextlib
-
     if threads is None:
-        return contextlib.nullcontext()
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    if "numba" in sys.modules:
-        import numba
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - installed with scikit-learn
+            pass
+        else:
+            stack.enter_context(threadpool_limits(limits=threads))
+        if "numba" in sys.modules:
+            import numba
 
-        numba.set_num_threads(min(threads, int(numba.config.NUMBA_NUM_THREADS)))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with scikit-learn, a core dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads)
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(threads, int(numba.config.NUMBA_NUM_THREADS)))
+            stack.callback(numba.set_num_threads, before)
+        yield
 
 
 def json_safe(obj):

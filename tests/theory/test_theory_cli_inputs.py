@@ -240,9 +240,37 @@ def test_version(capsys):
 
 
 def test_threads_do_not_change_the_report(capsys):
+    import os
+
+    import numba
+    from threadpoolctl import threadpool_info
+
+    env = dict(os.environ)
+    blas = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    numba_threads = numba.get_num_threads()
     base = _notes(["--delay-model", "uniform", "--mean-delay", "20"], capsys)
     one = _notes(["--threads", "1", "--delay-model", "uniform", "--mean-delay", "20"], capsys)
     assert one == base
+    # in-process, nothing leaks: the environment and the libraries' thread counts are restored
+    assert dict(os.environ) == env
+    after = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    assert {k: after[k] for k in blas} == blas  # (libraries loaded by the call are new entries)
+    assert numba.get_num_threads() == numba_threads
+
+
+def test_threads_are_applied_inside_the_report(monkeypatch, capsys):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = cli.build_report
+
+    def spy(*args, **kwargs):
+        seen.append([i["num_threads"] for i in threadpool_info()])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "build_report", spy)
+    assert _run(["--threads", "1"], capsys)[0] == 0
+    assert seen and all(n == 1 for n in seen[0])
 
 
 def test_tiny_s_is_refused_by_name():

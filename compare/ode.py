@@ -137,6 +137,8 @@ class OdeSpec(S.SingleRunSpec):
         ):
             raise ValueError(f"ladder must be a non-empty list of factors > 0, got {self.ladder!r}")
         self.set("ladder", tuple(float(f) for f in ladder))
+        if len(set(self.ladder)) != len(self.ladder):
+            raise ValueError(f"ladder must have distinct factors (one rung each), got {list(self.ladder)}")
         self.set("drift_scale", check_positive_float(self.drift_scale, "drift_scale"))
         step = self.eta * max(self.ladder)
         if not self.horizon >= step:
@@ -500,6 +502,8 @@ def validate(args) -> None:
     args.h0_vec = np.asarray(h0) / np.linalg.norm(h0)
     check_positive_float(args.horizon, "--horizon")
     args.ladder_factors = cli.parse_ladder(args.ladder)
+    if len(set(args.ladder_factors)) != len(args.ladder_factors):
+        raise ValueError(f"--ladder must have distinct factors (one rung each), got {args.ladder!r}")
     step = args.eta * max(args.ladder_factors)
     if not args.horizon >= step:
         given = getattr(args, "given_options", frozenset())

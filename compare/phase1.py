@@ -138,6 +138,8 @@ class Phase1Spec(S.SingleRunSpec):
         if not nus:
             raise ValueError("nus must be a non-empty list of levels in (0, 1)")
         self.set("nus", tuple(check_probability(nu, "nus") for nu in nus))
+        if len(set(self.nus)) != len(self.nus):
+            raise ValueError(f"nus must be distinct levels (one check each), got {list(self.nus)}")
         self.set("ou_paths", check_positive_int(self.ou_paths, "ou_paths"))
         self.set("diffusion_scale", check_positive_float(self.diffusion_scale, "diffusion_scale"))
         check_T1(self, "delta", "nus")
@@ -508,6 +510,8 @@ def validate(args) -> None:
     args.nu_list = cli.parse_float_list(args.nus, "--nus")
     for nu in args.nu_list:
         check_probability(nu, "--nus")
+    if len(set(args.nu_list)) != len(args.nu_list):
+        raise ValueError(f"--nus must be distinct levels (one check each), got {args.nus!r}")
     args.ou_paths = check_positive_int(args.ou_paths, "--ou-paths")
     cli.check_level(args.level)
     cli.delay_from_args(args)

@@ -218,6 +218,8 @@ def test_ode_horizon_shorter_than_a_step_names_the_option_given(tmp_path, capsys
         (["phase1", "--nus", "1e-300"], "error: --nus must be above 1e-16"),
         (["phase1", "--delta", "1e-9"], "error: --delta must be above 1e-8"),
         (["phase2", "--delta", "1e-300"], "error: --delta must be above 1e-150"),
+        (["phase1", "--nus", "0.5,0.5"], "error: --nus must be distinct"),
+        (["ode", "--ladder", "1,1"], "error: --ladder must have distinct"),
     ],
 )
 def test_levels_and_radii_that_break_T1_T2_are_refused(argv, message, tmp_path, capsys, monkeypatch):
@@ -225,9 +227,10 @@ def test_levels_and_radii_that_break_T1_T2_are_refused(argv, message, tmp_path, 
     _forbid_simulation(monkeypatch)
     assert main([*argv, "--no-progress", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith(message)
-    with pytest.raises(ValueError, match="^delta|^nus"):
-        (phase1.Phase1Spec if argv[0] == "phase1" else phase2.Phase2Spec)(
-            **{argv[1][2:]: (float(argv[2]),) if argv[1] == "--nus" else float(argv[2])}
+    field, value = argv[1][2:], tuple(float(x) for x in argv[2].split(","))
+    with pytest.raises(ValueError, match=f"^{field}"):
+        {"phase1": phase1.Phase1Spec, "phase2": phase2.Phase2Spec, "ode": ode.OdeSpec}[argv[0]](
+            **{field: value if field in ("nus", "ladder") else value[0]}
         )
 
 

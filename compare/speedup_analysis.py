@@ -193,7 +193,8 @@ def _notes(spec, ds, res: dict) -> list[str]:
         if math.isfinite(floor1) and floor1 >= spec.epsilon:
             notes.append(
                 f"mu={mu:g}: epsilon = {spec.epsilon:g} is below the predicted stationary error "
-                f"{floor1:.3g} at M = 1 (eq. (8), linearised): the runs are not expected to reach it"
+                f"{floor1:.3g} at M = 1 (eq. (8), linearised): a run reaches it only by a fluctuation, so "
+                "its time to epsilon does not measure Props 8 and 10"
             )
     return notes
 

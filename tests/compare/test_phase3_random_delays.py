@@ -132,3 +132,30 @@ def test_unstable_law_gives_inf_and_nan():
     assert C.linearised_variance_u_law(1.0, 3.0, 5e-4, 0.9, law) == float("inf")
     assert np.all(np.isnan(C.linearised_autocovariance_u_law(1.0, 3.0, 5e-4, 0.9, law, 5)))
     assert C.linearised_variance_u_law(1.0, -1.0, 5e-4, 0.9, law) == float("inf")
+
+
+def test_phase3_uses_the_exact_law_for_a_random_delay_model():
+    """Under --delay-model uniform the verdict's linearised predictions are those of uniform on
+    {0..tau_max}, not of the rounded mean staleness as a constant delay (issue 11)."""
+    from compare.phase3 import compare_phase3, spec_for
+    from compare.phase3_spec import setup, transient_start
+    from theory import Problem
+
+    problem = Problem([4.0, 3.0, 2.0, 1.0])
+    kw = dict(eta=2e-3, mu=0.5, delay=D.Uniform(24), runs=5, horizon=0.2, ladder=(1.0,), sweep=())
+    v = compare_phase3(problem, **kw)
+    spec = spec_for(problem, **kw)
+    s = setup(spec)
+    law = np.full(25, 1 / 25)  # uniform on {0..tau_max}, written out (not exact_delay_law's)
+    assert v.results["linearised_delay_law"] == "uniform on {0..24}"
+    for k, i in enumerate(s.coords):
+        exact = C.linearised_variance_u_law(s.alpha[k], s.c[k], 2e-3, 0.5, law)
+        const = C.linearised_variance_u(s.alpha[k], s.c[k], 2e-3, 0.5, 12)
+        got = v.results["per_coordinate"][str(i)]["variance_linearised"]
+        assert got == pytest.approx(exact, rel=1e-12)
+        assert abs(got / const - 1) > 3e-4 * (k + 1)  # the rounded constant (12) differs: 0.04-0.3% here
+    t = np.asarray(v.results["transient"]["t"])
+    _, u0 = transient_start(spec, s)
+    steps = np.rint(t / 2e-3).astype(int)
+    mean = C.linearised_mean_path_law(u0[2], s.c[2], 2e-3, 0.5, law, int(steps[-1]))[steps]
+    np.testing.assert_allclose(np.asarray(v.results["transient"]["linearised_mean"])[2], mean, rtol=1e-12)

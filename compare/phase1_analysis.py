@@ -70,7 +70,7 @@ def curves(spec, ds) -> dict:
 
     from compare import _common as C
     from compare.phase1 import plan
-    from compare.phase1_linearised import law_of_delay, variance_path_law_u
+    from compare.phase1_linearised import law_of_delay, variance_path_law_u, variance_path_pipeline_u
     from compare.single_run import reported_tau
     from theory import ou_coefficients
 
@@ -94,9 +94,17 @@ def curves(spec, ds) -> dict:
             f"not computed: the linearised path takes a Python loop over the n = {int(steps.max())} "
             f"steps (limit {MAX_IMPULSE_STEPS}); raise --eta or lower T1"
         )
+    elif spec.delay["model"] == "pipeline" and spec.delay.get("compute_time") == "exponential":
+        if steps.max() <= MAX_LAW_STEPS:  # the pipeline's exact 7 x 7 second-moment map
+            var_lin = variance_path_pipeline_u(
+                p["alpha_12"], lam[1] - lam[0], spec.eta, spec.mu, spec.delay["workers"], steps
+            )
+            lin_model = "the worker pipeline's second-moment map (exact for exponential workers)"
+        else:
+            var_lin, lin_model = None, f"not computed: more than {MAX_LAW_STEPS} steps"
     elif spec.delay["model"] == "constant" or law is None:
-        # constant: O(n) impulse response; pipeline / sequence (not i.i.d.): the constant delay at
-        # the rounded mean staleness, an approximation the note names
+        # constant: O(n) impulse response; a sequence or a pipeline of other compute times (not
+        # i.i.d.): the constant delay at the rounded mean staleness, an approximation the note names
         var_lin = C.linearised_variance_path_u(p["alpha_12"], lam[1] - lam[0], spec.eta, spec.mu, tau, steps)
         lin_model = f"constant delay tau = {tau}" + (
             "" if law is not None else " (the rounded mean staleness: this model's delays are not i.i.d.)"

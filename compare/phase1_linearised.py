@@ -37,6 +37,13 @@ Theorem 9). A point mass has :math:`\kappa \equiv 0` and gives the constant-dela
 support, at most n) plus O(n^2) for the Volterra sums, with n the largest step: numpy
 dot products, no matrix of the lifted state.
 
+The worker pipeline (:class:`simulate.delays.WorkerPipeline`, M equal-speed workers with
+exponential compute times) is not i.i.d.; its mode recursion is a Markov jump linear system
+whose exchangeable second moments follow a 7 x 7 linear map (``theory.random_delays.
+pipeline_moment_maps``, there for s > 0 only; :func:`pipeline_second_moment_map` is the same
+map for any sign of s), so from x = 0 its variance path is exact too
+(:func:`variance_path_pipeline_u`, O(n) with a 7 x 7 matrix).
+
 Delays larger than k read :math:`x_{\max(k-\tau_k, 0)} = x_0`, as the simulator does
 (``simulate.async_msgd``: effective staleness :math:`\min(\tau_k, k)`); from
 :math:`x_0 = 0` that is the value :math:`g_{m \le 0} = 0` already gives, so the law may be
@@ -49,7 +56,14 @@ import math
 
 import numpy as np
 
-__all__ = ["law_of_delay", "mean_path_law", "variance_path_law_u", "TAIL_MASS"]
+__all__ = [
+    "law_of_delay",
+    "mean_path_law",
+    "variance_path_law_u",
+    "pipeline_second_moment_map",
+    "variance_path_pipeline_u",
+    "TAIL_MASS",
+]
 
 #: Geometric tails beyond the lag where the remaining mass falls below this are dropped (a
 #: relative change of the moments below 1e-16, i.e. at the float64 rounding level).
@@ -194,3 +208,84 @@ def variance_path_law_u(alpha: float, c: float, eta: float, mu: float, law, step
     g2_rev = g2[::-1]
     var = np.array([float(g2_rev[n - k : n] @ q[:k]) if k else 0.0 for k in steps])
     return var / eta
+
+
+def pipeline_second_moment_map(mu: float, s: float, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""The worker pipeline's second-moment map v' = L v + b (unit noise), for any sign of s.
+
+    ``theory.random_delays.pipeline_moment_maps``'s map (its docstring gives the derivation:
+    state :math:`(x_k, x_{k-1}, y_1..y_M)`, writer uniform on the M workers, exchangeable
+    moments v = (E x^2, E x x_{-1}, E x_{-1}^2, E x y_m, E x_{-1} y_m, E y_m^2, E y_m y_n)),
+    written here without its restriction to s > 0 so that the unstable saddle direction
+    (s = eta c < 0, Theorem 9) is covered; the tests check that the two agree for s > 0.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum.
+    s : float
+        eta c, any sign.
+    workers : int >= 1
+        M.
+
+    Returns
+    -------
+    L : ndarray, shape (7, 7)
+    b : ndarray, shape (7,)
+        The noise's contribution per unit innovation variance.
+    """
+    M = int(workers)
+    if M < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    a, b = 1.0 + mu, -mu
+    rowA = np.array([a * a, 2 * a * b, b * b, -2 * a * s, -2 * b * s, s * s, 0.0])
+    rowB = np.array([a, b, 0.0, -s, 0.0, 0.0, 0.0])
+    rowX = np.array([0.0, 0.0, 0.0, a, b, 0.0, -s])
+    eye = np.eye(7)
+    L = np.array(
+        [
+            rowA,
+            rowB,
+            eye[0],
+            rowA / M + (M - 1) / M * rowX,
+            rowB / M + (M - 1) / M * eye[3],
+            rowA / M + (M - 1) / M * eye[5],
+            2.0 / M * rowX + (M - 2) / M * eye[6] if M > 1 else np.zeros(7),
+        ]
+    )
+    return L, np.array([1.0, 0.0, 0.0, 1.0 / M, 0.0, 1.0 / M, 0.0])
+
+
+def variance_path_pipeline_u(
+    alpha: float, c: float, eta: float, mu: float, workers: int, steps
+) -> np.ndarray:
+    """Var(x_k)/eta at the given steps from x = 0 (every worker reads v_0) under the worker pipeline.
+
+    Iterates :func:`pipeline_second_moment_map` from v = 0 (exact for M equal-speed workers with
+    exponential compute times; u units, as :func:`variance_path_law_u`).
+
+    Parameters
+    ----------
+    alpha : float
+        Noise scale, Var(xi_k) = alpha^2.
+    c, eta, mu : float
+        Rate of the mode (any sign), step size, momentum.
+    workers : int >= 1
+    steps : array_like of int >= 0, shape (n_t,)
+
+    Returns
+    -------
+    ndarray, shape (n_t,)
+    """
+    steps = np.asarray(steps, dtype=int)
+    if steps.size == 0:
+        return np.zeros(0)
+    L, b = pipeline_second_moment_map(mu, eta * c, workers)
+    n = int(steps.max())
+    path = np.empty(n + 1)
+    v = np.zeros(7)
+    path[0] = 0.0
+    for k in range(1, n + 1):
+        v = L @ v + b
+        path[k] = v[0]
+    return (eta * alpha) ** 2 * path[steps] / eta

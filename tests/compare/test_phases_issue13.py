@@ -143,6 +143,46 @@ def test_mean_path_law_matches_the_mean_of_noiseless_runs():
     assert np.max(np.abs(pred - C.linearised_mean_path(1.0, c, eta, mu, 2, n))) > 1e-3  # not the constant 2.5
 
 
+@pytest.mark.parametrize("s", [0.02, 0.7])
+def test_pipeline_map_is_the_theory_modules_for_positive_s(s):
+    from theory.random_delays import pipeline_moment_maps
+
+    for M in (1, 2, 7):
+        _, L_ref, b_ref = pipeline_moment_maps(0.9, s, M)
+        L_got, b_got = L.pipeline_second_moment_map(0.9, s, M)
+        np.testing.assert_array_equal(L_got, L_ref)
+        np.testing.assert_array_equal(b_got, b_ref)
+
+
+def test_pipeline_variance_path_matches_monte_carlo_of_the_simulators_staleness():
+    # the scalar recursion driven by simulate.delays.WorkerPipeline's own staleness sequences
+    # (4 exponential workers), 6000 seeded paths of the unstable direction (c < 0, phase1's);
+    # 4.5 SE at each of 4 steps (false alarm ~3e-5); the constant delay at the mean staleness
+    # must miss
+    from simulate import delays as D
+
+    M, eta, mu, alpha, n, paths, c = 4, 0.05, 0.5, 1.0, 80, 6000, -2.0
+    model = D.WorkerPipeline(workers=M)
+    T = np.stack([model.sample(np.random.default_rng(i), n) for i in range(paths)], axis=1)
+    X = np.zeros((n + 1, paths))
+    cols, rng = np.arange(paths), np.random.default_rng(1)
+    for k in range(n):
+        stale = X[np.maximum(k - T[k], 0), cols]
+        X[k + 1] = (
+            (1 + mu) * X[k]
+            - mu * X[max(k - 1, 0)]
+            - eta * c * stale
+            + eta * alpha * rng.standard_normal(paths)
+        )
+    steps = np.array([5, 20, 50, 80])
+    X2 = X[steps] ** 2
+    se = X2.std(axis=1) / math.sqrt(paths)
+    pred = L.variance_path_pipeline_u(alpha, c, eta, mu, M, steps) * eta
+    assert np.all(np.abs(X2.mean(axis=1) - pred) < 4.5 * se), (X2.mean(axis=1) - pred) / se
+    const = C.linearised_variance_path_u(alpha, c, eta, mu, 3, steps) * eta
+    assert np.max(np.abs(X2.mean(axis=1) - const) / se) > 6
+
+
 def test_law_of_delay_follows_the_simulators_conventions():
     np.testing.assert_allclose(L.law_of_delay({"model": "uniform", "tau_max": 3}, 100), [0.25] * 4)
     g = L.law_of_delay({"model": "geometric", "mean": 3.0, "cap": None}, 10**6)

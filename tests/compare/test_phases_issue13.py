@@ -156,12 +156,12 @@ def test_pipeline_map_is_the_theory_modules_for_positive_s(s):
 
 def test_pipeline_variance_path_matches_monte_carlo_of_the_simulators_staleness():
     # the scalar recursion driven by simulate.delays.WorkerPipeline's own staleness sequences
-    # (4 exponential workers), 6000 seeded paths of the unstable direction (c < 0, phase1's);
+    # (4 exponential workers), 3000 seeded paths of the unstable direction (c < 0, phase1's);
     # 4.5 SE at each of 4 steps (false alarm ~3e-5); the constant delay at the mean staleness
     # must miss
     from simulate import delays as D
 
-    M, eta, mu, alpha, n, paths, c = 4, 0.05, 0.5, 1.0, 80, 6000, -2.0
+    M, eta, mu, alpha, n, paths, c = 4, 0.05, 0.5, 1.0, 80, 3000, -2.0
     model = D.WorkerPipeline(workers=M)
     T = np.stack([model.sample(np.random.default_rng(i), n) for i in range(paths)], axis=1)
     X = np.zeros((n + 1, paths))

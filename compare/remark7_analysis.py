@@ -537,10 +537,11 @@ def _quantity_panel(plots, ax, spec, results: dict, qty: str, Ms: list) -> bool:
         cells = [results["by_cell"][f"alpha={alpha:g},M={M}"] for M in Ms]
         if qty == "T1":
             lag = [-warmup_lag(M) * alpha for M in Ms]
-            ax.plot(Ms, lag, "k:", lw=0.8, label=f"-(M-1) alpha, alpha={alpha:g}")
+            ax.plot(Ms, lag, "k:", lw=0.8, marker="_", ms=14, label=f"-(M-1) alpha, alpha={alpha:g}")
         if qty == "stationary_rel":
             lin = [c["linearised_stationary_excess"]["pipeline"] for c in cells]
-            ax.plot(Ms, lin, "k:", lw=0.8, label=f"linearised, pipeline law, alpha={alpha:g}")
+            label = f"linearised, pipeline law, alpha={alpha:g}"
+            ax.plot(Ms, lin, "k:", lw=0.8, marker="_", ms=14, label=label)
     ax.axhline(0.0, color="k", lw=0.6, label="mapping: 0")
     return True
 
@@ -579,6 +580,7 @@ def figures(spec, ds, verdict: Verdict, out_dir: Path, fmt: str = "png") -> list
             ax.set_axis_off()
             continue
         ax.set_xscale("log", base=2)
+        ax.set_xticks(Ms, [str(M) for M in Ms])  # every grid M labelled, also a one-point grid
         ax.set_xlabel("workers M")
         ax.set_ylabel(label)
         ax.legend(fontsize=5)

@@ -54,7 +54,7 @@ __all__ = [
 
 #: Longest capped-geometric law whose mean-square criterion :func:`stability_note` evaluates
 #: (``theory.random_delays`` costs O(K^2) for a vector law: about a second at this size).
-MAX_LAW_SUPPORT = 20000
+MAX_LAW_SUPPORT = 10000
 #: Bytes of the data the simulator draws per chunk of steps, twice (``simulate.async_msgd``'s
 #: DATA_CHUNK_BYTES = 32 MiB, once in run order and once in lanes): part of every estimate.
 DATA_CHUNK_BYTES = 2 * (32 << 20)
@@ -669,7 +669,7 @@ def stability_note(spec: SingleRunSpec) -> str | None:
     else:  # a bounded law (uniform, capped geometric), its full support
         law = law_of_delay(delay, 10**9)
         if delay["model"] == "geometric" and law.size > MAX_LAW_SUPPORT:
-            return None  # O(K^2) for a vector law: no note rather than a hang (uniform is O(1))
+            return None  # O(K^2) for a vector law: no note rather than a hang (uniform: closed form)
         law = law / law.sum()
     unstable = [x for x in s if x > 0 and not mean_square_stability(spec.mu, x, law).mean_square_stable]
     if unstable:

@@ -86,6 +86,28 @@ SUBCOMMANDS = (
 # Value pools: (inside the domain, outside or at its edge). Strings as typed on a command line.
 # ---------------------------------------------------------------------------------------------
 
+#: The sweep spec files of the fuzz beyond the base ones (their TOML is in :data:`FILES`).
+SPEC_VARIANTS = (
+    "spec_wrongtype",
+    "spec_runs_float",
+    "spec_mu_bad",
+    "spec_mu_scalar",
+    "spec_mu_empty",
+    "spec_tau_bad",
+    "spec_tau_huge",
+    "spec_metrics",
+    "spec_nogrid",
+    "spec_horizon0",
+    "spec_nan",
+    "spec_inf",
+    "spec_eig_bad",
+    "spec_dist_bad",
+    "spec_model",
+    "spec_negseed",
+    "spec_eta_big",
+    "spec_rho",
+    "spec_unknown_axis",
+)
 NONFINITE = ["nan", "inf", "-inf", "NaN", "1e999"]
 NOT_A_NUMBER = ["abc", "", "0x10", "1,2", "--"]
 
@@ -299,6 +321,7 @@ OWN = {
                 "{spec_badkey}",
                 "{spec_bignum}",
                 "{spec_taus_one}",
+                *[f"{{{k}}}" for k in SPEC_VARIANTS],
                 "",
             ],
         ),
@@ -526,6 +549,25 @@ FILES = {
     "spec_badkey": SPEC_SMALL + "bogus = 1\n",
     "spec_bignum": SPEC_SMALL.replace("runs = 3", "runs = 100000000000"),
     "spec_taus_one": SPEC_SMALL.replace('"0:20:10"', '"0"'),
+    "spec_wrongtype": SPEC_SMALL.replace("runs = 3", 'runs = "x"'),
+    "spec_runs_float": SPEC_SMALL.replace("runs = 3", "runs = 2.5"),
+    "spec_mu_bad": SPEC_SMALL.replace("mu = [0.9]", "mu = [1.5]"),
+    "spec_mu_scalar": SPEC_SMALL.replace("mu = [0.9]", "mu = 0.9"),
+    "spec_mu_empty": SPEC_SMALL.replace("mu = [0.9]", "mu = []"),
+    "spec_tau_bad": SPEC_SMALL.replace('"0:20:10"', '"a:b"'),
+    "spec_tau_huge": SPEC_SMALL.replace('"0:20:10"', '"0:1000000"'),
+    "spec_metrics": SPEC_SMALL.replace('metrics = "tradeoff"', 'metrics = "phase3"'),
+    "spec_nogrid": 'metrics = "tradeoff"\nruns = 3\n',
+    "spec_horizon0": SPEC_SMALL.replace("horizon = [0.3]", "horizon = [0]"),
+    "spec_nan": SPEC_SMALL.replace("horizon = [0.3]", "horizon = [nan]"),
+    "spec_inf": SPEC_SMALL.replace("horizon = [0.3]", "horizon = [inf]"),
+    "spec_eig_bad": SPEC_SMALL + "eigenvalues = [[1, 2]]\n",
+    "spec_dist_bad": SPEC_SMALL + 'dist = ["cauchy"]\n',
+    "spec_model": SPEC_SMALL + 'delay_model = ["uniform", "geometric"]\n',
+    "spec_negseed": SPEC_SMALL + "seed = [-1]\n",
+    "spec_eta_big": SPEC_SMALL + "eta = [0.9]\n",
+    "spec_rho": SPEC_SMALL.replace("runs = 3", "runs = 3\nrho = -1"),
+    "spec_unknown_axis": SPEC_SMALL + "color = [1]\n",
 }
 
 
@@ -671,6 +713,8 @@ NAMES_AN_OPTION = re.compile(
     r"^(python -m \w+: )?error: (argument )?(--[\w-]+|unrecognized arguments|unknown command"
     r"|a command is required|the following arguments are required)"
 )
+#: ... or, for ``sweep``, the key of the ``--spec`` file it is about (``grid.mu must ...``).
+SPEC_KEY = re.compile(r"^error: [a-z_]+(\.[a-z_]+)*[: ]")
 NAN_TOKEN = re.compile(r"(?<![\w.])[-+]?(nan|inf|infinity)(?![\w])", re.IGNORECASE)
 
 
@@ -725,6 +769,9 @@ def must_refuse(cli: str, argv: list[str]) -> str | None:
             return f"{word} {value} is not a finite number"
         if value.lower() == "1e999":
             return f"{word} {value} overflows to inf"
+    spec = _option(argv, "--spec") or ""
+    if re.search(r"spec_(nan|inf)\.toml$", spec):
+        return f"a non-finite value in the --spec file ({Path(spec).name})"
     if cli == "compare" and argv and argv[0] != "sweep":
         model = _option(argv, "--delay-model")
         uses = {"--tau-max": "uniform", "--mean-delay": "geometric", "--pipeline-workers": "pipeline"}
@@ -771,7 +818,10 @@ def problems_of(line: str, cli: str, argv: list[str], cwd: Path, r: dict, before
             out.append("out of memory: the estimate guard admitted a run that did not fit")
         if any(re.match(r"error: command '\w+' is not available", s) for s in lines):
             out.append("a registered subcommand does not import")
-        elif lines and not NAMES_AN_OPTION.match(lines[-1]):
+        elif lines and not (
+            NAMES_AN_OPTION.match(lines[-1])
+            or (cli == "compare" and argv[0] == "sweep" and SPEC_KEY.match(lines[-1]))
+        ):
             out.append("the error does not start with the option it is about (house rule: '--name ...')")
         return out
     why = must_refuse(cli, argv)
@@ -1119,6 +1169,9 @@ def test_checker_accepts_clear_answers(tmp_path):
     argv = ["phase3", "--quick", "--runs", "6", "--out", str(tmp_path / "out")]
     assert problems_of("", "compare", argv, tmp_path, _answer(0, _verdict(tmp_path))) == []
     assert problems_of("", "compare", argv, tmp_path, _answer(2, stderr="error: --eta must be > 0\n")) == []
+    sweep = ["sweep", "--spec", "x.toml"]
+    spec_key = _answer(2, stderr="error: grid.mu must lie in [0, 1), got 1.5\n")
+    assert problems_of("", "compare", sweep, tmp_path, spec_key) == []
     strict = [*argv, "--strict"]
     stdout = _verdict(
         tmp_path, checks=[{"name": "a", "holds": False, "observed": 2.0, "interval": [1.5, 2.5]}]
@@ -1169,6 +1222,11 @@ def test_checker_accepts_clear_answers(tmp_path):
         (
             ["phase2"],
             lambda p: _answer(2, stderr="error: cannot convert NaN to integer ratio\n"),
+            "does not start",
+        ),
+        (
+            ["phase2"],
+            lambda p: _answer(2, stderr="error: grid.mu must lie in [0, 1), got 1.5\n"),
             "does not start",
         ),
         (

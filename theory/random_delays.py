@@ -557,23 +557,30 @@ def _uniform_crossings(mu: float, s: float, K: int) -> list[tuple[float, float]]
 def _uniform_mean_stable(mu: float, s: float, K: int) -> bool:
     """Every root of the uniform law's mean field strictly inside the circle (exact D-subdivision).
 
+    Stable iff :func:`_uniform_roots_outside` is 0 (-1, a root on the circle: not stable).
+    """
+    return _uniform_roots_outside(mu, s, K) == 0
+
+
+def _uniform_roots_outside(mu: float, s: float, K: int) -> int:
+    """Number of roots of the uniform law's mean field outside the unit circle (-1: one on it).
+
     As s -> 0+ every root is inside (K + 1 near 0, one at mu, one at 1 - s/(1 - mu)); each
     crossing of :func:`_uniform_crossings` below s moves a pair (one root at theta = pi) out
     or in, by the sign of :math:`\\mathrm{Re}(\\bar z\\, dz/ds)`,
-    :math:`dz/ds = -zP(1/z)/D'(z)`; stable iff none is left outside (a root on the circle:
-    not stable).
+    :math:`dz/ds = -zP(1/z)/D'(z)`.
     """
     outside = 0
     for s_n, th in _uniform_crossings(mu, s, K):
         if s_n == s:
-            return False
+            return -1
         z, w, one_w = cmath.exp(1j * th), cmath.exp(-1j * th), -_cexpm1(-1j * th)  # w = 1/z
         P = _geometric_sum(-1j * th, 0, K) / (K + 1)  # P(1/z)
         jP = (w - (K + 1) * w ** (K + 1) + K * w ** (K + 2)) / ((K + 1) * one_w * one_w)  # sum_j j p_j w^j
         dz = -z * P / (2.0 * z - 1.0 - mu + s_n * (P - jP))  # D'(z) = 2z - 1 - mu + s (P - jP)
         mult = 1 if th >= math.pi * (1.0 - 1e-12) else 2
         outside += mult if (z.conjugate() * dz).real > 0.0 else -mult
-    return outside == 0
+    return outside
 
 
 @lru_cache(maxsize=256)

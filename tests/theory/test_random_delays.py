@@ -31,6 +31,7 @@ from theory.random_delays import (
     _point_mass_h2,
     _uniform_mean_stable,
     _uniform_moments,
+    _uniform_roots_outside,
     ar_autocovariances,
     ar_autocovariances_reference,
     mean_square_growth,
@@ -580,6 +581,26 @@ def test_uniform_mean_field_d_subdivision_matches_schur_cohn():
         while not _levinson_transform(mu, s, delay_law("uniform", m - 1))[0]:
             m -= 1
         assert _uniform_mean_stable(mu, s, 2 * (m - 1)) and not _uniform_mean_stable(mu, s, 2 * m), (mu, s)
+
+
+def test_uniform_roots_outside_counts_numpy_roots():
+    """The D-subdivision's signed crossing count is the number of roots outside the circle (numpy
+    roots of z^K D(z)), also past several crossings (large s: roots leave and some come back)."""
+    rng = np.random.default_rng(23)
+    counts = set()
+    for _ in range(200):
+        mu, s = float(rng.uniform(0.01, 0.99)), float(10 ** rng.uniform(-2, 1.5))
+        m = int(rng.integers(1, 25))
+        chi = np.zeros(2 * m + 3)
+        chi[:3] = 1.0, -(1.0 + mu), mu
+        chi[1 : 2 * m + 2] += s * delay_law("uniform", m)
+        mod = np.abs(np.roots(chi))
+        if np.min(np.abs(mod - 1.0)) < 1e-9:
+            continue  # a root on the circle to rounding: numpy cannot call it
+        got = _uniform_roots_outside(mu, s, 2 * m)
+        assert got == int(np.sum(mod > 1.0)), (mu, s, m)
+        counts.add(got)
+    assert len(counts) >= 4  # 0 and several multi-crossing counts exercised
 
 
 def test_point_mass_growth_at_long_delays_is_the_root_modulus():

@@ -318,7 +318,7 @@ def _point_records(spec, point, errs_mu, taus, diverged) -> tuple[list[dict], li
         }
         if point["delay_model"] != "constant":
             s_rad = point["eta"] * mode_rates(problem)[st.binding_mode]
-            th["mean_field_delay"] = od_.mean_field_threshold(mu, s_rad, point["delay_model"], taus)
+            th["mean_field_delay"] = ta.mean_field_delay(mu, s_rad, point["delay_model"], taus)
         paper = od_.paper_optimal_delay(mu) if paper_setting else None
         name = _label(point, spec, mu)
         n_div0 = int(diverged[i, 0].sum())
@@ -434,7 +434,7 @@ def _table(records: list[dict]) -> str:
                 if r["measured"]
                 else "not measured (diverged)",
                 str(r["stability_delay"]),
-                str(r.get("mean_field_delay", "-")),
+                "-" if r.get("mean_field_delay") is None else str(r["mean_field_delay"]),
                 "-" if r["paper_optimal_delay"] is None else str(r["paper_optimal_delay"]),
             )
         )

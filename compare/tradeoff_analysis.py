@@ -29,6 +29,8 @@ __all__ = [
     "run_divergence_note",
     "unmeasured",
     "MAX_DIVERGED_AT_ZERO",
+    "MAX_MEAN_FIELD_DEGREE",
+    "mean_field_delay",
 ]
 
 
@@ -78,6 +80,46 @@ def mu_key(mu: float) -> str:
     """The results key of a momentum: its shortest decimal form ("0.7", "0.925")."""
     text = f"{mu:g}"
     return text if float(text) == mu else repr(float(mu))
+
+
+#: Largest degree of a uniform law's mean-field characteristic polynomial that is solved
+#: (theory.stability finds its roots densely, O(degree^3): degree 322, Figure 1's grid, takes
+#: about a second; 1000 tens of seconds; 2 x 10^5 would need 300 GiB).
+MAX_MEAN_FIELD_DEGREE = 1000
+
+
+def mean_field_delay(mu: float, s_rad: float, delay_model: str, taus) -> int | None:
+    """:func:`compare.optimal_delay.mean_field_threshold` on the grid, without a hang.
+
+    A uniform law of mean m has a characteristic polynomial of degree 2m + 2, solved densely;
+    the threshold is searched on the grid values up to degree :data:`MAX_MEAN_FIELD_DEGREE`.
+    Found below the last of them it is exact (the search is a bisection for the last stable
+    grid value); stable up to the last of them, it is unknown (None). The geometric and
+    pipeline laws are closed-form (a cubic) and take the whole grid.
+
+    Parameters
+    ----------
+    mu : float
+        Momentum.
+    s_rad : float
+        eta * c of the binding radial mode.
+    delay_model : str
+        A random delay model.
+    taus : array_like of int
+        The grid (mean delays), from 0.
+
+    Returns
+    -------
+    int or None
+        The largest stable grid value (-1: none), None when it lies beyond the solvable range.
+    """
+    taus = np.asarray(taus)
+    if delay_model == "uniform":
+        solvable = taus[2 * taus + 2 <= MAX_MEAN_FIELD_DEGREE]
+        if solvable.size < taus.size:
+            mf = od_.mean_field_threshold(mu, s_rad, delay_model, solvable)
+            return None if mf == int(solvable[-1]) else mf
+    return od_.mean_field_threshold(mu, s_rad, delay_model, taus)
 
 
 #: A curve whose reference (tau = 0) has more than this fraction of diverged runs has no
@@ -216,7 +258,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
             from theory.stability import mode_rates
 
             s_rad = spec.eta * mode_rates(problem)[th["binding_mode"]]
-            th["mean_field_delay"] = od_.mean_field_threshold(mu, s_rad, spec.delay_model, taus)
+            th["mean_field_delay"] = mean_field_delay(mu, s_rad, spec.delay_model, taus)
             results.setdefault("mean_field_delay", {})[key] = th["mean_field_delay"]
         if paper is not None:
             results["paper_optimal_delay"][key] = paper
@@ -497,7 +539,22 @@ def checks_for_mu(
             + model_note,
         )
     )
-    if "mean_field_delay" in th:
+    if "mean_field_delay" in th and th["mean_field_delay"] is None:
+        from compare.checks import not_measured
+
+        checks.append(
+            not_measured(
+                name=f"optimal_vs_mean_field[{key}]",
+                equation="linearised eq. (5) averaged over the delay law (beyond the paper)",
+                predicted=None,
+                tolerance="mean-field threshold within the bootstrap 95% CI widened by one grid step + "
+                f"{od_.STABILITY_RTOL:.0%}",
+                note=f"not measured: the {delay_model} law's mean recursion is stable up to mean delay "
+                f"{MAX_MEAN_FIELD_DEGREE // 2 - 1} at least; beyond, its degree-(2m + 2) characteristic "
+                f"polynomial is not solved (dense roots cost O(m^3); limit {MAX_MEAN_FIELD_DEGREE})",
+            )
+        )
+    elif "mean_field_delay" in th:
         mf = th["mean_field_delay"]
         allowance = spacing + od_.STABILITY_RTOL * max(mf, 0)
         checks.append(
@@ -564,7 +621,8 @@ def format_table(rows: list[dict]) -> str:
             bnd or "-",
         ]
         if mean_field:
-            row.insert(5, str(r.get("mean_field_delay", "-")))
+            mf = r.get("mean_field_delay")
+            row.insert(5, "-" if mf is None else str(mf))
         body.append(row)
     widths = [max(len(header[k]), *(len(b[k]) for b in body)) for k in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]

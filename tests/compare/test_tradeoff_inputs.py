@@ -284,3 +284,22 @@ def test_the_log_axis_keeps_every_mean_curve_in_view():
     }
     lo, hi = ta._log_limits(results, (0.8, 0.9))
     assert lo == pytest.approx(0.02 / 3) and hi == pytest.approx(1.5 * 0.6)  # every mean inside, tight
+
+
+def test_the_uniform_mean_field_threshold_is_searched_only_where_it_is_solvable(monkeypatch):
+    from compare import optimal_delay as od_
+
+    monkeypatch.setattr(ta, "MAX_MEAN_FIELD_DEGREE", 50)  # grid values m <= 24 are solved
+    grid = [0, 4, 8, 12, 16, 20, 40, 10**6]  # 10**6: a 2e6-degree polynomial if it were solved
+    # unstable inside the solvable range: the same answer as the full search on that range
+    s_big = 0.05
+    exact = od_.mean_field_threshold(0.9, s_big, "uniform", [0, 4, 8, 12, 16, 20])
+    assert exact < 20 and ta.mean_field_delay(0.9, s_big, "uniform", grid) == exact
+    # stable up to the last solvable value: unknown, and the check says not measured
+    assert ta.mean_field_delay(0.9, 1e-9, "uniform", grid) is None
+    geometric = od_.mean_field_threshold(0.9, 1e-9, "geometric", grid)  # closed form: the whole grid
+    assert ta.mean_field_delay(0.9, 1e-9, "geometric", grid) == geometric > 20
+    spec, ds = _synthetic(0)
+    spec = spec.replace(delay_model="uniform", eta=1e-9)
+    check = next(c for c in ta.analyse(spec, ds).checks if c.name.startswith("optimal_vs_mean_field"))
+    assert check.holds is None and "not solved" in check.note

@@ -24,7 +24,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
+from scipy import special as _sc
+
+# The few distribution functions used here, from scipy.special, the very calls scipy.stats makes
+# (t._ppf = stdtrit, chi2._ppf = 2 gammaincinv, norm = ndtri / ndtr / exp(-x^2/2)/sqrt(2 pi)):
+# importing scipy.stats costs ~1 s of every command's start-up (issue 10). Bit-identical to
+# scipy.stats (tests/compare/test_stats.py); scipy.stats itself is imported by kstest_normal only.
+_NORM_PDF_C = np.sqrt(2 * np.pi)
+
+
+def _t_ppf(q, df):
+    # stdtrit(df, 0) is +inf; scipy.stats' generic ppf maps q = 0 to the support's end, -inf
+    return np.where(np.asarray(q) == 0, -np.inf, _sc.stdtrit(df, q))
+
+
+def _chi2_ppf(q, df):
+    return 2 * _sc.gammaincinv(df / 2, q)
+
+
+def _norm_ppf(q):
+    return _sc.ndtri(q)
+
+
+def _norm_cdf(x):
+    return _sc.ndtr(x)
+
+
+def _norm_pdf(x):
+    return np.exp(-(x**2) / 2.0) / _NORM_PDF_C
+
 
 __all__ = [
     "Interval",
@@ -125,7 +153,7 @@ def mean_ci(x, level: float = 0.95) -> Interval:
     n = x.size
     m = float(x.mean())
     se = float(x.std(ddof=1) / np.sqrt(n))
-    q = float(_st.t.ppf(0.5 + level / 2, n - 1))
+    q = float(_t_ppf(0.5 + level / 2, n - 1))
     return Interval(m, m - q * se, m + q * se, se, level)
 
 
@@ -160,8 +188,8 @@ def variance_ci(x, level: float = 0.95, *, mean: float | None = None) -> Interva
     else:
         dof = x.size
         s2 = float(np.mean((x - mean) ** 2))
-    lo = dof * s2 / float(_st.chi2.ppf(0.5 + level / 2, dof))
-    hi = dof * s2 / float(_st.chi2.ppf(0.5 - level / 2, dof))
+    lo = dof * s2 / float(_chi2_ppf(0.5 + level / 2, dof))
+    hi = dof * s2 / float(_chi2_ppf(0.5 - level / 2, dof))
     return Interval(s2, lo, hi, s2 * np.sqrt(2.0 / dof), level)
 
 
@@ -229,7 +257,7 @@ def wilson_ci(k: int, n: int, level: float = 0.95) -> Interval:
     level = _check_level(level)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"k and n must satisfy 0 <= k <= n, n >= 1; got k={k}, n={n}")
-    z = float(_st.norm.ppf(0.5 + level / 2))
+    z = float(_norm_ppf(0.5 + level / 2))
     p = k / n
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
@@ -261,6 +289,8 @@ def ks_gaussian(x, mean: float = 0.0, sd: float = 1.0) -> tuple[float, float]:
     x = _as_sample(x)
     if not sd > 0:
         raise ValueError(f"sd must be > 0, got {sd!r}")
+    from scipy import stats as _st  # only here: its import is the slow part of scipy
+
     res = _st.kstest(x, "norm", args=(float(mean), float(sd)))
     return float(res.statistic), float(res.pvalue)
 
@@ -293,12 +323,12 @@ def wasserstein_gaussian(x, mean: float = 0.0, sd: float = 1.0) -> float:
         raise ValueError(f"sd must be > 0, got {sd!r}")
     n = x.size
     c = (x - mean) / sd
-    z = _st.norm.ppf(np.arange(n + 1) / n)  # -inf .. +inf
+    z = _norm_ppf(np.arange(n + 1) / n)  # -inf .. +inf
     za, zb = z[:-1], z[1:]
     zc = np.clip(c, za, zb)
 
     def piece(lo, hi):
-        return c * (_st.norm.cdf(hi) - _st.norm.cdf(lo)) + _st.norm.pdf(hi) - _st.norm.pdf(lo)
+        return c * (_norm_cdf(hi) - _norm_cdf(lo)) + _norm_pdf(hi) - _norm_pdf(lo)
 
     return float(sd * np.sum(piece(za, zc) - piece(zc, zb)))
 
@@ -345,9 +375,9 @@ class PowerLawFit:
         """
         level = _check_level(level)
         if self.weighted:
-            q = float(_st.norm.ppf(0.5 + level / 2))
+            q = float(_norm_ppf(0.5 + level / 2))
         else:
-            q = float(_st.t.ppf(0.5 + level / 2, max(self.n - 2, 1)))
+            q = float(_t_ppf(0.5 + level / 2, max(self.n - 2, 1)))
         return (self.exponent - q * self.exponent_se, self.exponent + q * self.exponent_se)
 
     def predict(self, x) -> np.ndarray:
@@ -544,7 +574,7 @@ def extrapolate_to_zero(step, value, value_se, level: float = 0.95) -> Interval:
     cov = np.linalg.inv(A.T @ (A * w[:, None]))
     beta = cov @ (A.T @ (w * y))
     v0, v0_se = float(beta[0]), float(np.sqrt(cov[0, 0]))
-    q = float(_st.norm.ppf(0.5 + level / 2))
+    q = float(_norm_ppf(0.5 + level / 2))
     return Interval(v0, v0 - q * v0_se, v0 + q * v0_se, v0_se, level)
 
 

@@ -17,36 +17,88 @@ ODESolution, solve_ode, ode_rhs
 OU, Stepper, EulerMaruyama, DriftHeun, StochasticHeun, ExponentialEuler, STEPPERS, ...
     OU limits and SDE steppers (:mod:`simulate.sde`), the full diffusion
     (:mod:`simulate.diffusion`) and the sdeint adapter (:mod:`simulate._sdeint`).
+
+Importing :mod:`simulate` imports none of its modules: each public name is loaded from its
+module on first access (module ``__getattr__``, PEP 562), so ``from simulate import
+simulate_async_msgd`` does not import sympy (via :mod:`simulate.diffusion`) or sdeint (issue 10:
+start-up). ``from simulate import X``, ``simulate.X``, ``simulate.<submodule>`` and ``__all__``
+work as before.
 """
 
-from ._sdeint import SDEINT_METHODS, sdeint_integrate, sdeint_ou
-from .async_msgd import CHECK_EVERY, EnsembleResult, Staleness, simulate_async_msgd
-from .delays import Constant, DelayModel, Geometric, Sequence, Uniform, WorkerPipeline, as_delay_models
-from .diffusion import DiffusionEuler, FullDiffusion, integrate_diffusion, simulate_diffusion
-from .ode import ODESolution, ode_rhs, solve_ode
-from .reference import (
-    ar2_stationary_variance,
-    linearised_stationary_variance,
-    reference_async_msgd,
-    reference_run,
-)
-from .sde import (
-    OU,
-    PATH_BLOCK,
-    STEPPERS,
-    DriftHeun,
-    EulerMaruyama,
-    ExponentialEuler,
-    Stepper,
-    StochasticHeun,
-    brownian_increments,
-    check_time_grid,
-    exact_ou_with_increments,
-    integrate,
-    ou_exact_step,
-    simulate_ou,
-)
-from .seeding import cell_key, seed_sequence, stream
+from __future__ import annotations
+
+import importlib
+
+#: Which submodule defines each public name of the package.
+_MODULE_OF_NAMES = {
+    "_sdeint": ("SDEINT_METHODS", "sdeint_integrate", "sdeint_ou"),
+    "async_msgd": ("CHECK_EVERY", "EnsembleResult", "Staleness", "simulate_async_msgd"),
+    "delays": (
+        "Constant",
+        "DelayModel",
+        "Geometric",
+        "Sequence",
+        "Uniform",
+        "WorkerPipeline",
+        "as_delay_models",
+    ),
+    "diffusion": ("DiffusionEuler", "FullDiffusion", "integrate_diffusion", "simulate_diffusion"),
+    "ode": ("ODESolution", "ode_rhs", "solve_ode"),
+    "reference": (
+        "ar2_stationary_variance",
+        "linearised_stationary_variance",
+        "reference_async_msgd",
+        "reference_run",
+    ),
+    "sde": (
+        "OU",
+        "PATH_BLOCK",
+        "STEPPERS",
+        "DriftHeun",
+        "EulerMaruyama",
+        "ExponentialEuler",
+        "Stepper",
+        "StochasticHeun",
+        "brownian_increments",
+        "check_time_grid",
+        "exact_ou_with_increments",
+        "integrate",
+        "ou_exact_step",
+        "simulate_ou",
+    ),
+    "seeding": ("cell_key", "seed_sequence", "stream"),
+}
+_WHERE = {name: module for module, names in _MODULE_OF_NAMES.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Load the public name ``name`` from its submodule on first access and keep it.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`__all__`.
+
+    Returns
+    -------
+    object
+        The attribute, the same object as ``simulate.<module>.<name>``.
+
+    Raises
+    ------
+    AttributeError
+        If ``name`` is not a public name (submodules are found by the import system).
+    """
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     # Async-MSGD ensembles (eq. (5))

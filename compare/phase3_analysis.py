@@ -367,6 +367,21 @@ def _notes(spec, s: Setup, rows: list, ds) -> list[str]:
             "given a long enough horizon"
         )
     law = linearised_law(spec)
+    if law is not None:  # a random model: the exact mean-square criterion of every mode (issue 11)
+        from theory.random_delays import mean_square_stability
+
+        unstable_modes = [
+            name
+            for name, mode in thr.modes.items()
+            if mode["c"] > 0
+            and not mean_square_stability(spec.mu, spec.eta * mode["c"], law).mean_square_stable
+        ]
+        if unstable_modes:
+            notes.append(
+                f"under this delay law the {', '.join(unstable_modes)} mode(s) are not mean-square stable "
+                "(theory.random_delays.mean_square_stability): runs grow and diverge given a long enough "
+                "horizon"
+            )
     if spec.delay["model"] != "constant":
         notes.append(
             f"linearised predictions under the {spec.delay['model']} delay model: "

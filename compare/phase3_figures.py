@@ -22,6 +22,9 @@ from compare.phase3_spec import setup
 
 __all__ = ["figures"]
 
+#: At most about this many points per drawn transient line (the figure, not the data, is thinned).
+MAX_DRAWN_POINTS = 2000
+
 
 def figures(spec, ds, verdict, out_dir, fmt: str = "png") -> list[str]:
     """Draw the four figures into ``out_dir``; returns their paths relative to it.
@@ -74,6 +77,8 @@ def _paths(spec, s, ds, tr: dict, out_dir, fmt) -> str:
         )
     t, ou_mean = tr["t"], np.asarray(tr["ou_mean"]).T
     mean, u_paths = np.asarray(tr["mean"]).T, ds["transient_path"].values
+    every = max(1, t.size // MAX_DRAWN_POINTS)  # a long transient (tiny eigengap): every n-th record
+    t, ou_mean, mean, u_paths = t[::every], ou_mean[::every], mean[::every], u_paths[:, ::every]
     for k, i in enumerate(s.coords):
         ax = axes[0, k]
         sd = math.sqrt(s.var_ou[k])

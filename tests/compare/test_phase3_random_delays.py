@@ -142,18 +142,20 @@ def test_phase3_uses_the_exact_law_for_a_random_delay_model():
     from theory import Problem
 
     problem = Problem([4.0, 3.0, 2.0, 1.0])
-    kw = dict(eta=2e-3, mu=0.5, delay=D.Uniform(24), runs=5, horizon=0.2, ladder=(1.0,), sweep=())
+    # tau_max = 150: the tangent modes are mean-square stable, the radial mode (c = 8) is not
+    kw = dict(eta=2e-3, mu=0.5, delay=D.Uniform(150), runs=5, horizon=0.2, ladder=(1.0,), sweep=())
     v = compare_phase3(problem, **kw)
     spec = spec_for(problem, **kw)
     s = setup(spec)
-    law = np.full(25, 1 / 25)  # uniform on {0..tau_max}, written out (not exact_delay_law's)
-    assert v.results["linearised_delay_law"] == "uniform on {0..24}"
+    law = np.full(151, 1 / 151)  # uniform on {0..tau_max}, written out (not exact_delay_law's)
+    assert v.results["linearised_delay_law"] == "uniform on {0..150}"
+    assert any(n.startswith("under this delay law the radial mode(s) are not mean-square") for n in v.notes)
     for k, i in enumerate(s.coords):
         exact = C.linearised_variance_u_law(s.alpha[k], s.c[k], 2e-3, 0.5, law)
-        const = C.linearised_variance_u(s.alpha[k], s.c[k], 2e-3, 0.5, 12)
+        const = C.linearised_variance_u(s.alpha[k], s.c[k], 2e-3, 0.5, 75)
         got = v.results["per_coordinate"][str(i)]["variance_linearised"]
         assert got == pytest.approx(exact, rel=1e-12)
-        assert abs(got / const - 1) > 3e-4 * (k + 1)  # the rounded constant (12) differs: 0.04-0.3% here
+        assert abs(got / const - 1) > 1e-3  # the rounded mean staleness (75) as a constant differs
     t = np.asarray(v.results["transient"]["t"])
     _, u0 = transient_start(spec, s)
     steps = np.rint(t / 2e-3).astype(int)

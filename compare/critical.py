@@ -319,6 +319,7 @@ def assemble(spec: CriticalSpec, plan: list[Cell], datasets: list, points=None):
         },
         coords={
             "point": ("point", np.arange(P), attrs("ladder point (eta ladder first, then mu ladder)", "1")),
+            "tau_index": ("tau_index", np.arange(n_max), attrs("index into the point's delay grid", "1")),
             "run": ("run", np.arange(runs), attrs("run index", "1")),
             "coord": ("coord", np.arange(1, d + 1), attrs("eigen-coordinate index i of h_i (1-based)", "1")),
         },

@@ -61,6 +61,7 @@ def test_raw_nc_is_documented_and_redraws_the_figure(quick_run, tmp_path):
     with xr.open_dataset(quick_run / "raw.nc") as ds:
         for name, var in ds.variables.items():
             assert "description" in var.attrs and "units" in var.attrs, (name, dict(var.attrs))
+        assert all(dim in ds.coords for dim in ds.dims)  # every dimension has a coordinate
         assert ds.sizes["run"] == 5 and int(ds["n_tau"].max()) <= 5
     again = tmp_path / "again"
     assert replot(critical.COMPARISON, quick_run / "raw.nc", again) == ["critical.png"]

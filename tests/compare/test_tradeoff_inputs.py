@@ -38,7 +38,7 @@ def _raw_is_documented(path) -> None:
         for name, var in ds.variables.items():
             assert "description" in var.attrs and "units" in var.attrs, (name, dict(var.attrs))
         for dim in ds.dims:
-            assert dim in ds.coords or dim == "tau_index", dim
+            assert dim in ds.coords, dim
         assert "spec" in ds.attrs and "comparison" in ds.attrs
 
 

@@ -718,15 +718,26 @@ def figures(spec, ds, verdict: Verdict, out_dir, fmt: str) -> list[str]:
     )
     handles, _ = ax.get_legend_handles_labels()
     grey = "0.35"
+    of_constant = "" if spec.delay_model == "constant" else " (for constant delays)"
     extra = {
         "o": Line2D(
             [], [], ls="", marker="o", color=grey, mfc="white", mew=1.5, label="simulated optimal delay"
         ),
-        "x": Line2D([], [], ls="", marker="x", color=grey, mew=1.5, label="paper's optimal delay (Figure 1)"),
+        "x": Line2D(
+            [],
+            [],
+            ls="",
+            marker="x",
+            color=grey,
+            mew=1.5,
+            label=f"paper's optimal delay (Figure 1){of_constant}",
+        ),
         "^": Line2D(
             [], [], ls="", marker="^", color=grey, mfc="none", label="predicted (random-staleness theory)"
         ),
-        "--": Line2D([], [], ls="--", color=grey, lw=0.9, label="exact stability threshold tau*"),
+        "--": Line2D(
+            [], [], ls="--", color=grey, lw=0.9, label=f"exact stability threshold tau*{of_constant}"
+        ),
     }
     handles += [Patch(color=grey, alpha=plots.STYLE["band_alpha"], label="95% Student-t band of the mean")]
     handles += [h for k, h in extra.items() if k in shown]

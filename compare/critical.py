@@ -56,6 +56,7 @@ from compare.msgd_grid import (
     check_mus,
     check_resources,
     check_runs,
+    check_seed,
     dataset_bytes,
 )
 from compare.optimal_delay import DEFAULT_RHO
@@ -419,6 +420,7 @@ def validate(args: argparse.Namespace) -> None:
     """
     reject_model_parameters(args)
     args.runs = check_runs(args.runs, "--runs")
+    args.seed = check_seed(args.seed, "--seed")
     etas = cli.parse_float_list(args.etas, "--etas")
     args.eta_values = [check_eta(e, "--etas") for e in etas]
     if len(set(args.eta_values)) != len(args.eta_values):

@@ -50,6 +50,8 @@ __all__ = [
     "analysis_bytes",
     "MAX_TAUS",
     "check_resources",
+    "check_seed",
+    "MAX_SEED",
 ]
 
 #: The delay models of the grid (as ``compare.cli.DELAY_MODELS``).
@@ -69,6 +71,31 @@ MIN_RUNS = 2
 MIN_TAUS = 3
 #: Most points of a delay grid (a range is counted before it is expanded into a list).
 MAX_TAUS = 100_000
+
+
+#: Seeds are stored as int64 (raw.nc attributes and coordinates).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A root seed: an integer in 0..:data:`MAX_SEED` (ValueError naming ``name``).
+
+    Parameters
+    ----------
+    seed : int
+    name : str
+        Name used in the message (``"--seed"``, ``"grid.seed"``).
+
+    Returns
+    -------
+    int
+    """
+    from theory.validation import check_nonnegative_int
+
+    seed = check_nonnegative_int(seed, name)
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be <= 2^63 - 1 (seeds are stored as int64), got {seed}")
+    return seed
 
 
 def check_runs(runs, name: str = "runs") -> int:
@@ -206,13 +233,12 @@ class GridSpec(Spec):
         from theory import Problem
         from theory.validation import (
             check_eta,
-            check_nonnegative_int,
             check_positive_float,
         )
 
         self.set("eta", check_eta(self.eta, "eta"))
         self.set("runs", check_runs(self.runs, "runs"))
-        self.set("seed", check_nonnegative_int(self.seed, "seed"))
+        self.set("seed", check_seed(self.seed, "seed"))
         self.set("horizon", check_positive_float(self.horizon, "horizon"))
         if self.delay_model not in DELAY_MODELS:
             raise ValueError(

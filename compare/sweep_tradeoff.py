@@ -112,9 +112,9 @@ def _positive(v, name):
 
 
 def _seed(v, name):
-    from theory.validation import check_nonnegative_int
+    from compare.msgd_grid import check_seed
 
-    return check_nonnegative_int(v, name)
+    return check_seed(v, name)
 
 
 def _choice(options):

@@ -60,6 +60,7 @@ from compare.msgd_grid import (
     check_mus,
     check_resources,
     check_runs,
+    check_seed,
     check_taus,
     dataset_bytes,
     delay_for_grid_value,
@@ -373,6 +374,7 @@ def validate(args: argparse.Namespace) -> None:
     """
     reject_model_parameters(args)
     args.runs = check_runs(args.runs, "--runs")
+    args.seed = check_seed(args.seed, "--seed")
     args.mu_values, args.mu_keys = parse_mus(args.mus)
     args.tau_values = parse_taus(args.taus)
     args.horizon = check_positive_float(args.horizon, "--horizon")

@@ -64,6 +64,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise _UsageError(message)
 
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse turns `--opt=--` into [] for a one-value option: refuse it by name
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            one_value = action.nargs is None and action.option_strings and action.type is not None
+            if one_value and isinstance(getattr(namespace, action.dest, None), list):
+                self.error(f"{action.option_strings[-1]} expects one value")
+        return namespace, extras
+
 
 class _UsageError(Exception):
     pass

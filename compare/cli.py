@@ -65,6 +65,8 @@ __all__ = [
     "single_run_kwargs",
     "ENGINE_OPTIONS",
     "engine_options_given",
+    "check_seed",
+    "MAX_SEED",
     "validate_engine",
 ]
 
@@ -278,6 +280,33 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+#: Seeds are stored as int64 (netCDF attributes, zarr): the largest accepted is 2^63 - 1.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    """``--seed`` as a non-negative integer that fits the stores' int64.
+
+    Parameters
+    ----------
+    seed : int
+        The root seed.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``--seed ...`` if it is negative, not an integer, or above :data:`MAX_SEED`.
+    """
+    seed = check_nonnegative_int(seed, "--seed")
+    if seed > MAX_SEED:
+        raise ValueError(f"--seed must be at most 2^63 - 1 (stored as int64), got {seed}")
+    return seed
+
+
 def validate_resources(args: argparse.Namespace) -> None:
     """Validate ``--threads``, ``--max-memory`` and ``--max-steps`` (ValueError naming the option).
 
@@ -375,9 +404,7 @@ def check_applicable(args: argparse.Namespace) -> None:
     model = args.delay_model
     if hasattr(args, "tau") and model != "constant" and given(args, "tau"):
         own = next(_flag(k) for k, m in MODEL_OPTIONS.items() if m == model)
-        raise ValueError(
-            f"--tau applies to --delay-model constant only; --delay-model {model} takes {own}"
-        )
+        raise ValueError(f"--tau applies to --delay-model constant only; --delay-model {model} takes {own}")
     for dest, applies in MODEL_OPTIONS.items():
         if given(args, dest) and model != applies:
             raise ValueError(f"{_flag(dest)} applies to --delay-model {applies} only, not {model}")
@@ -419,7 +446,7 @@ def validate_common(args: argparse.Namespace) -> None:
     check_applicable(args)
     problem = problem_from_args(args)  # validates --eigenvalues and --dist
     args.runs = check_positive_int(args.runs, "--runs")
-    args.seed = check_nonnegative_int(args.seed, "--seed")
+    args.seed = check_seed(args.seed)
     if hasattr(args, "tau") and hasattr(args, "mu"):
         delay_from_args(args, problem, args.mu)  # the model can be built (ValueError naming the option)
 

@@ -119,6 +119,10 @@ REFUSED = [
     (["--max-steps", "0"], "--max-steps"),
     (["--max-steps", "inf"], "--max-steps"),
     (["--from-store", "s.zarr", "--workers", "2"], "--workers does not apply with --from-store"),
+    (["--seed", str(2**64)], "--seed must be at most 2^63 - 1"),  # netCDF/zarr store it as int64
+    (["--seed", "-1"], "--seed"),
+    (["--eta=--"], "--eta expects one value"),  # argparse gives [] for `--opt=--`
+    (["--delay-model", "geometric", "--mean-delay=--"], "--mean-delay expects one value"),
 ]
 
 

@@ -53,6 +53,7 @@ the same path in-process, without a store.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from compare import cli
@@ -67,11 +68,14 @@ from compare.phase3_spec import (
     DEFAULT_LADDER,
     DEFAULT_SWEEP,
     KS_ALPHA,
+    MAX_DIFFUSION_SCALE,
+    MAX_START_ANGLE_DEG,
     MIN_RUNS,
     MIN_WINDOW_RECORDS,
     RECORDS_PER_RELAXATION,
     SAMPLE_SPACING_RELAXATIONS,
     Phase3Spec,
+    max_displacement,
     min_horizon,
     setup,
 )
@@ -189,7 +193,26 @@ def validate(args) -> None:
             f"--runs must be >= {MIN_RUNS} (the decay rate's bootstrap over runs needs at least {MIN_RUNS} "
             f"for a {args.level:.0%} interval), got {args.runs}"
         )
+    if args.diffusion_scale > MAX_DIFFUSION_SCALE:
+        raise ValueError(
+            f"--diffusion-scale must lie in (0, {MAX_DIFFUSION_SCALE:g}], got {args.diffusion_scale!r}"
+        )
     args.phase3_notes = []
+    largest = max_displacement(cli.problem_from_args(args), args.mu, args.eta)
+    if args.displacement > largest:
+        if "displacement" in given:
+            raise ValueError(
+                f"--displacement {args.displacement:g} starts the transient more than "
+                f"{MAX_START_ANGLE_DEG:g} degrees from e_1 (Phase III is a neighbourhood of e_1): give "
+                f"--displacement <= {largest:.3g}"
+            )
+        # the OU's own spread sqrt(eta Var_OU) is not small (a tiny eigengap, mu near 1): not the user's
+        args.phase3_notes.append(
+            f"the transient's start ({args.displacement:g} OU sds) would lie more than "
+            f"{MAX_START_ANGLE_DEG:g} degrees from e_1: {largest:.3g} sds instead (eq. (8)'s stationary "
+            "spread is not small here)"
+        )
+        args.displacement = largest
     shortest = min_horizon(cli.problem_from_args(args), args.mu, args.eta, args.ladder_factors)
     if args.horizon < shortest:
         if "horizon" in given:
@@ -203,7 +226,8 @@ def validate(args) -> None:
         )
         args.horizon = shortest
     spec = spec_from_args(args)
-    if "max_steps" not in given and getattr(args, "max_steps", None) is None:
+    explicit = "max_steps" in given or getattr(args, "max_steps", None) is not None
+    if not explicit and not os.environ.get("COMPARE_MAX_CHAIN_STEPS"):  # else the engine guards it
         work = estimate(spec).chain_steps
         limit = QUICK_MAX_CHAIN_STEPS if getattr(args, "quick", False) else DEFAULT_MAX_CHAIN_STEPS
         if work > limit:

@@ -42,6 +42,9 @@ __all__ = [
     "min_horizon",
     "sweep_horizon",
     "record_spacing",
+    "max_displacement",
+    "MAX_START_ANGLE_DEG",
+    "MAX_DIFFUSION_SCALE",
     "DEFAULT_LADDER",
     "DEFAULT_SWEEP",
 ]
@@ -153,6 +156,17 @@ class Phase3Spec(SingleRunSpec):
         self.set("sweep", sweep)
         self.set("displacement", check_positive_float(self.displacement, "displacement"))
         self.set("diffusion_scale", check_positive_float(self.diffusion_scale, "diffusion_scale"))
+        if self.diffusion_scale > MAX_DIFFUSION_SCALE:
+            raise ValueError(
+                f"diffusion_scale must lie in (0, {MAX_DIFFUSION_SCALE:g}], got {self.diffusion_scale!r}"
+            )
+        largest = max_displacement(self.problem(), self.mu, self.eta)
+        if self.displacement > largest:
+            raise ValueError(
+                f"displacement {self.displacement:g} starts the transient more than "
+                f"{MAX_START_ANGLE_DEG:g} degrees from e_1 (Phase III is a neighbourhood of e_1): give "
+                f"displacement <= {largest:.3g}"
+            )
         shortest = min_horizon(self.problem(), self.mu, self.eta, self.ladder)
         if self.horizon < shortest:
             raise ValueError(
@@ -351,6 +365,34 @@ def sweep_horizon(spec: Phase3Spec, s: Setup | None = None) -> float:
     """
     s = setup(spec) if s is None else s
     return s.burn + max(spec.horizon / 4, MIN_WINDOW_RECORDS * s.dt_rec)
+
+
+#: The transient's displaced start is at most this many degrees from e_1 (the default: 32 degrees).
+MAX_START_ANGLE_DEG = 80.0
+#: Largest ``diffusion_scale`` (a test hook; beyond it the predicted variances overflow).
+MAX_DIFFUSION_SCALE = 1e3
+
+
+def max_displacement(problem, mu: float, eta: float) -> float:
+    """The largest ``displacement`` whose start is within MAX_START_ANGLE_DEG of e_1.
+
+    The start before projection is e_1 + sqrt(eta) u0, u0_i = displacement x the OU sd of eq.
+    (8) (paper's diffusion); its angle to e_1 is atan(sqrt(eta) |u0|).
+
+    Parameters
+    ----------
+    problem : theory.Problem
+    mu, eta : float
+
+    Returns
+    -------
+    float
+    """
+    from theory import ou_coefficients
+
+    oc = ou_coefficients(problem, mu, 1)
+    sd = np.sqrt(oc.diffusion**2 / (-2 * oc.drift))
+    return math.tan(math.radians(MAX_START_ANGLE_DEG)) / (math.sqrt(eta) * float(np.linalg.norm(sd)))
 
 
 def min_horizon(problem, mu: float, eta: float, ladder) -> float:

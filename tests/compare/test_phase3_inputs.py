@@ -86,6 +86,8 @@ def test_quick_horizon_too_short_is_raised_with_a_note():
     [
         (["--horizon", "1e-6"], "--horizon 1e-06 is shorter than 4 record spacings", ">= 0.0167"),
         (["--runs", "4"], "--runs must be >= 5", "got 4"),
+        (["--displacement", "1e300"], "--displacement 1e+300 starts the transient more than 80", "<= 27.2"),
+        (["--diffusion-scale", "1e300"], "--diffusion-scale must lie in (0, 1000]", "1e+300"),
         (["--runs", "10000000"], "--runs: this run needs an estimated", "chain-steps"),
         (["--runs", "10000000", "--max-steps", "1e20"], "--max-memory: this run needs", "reduce --runs"),
         (["--horizon", "1e9"], "--horizon: this run needs an estimated", "--max-steps"),

@@ -174,7 +174,9 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
         checks += checks_at(
             nu, j, t, T1p, k_esc, k_unst, runs, level, cv["p_exact"], cv["p_lin"], ou_esc, ev, cv["lin_model"]
         )
-        q_disc = float(np.quantile(cv["first"], 1 - nu))
+        with np.errstate(invalid="ignore"):  # first passages with inf (never): the quantile may be inf
+            q_disc = float(np.quantile(cv["first"], 1 - nu))
+            q_ou = float(np.quantile(ou_first, 1 - nu))
         per_nu[f"{nu:g}"] = {
             "T1_paper": T1p[nu],
             "T1_derived": T1d[nu],
@@ -190,7 +192,7 @@ def analyse(spec, ds, info: dict | None = None) -> Verdict:
             "p_escaped_ou_sim": ou_esc[j],
             "p_unstable_ou_sim": ou_unst[j],
             "first_passage_quantile": q_disc if math.isfinite(q_disc) else None,
-            "first_passage_quantile_ou_sim": float(np.quantile(ou_first, 1 - nu)),
+            "first_passage_quantile_ou_sim": q_ou if math.isfinite(q_ou) else None,
         }
     n_div = int(ds["diverged"].values.sum())
     if n_div > MAX_DIVERGED_FRACTION * runs:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "HELP",
     "METRICS",
     "QUICK_SPEC",
+    "MAX_STREAMS",
     "SweepSpec",
     "load_spec",
     "quick_caps",
@@ -78,6 +80,9 @@ QUICK_SPEC = {
     "runs": 4,
     "grid": {"mu": [0.8, 0.9], "tau": "0:40:20", "horizon": [0.5], "dist": ["gaussian", "rademacher"]},
 }
+#: Most data streams (combinations of the outer axes) of one sweep: each is a simulator call and
+#: a block of cells; beyond this the plan alone would take minutes.
+MAX_STREAMS = 10_000
 #: ``--quick`` with ``--spec``: at most this many runs and this horizon.
 _QUICK_CAPS = {"runs": 4, "horizon": 0.5}
 
@@ -119,6 +124,12 @@ class SweepSpec(Spec):
             if isinstance(value, (list, tuple)) and not value:
                 raise ValueError(f"grid.{axis}: empty grid (give at least one value)")
             out[axis] = check(value, f"grid.{axis}")
+        streams = math.prod(len(out[a]) for a in self.AXES if a not in self.INNER)
+        if streams > MAX_STREAMS:
+            raise ValueError(
+                f"grid: {streams} combinations of the outer axes (data streams), more than {MAX_STREAMS}; "
+                "sweep fewer values or run several sweeps"
+            )
         self.set("grid", out)
 
     def axis(self, name: str) -> tuple:

@@ -225,6 +225,14 @@ def test_a_grid_past_the_run_length_says_so():
         ("grid = 3\n", "grid must be a table"),
         ("[grid]\nseed = [0, 0]\n", "grid.seed must not repeat"),
         ("[grid]\nseed = [9223372036854775808]\n", "grid.seed must be <= 2^63 - 1"),  # int64 coordinate
+        (
+            "[grid]\nseed = "
+            + str(list(range(101)))
+            + "\neta = "
+            + str([1e-4 * k for k in range(1, 101)])
+            + "\n",
+            "grid: 10100 combinations of the outer axes",
+        ),
     ],
 )
 def test_bad_sweep_spec_is_refused_naming_the_key(tmp_path, capsys, toml, start):

@@ -233,7 +233,9 @@ def estimate(spec: OdeSpec):
     transient = max(transient, 9 * (n + 1) + 2 * n_t * spec.runs * d * 8 + DIFFUSION_BLOCK_BYTES)
     steps += float(spec.runs) * n
     return Estimate(
-        memory_bytes=kept + transient, chain_steps=steps, reduce=("--runs", "--horizon", "--ladder")
+        memory_bytes=kept + transient,
+        chain_steps=steps,
+        reduce=S.reduce_options(spec, kept + transient, ("--runs", "--horizon", "--ladder")),
     )
 
 

@@ -262,9 +262,13 @@ def estimate(spec: Phase1Spec):
         memory_bytes=max(disc, ou),
         chain_steps=float(spec.runs) * n,
         # the horizon 1.5 T1 grows with 1 / (lambda_1 - lambda_2): a tiny eigengap is long
-        reduce=("--ou-paths", "--runs", "--eigenvalues")
-        if ou > disc
-        else ("--runs", "--ou-paths", "--eigenvalues"),
+        reduce=S.reduce_options(
+            spec,
+            max(disc, ou),
+            ("--ou-paths", "--runs", "--eigenvalues")
+            if ou > disc
+            else ("--runs", "--ou-paths", "--eigenvalues"),
+        ),
     )
 
 

@@ -199,7 +199,9 @@ def estimate(spec: Phase2Spec):
     mem = S.discrete_memory_bytes(spec.runs, n, n_t, len(spec.eigenvalues), spec.delay) + 2 * spec.runs * n_t
     # the horizon 3 T2 grows with (1 - mu) / (lambda_1 - lambda_2) and log(1 / delta^2)
     return Estimate(
-        memory_bytes=mem, chain_steps=float(spec.runs) * n, reduce=("--runs", "--delta", "--eigenvalues")
+        memory_bytes=mem,
+        chain_steps=float(spec.runs) * n,
+        reduce=S.reduce_options(spec, mem, ("--runs", "--delta", "--eigenvalues")),
     )
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "run_in_process",
     "run_cli",
     "discrete_memory_bytes",
+    "ring_bytes",
+    "reduce_options",
     "annotate",
     "stability_note",
     "DATA_CHUNK_BYTES",
@@ -556,8 +558,8 @@ def discrete_memory_bytes(runs: int, n_steps: int, n_records: int, d: int, delay
     The records three times (the kernel's lanes, the ensemble's array, the (runs, n_t, d)
     view handed back and one derived array of the same size in the cell), the data chunk
     (:data:`DATA_CHUNK_BYTES`, or less for a short run), the ring buffers of (tau + 2) states
-    per run and, for a random delay model, its delay sequences (int64, n_steps per run,
-    twice: drawn and in lanes).
+    per run (tau the largest delay drawn) and, for a random delay model, its delay sequences
+    (int64, n_steps per run, twice: drawn and in lanes).
 
     Parameters
     ----------
@@ -573,6 +575,35 @@ def discrete_memory_bytes(runs: int, n_steps: int, n_records: int, d: int, delay
     records = 3 * runs * n_records * d * 8
     data = min(DATA_CHUNK_BYTES, 2 * runs * max(n_steps, 1) * d * 8)
     model = delay["model"]
+    taus = 0 if model == "constant" else 2 * runs * n_steps * 8
+    return int(records + data + ring_bytes(runs, d, delay) + taus)
+
+
+#: The CLI option of each delay model's size (what reduces its ring buffer).
+DELAY_OPTIONS = {
+    "constant": "--tau",
+    "uniform": "--tau-max",
+    "geometric": "--mean-delay",
+    "pipeline": "--pipeline-workers",
+    "sequence": "--tau",
+}
+
+
+def ring_bytes(runs: int, d: int, delay: dict) -> int:
+    """Bytes of the simulator's ring buffers: (tau + 2) states per run, tau the largest delay drawn.
+
+    Parameters
+    ----------
+    runs, d : int
+    delay : dict
+        The delay table; an unbounded geometric law is taken as 20 (1 + mean) (its largest draw
+        over 10^7 draws is about mean x 16), a pipeline of M workers as 4 M.
+
+    Returns
+    -------
+    int
+    """
+    model = delay["model"]
     bound = {
         "constant": delay.get("tau", 0),
         "uniform": delay.get("tau_max", 0),
@@ -580,9 +611,30 @@ def discrete_memory_bytes(runs: int, n_steps: int, n_records: int, d: int, delay
         "pipeline": 4 * delay.get("workers", 1),
         "sequence": max(delay.get("taus", [0]) or [0]),
     }[model]
-    ring = runs * (min(int(bound), n_steps) + 2) * d * 8
-    taus = 0 if model == "constant" else 2 * runs * n_steps * 8
-    return int(records + data + ring + taus)
+    # the kernel's ring holds max(tau_k) + 2 states per run, the largest *drawn* delay (not
+    # min(tau_k, k)): a huge --tau-max costs memory even on a short horizon
+    return int(runs * (int(bound) + 2) * d * 8)
+
+
+def reduce_options(spec: SingleRunSpec, memory_bytes: int, options: tuple) -> tuple:
+    """``options``, with the delay's own option first when its ring buffers are most of the memory.
+
+    Parameters
+    ----------
+    spec : SingleRunSpec
+    memory_bytes : int
+        The estimate.
+    options : tuple of str
+        The options that reduce it otherwise, most effective first.
+
+    Returns
+    -------
+    tuple of str
+    """
+    ring = ring_bytes(spec.runs, len(spec.eigenvalues), spec.delay)
+    if ring > memory_bytes / 2:
+        return (DELAY_OPTIONS[spec.delay["model"]], *options)
+    return tuple(options)
 
 
 def annotate(ds, units: dict, descriptions: dict | None = None):

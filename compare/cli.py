@@ -31,6 +31,7 @@ from pathlib import Path
 
 from theory import PAPER_EIGENVALUES, Problem
 from theory.validation import check_eta, check_mu, check_nonnegative_int, check_positive_int
+from theory.validation import check_seed as _check_seed
 
 __all__ = [
     "DEFAULT_ETA",
@@ -66,7 +67,6 @@ __all__ = [
     "ENGINE_OPTIONS",
     "engine_options_given",
     "check_seed",
-    "MAX_SEED",
     "validate_engine",
 ]
 
@@ -280,12 +280,9 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-#: Seeds are stored as int64 (netCDF attributes, zarr): the largest accepted is 2^63 - 1.
-MAX_SEED = 2**63 - 1
-
-
 def check_seed(seed) -> int:
-    """``--seed`` as a non-negative integer that fits the stores' int64.
+    """``--seed`` as a non-negative integer that fits the stores' int64
+    (:func:`theory.validation.check_seed`).
 
     Parameters
     ----------
@@ -295,16 +292,8 @@ def check_seed(seed) -> int:
     Returns
     -------
     int
-
-    Raises
-    ------
-    ValueError
-        ``--seed ...`` if it is negative, not an integer, or above :data:`MAX_SEED`.
     """
-    seed = check_nonnegative_int(seed, "--seed")
-    if seed > MAX_SEED:
-        raise ValueError(f"--seed must be at most 2^63 - 1 (stored as int64), got {seed}")
-    return seed
+    return _check_seed(seed, "--seed")
 
 
 def validate_resources(args: argparse.Namespace) -> None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from compare.engine.spec import Spec
+from theory.validation import MAX_SEED as _MAX_SEED
+from theory.validation import check_seed as _check_seed
 
 __all__ = [
     "DELAY_MODELS",
@@ -73,29 +75,9 @@ MIN_TAUS = 3
 MAX_TAUS = 100_000
 
 
-#: Seeds are stored as int64 (raw.nc attributes and coordinates).
-MAX_SEED = 2**63 - 1
-
-
-def check_seed(seed, name: str = "seed") -> int:
-    """A root seed: an integer in 0..:data:`MAX_SEED` (ValueError naming ``name``).
-
-    Parameters
-    ----------
-    seed : int
-    name : str
-        Name used in the message (``"--seed"``, ``"grid.seed"``).
-
-    Returns
-    -------
-    int
-    """
-    from theory.validation import check_nonnegative_int
-
-    seed = check_nonnegative_int(seed, name)
-    if seed > MAX_SEED:
-        raise ValueError(f"{name} must be <= 2^63 - 1 (seeds are stored as int64), got {seed}")
-    return seed
+#: Seeds are stored as int64 (raw.nc attributes and coordinates): theory.validation's rule.
+MAX_SEED = _MAX_SEED
+check_seed = _check_seed
 
 
 def check_runs(runs, name: str = "runs") -> int:

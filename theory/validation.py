@@ -21,7 +21,12 @@ __all__ = [
     "check_probability",
     "check_eigenvalues",
     "check_basis",
+    "check_seed",
+    "MAX_SEED",
 ]
+
+#: Root seeds are stored as int64 (netCDF attributes, zarr): the largest accepted is 2^63 - 1.
+MAX_SEED = 2**63 - 1
 
 
 def _is_real_number(x) -> bool:
@@ -194,9 +199,7 @@ def check_eigenvalues(eigenvalues: Sequence[float] | np.ndarray, name: str = "ei
     if np.any(np.diff(lam) > 0):
         raise ValueError(f"{name} must be sorted in non-increasing order, got {lam.tolist()}")
     if not lam[0] > lam[1]:
-        raise ValueError(
-            f"{name} need an eigengap lambda_1 > lambda_2 (Assumption 1), got {lam.tolist()}"
-        )
+        raise ValueError(f"{name} need an eigengap lambda_1 > lambda_2 (Assumption 1), got {lam.tolist()}")
     return lam
 
 
@@ -231,3 +234,28 @@ def check_basis(Q, d: int, name: str = "Q", atol: float = 1e-10) -> np.ndarray:
     if err > atol:
         raise ValueError(f"{name} must be orthonormal (max |Q^T Q - I| = {err:.3g} > {atol:g})")
     return Q
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A root seed: an integer in 0..:data:`MAX_SEED`.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    name : str
+        Name used in the message (``"--seed"``, ``"grid.seed"``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, if ``seed`` is negative, not an integer, or above :data:`MAX_SEED`.
+    """
+    seed = check_nonnegative_int(seed, name)
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be at most 2^63 - 1 (seeds are stored as int64), got {seed}")
+    return seed

@@ -224,7 +224,7 @@ def test_a_grid_past_the_run_length_says_so():
         ("[grid]\nmu = []\n", "grid.mu: empty grid"),
         ("grid = 3\n", "grid must be a table"),
         ("[grid]\nseed = [0, 0]\n", "grid.seed must not repeat"),
-        ("[grid]\nseed = [9223372036854775808]\n", "grid.seed must be <= 2^63 - 1"),  # int64 coordinate
+        ("[grid]\nseed = [9223372036854775808]\n", "grid.seed must be at most 2^63 - 1"),  # int64 coordinate
         (
             "[grid]\nseed = "
             + str(list(range(101)))

@@ -128,7 +128,7 @@ def plan(args) -> dict:
         except ValueError as exc:
             raise ValueError(f"{exc} (subcommand {name} of all)") from None
         plans[name] = sub_args
-    limit = step_limit(getattr(args, "max_steps", None))
+    limit = step_limit(getattr(args, "max_steps", None), getattr(args, "quick", False))
     if total > limit:
         raise ValueError(
             f"--max-steps: the subcommands of all need an estimated {total:.3g} chain-steps, more than "

@@ -604,5 +604,5 @@ def check_resources(estimate, args) -> None:
     check_fits(
         estimate,
         memory_limit(getattr(args, "max_memory", None)),
-        step_limit(getattr(args, "max_steps", None)),
+        step_limit(getattr(args, "max_steps", None), getattr(args, "quick", False)),
     )

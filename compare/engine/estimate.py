@@ -18,7 +18,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["Estimate", "memory_limit", "step_limit", "check_fits", "format_bytes"]
+__all__ = ["Estimate", "memory_limit", "step_limit", "check_fits", "format_bytes", "QUICK_MAX_CHAIN_STEPS"]
 
 #: Fraction of physical memory a run may plan to use by default.
 DEFAULT_MEMORY_FRACTION = 0.5
@@ -118,13 +118,23 @@ def memory_limit(max_memory_gib: float | None = None) -> float:
     return math.inf if phys is None else DEFAULT_MEMORY_FRACTION * phys
 
 
-def step_limit(max_steps: float | None = None) -> float:
+#: Work a ``--quick`` run (a smoke test) may plan without an explicit ``--max-steps``: 1e9
+#: chain-steps, ~5000x the largest quick budget (2.2e5) and a few minutes of kernel time; a
+#: --quick run that its other options push past it is not a smoke test.
+QUICK_MAX_CHAIN_STEPS = 1e9
+
+
+def step_limit(max_steps: float | None = None, quick: bool = False) -> float:
     """The number of chain-steps a run may plan to execute.
 
     Parameters
     ----------
     max_steps : float, optional
-        Explicit limit (``--max-steps``). Else ``$COMPARE_MAX_CHAIN_STEPS``, else no limit.
+        Explicit limit (``--max-steps``). Else ``$COMPARE_MAX_CHAIN_STEPS``, else
+        :data:`QUICK_MAX_CHAIN_STEPS` under ``--quick``, else no limit (a long run is the
+        user's choice; its progress bar shows the ETA).
+    quick : bool
+        The run is a ``--quick`` smoke test.
 
     Returns
     -------
@@ -141,7 +151,7 @@ def step_limit(max_steps: float | None = None) -> float:
             if not (math.isfinite(max_steps) and max_steps > 0):
                 raise ValueError(f"COMPARE_MAX_CHAIN_STEPS must be a positive number, got {env!r}")
     if max_steps is None:
-        return math.inf
+        return QUICK_MAX_CHAIN_STEPS if quick else math.inf
     if not (math.isfinite(max_steps) and max_steps > 0):
         raise ValueError(f"--max-steps must be a positive number of chain-steps, got {max_steps!r}")
     return float(max_steps)

@@ -449,7 +449,7 @@ def run_command(comparison: Comparison, args: argparse.Namespace, out_dir):
             check_fits(
                 comparison.estimate(spec),
                 memory_limit(getattr(args, "max_memory", None)),
-                step_limit(getattr(args, "max_steps", None)),
+                step_limit(getattr(args, "max_steps", None), getattr(args, "quick", False)),
             )
         if not args.store and not overwrite:
             why = default_store_of_other_spec(store, spec, comparison.name)

@@ -316,6 +316,22 @@ def test_step_limit_from_option_or_environment(monkeypatch):
         step_limit()
 
 
+def test_a_quick_run_has_a_default_work_limit_and_an_explicit_one_wins(monkeypatch):
+    # --quick is a smoke test: 1e9 chain-steps unless --max-steps (or the environment) says otherwise
+    monkeypatch.delenv("COMPARE_MAX_CHAIN_STEPS", raising=False)
+    assert step_limit(quick=True) == 1e9
+    assert step_limit(5e10, quick=True) == 5e10
+    monkeypatch.setenv("COMPARE_MAX_CHAIN_STEPS", "2e9")
+    assert step_limit(quick=True) == 2e9
+
+
+def test_quick_tradeoff_pushed_past_the_quick_work_limit_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("COMPARE_MAX_CHAIN_STEPS", raising=False)
+    # eta = 1e-9 makes the quick grid 6e10 chain-steps: refused before any cell, naming --max-steps
+    assert main(["tradeoff", "--quick", "--eta", "1e-9", "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    _one_line(capsys, "--max-steps: this run needs an estimated 6e+10 chain-steps")
+
+
 @dataclass(frozen=True)
 class ToySpec(Spec):
     n: int = 2

@@ -753,6 +753,18 @@ def _pairs(argv: list[str]):
             yield word, argv[i + 1]
 
 
+def _grid_points(text: str) -> int | None:
+    """Number of delays of a ``start:stop[:step]`` or comma-separated grid (None if malformed)."""
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            start, stop, step = (*parts, 1) if len(parts) == 2 else parts
+            return len(range(start, stop + 1, step)) if step > 0 else None
+        return len([int(p) for p in text.split(",")])
+    except ValueError:
+        return None
+
+
 def must_refuse(cli: str, argv: list[str]) -> str | None:
     """Why this command line must be refused (exit 2), or None if it may run.
 
@@ -784,14 +796,8 @@ def must_refuse(cli: str, argv: list[str]) -> str | None:
             if _option(argv, opt) is not None and (model or "constant") != owner and argv[0] != "all":
                 return f"{opt} with --delay-model {model or 'constant'}"
         taus = _option(argv, "--taus")
-        if argv[0] == "tradeoff" and taus is not None:
-            try:
-                from compare.cli import parse_int_range
-
-                if len(parse_int_range(taus, "--taus")) == 1:
-                    return f"one-point --taus {taus}"
-            except ValueError:
-                pass
+        if argv[0] == "tradeoff" and taus is not None and _grid_points(taus) == 1:
+            return f"one-point --taus {taus}"
     return None
 
 
@@ -1327,6 +1333,19 @@ def test_checker_wants_theory_notes(tmp_path):
     assert problems_of("", "theory", ["--json"], tmp_path, said) == []
     vacuous = _answer(0, report(3, 8000.0, []))
     assert any("epsilon 8000" in p for p in problems_of("", "theory", ["--json"], tmp_path, vacuous))
+
+
+def test_grid_points():
+    assert [_grid_points(t) for t in ("0", "0:0", "0,10", "0:40:20", "0:60:15", "a:b", "1,,2", "0:10:0")] == [
+        1,
+        1,
+        2,
+        3,
+        5,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_checker_rejects_theory_output_with_nan(tmp_path):

@@ -590,6 +590,10 @@ def _max_stable_delay(mu: float, s: float) -> int:
 
 def _closed_form(mu: float, s: float, p: np.ndarray):
     """(stable, loop gain, ||G||^2) of a point mass or uniform law by the closed forms, else None."""
+    if p.size == 1:  # no delay: AR(2) x' = (1 + mu - s) x - mu x_-1 + e, stable iff s < 2 (1 + mu)
+        if _max_stable_delay(mu, s) < 0:
+            return False, math.inf, math.inf
+        return True, 0.0, (1.0 + mu) / ((1.0 - mu) * s * (2.0 * (1.0 + mu) - s))
     kind = _structure(p) if mu >= _CLOSED_FORM_MIN_MU else None
     K = p.size - 1
     if kind == "constant":

@@ -1110,7 +1110,8 @@ def test_every_cli_input_gets_a_clear_answer(worker, case_root, line):
 
 @pytest.mark.slow
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES_SLOW", "2000")), **_COMMON_SETTINGS)
-@given(line=cases(salt=0x5EED))  # other seeds than the default run's (derandomised: the same seeds)
+# other seeds than the default run's (derandomised: the same seeds); FUZZ_SALT=N explores others
+@given(line=cases(salt=int(os.environ.get("FUZZ_SALT", "0x5EED"), 0)))
 def test_every_cli_input_gets_a_clear_answer_long(worker, case_root, line):
     run_and_check(worker, case_root, line)
 

@@ -422,7 +422,9 @@ def delay_acceptance(
     reads, as a region of the estimate e, ``[predicted - allowance - (hi - e), predicted +
     allowance + (e - lo)]`` (the interval's half-widths are the statistical tolerance). A
     censored estimate (the grid's end ``grid_top``: only a lower bound) is never accepted,
-    so the region stops half a step below it (grid values are integers); with
+    so the region stops half a step below it (grid values are integers; :func:`delay_check`
+    reports a censored estimate as not measured when the uncensored region reaches the grid's
+    end, and as a NO only when the whole region lies below it); with
     ``nonnegative``, a negative prediction ("unstable at the first grid value") is accepted
     nowhere: the region is then {-0.5}, which no grid value reaches.
 
@@ -482,6 +484,21 @@ def delay_check(
     -------
     Check
     """
+    reach = float(predicted) + allowance + (od.estimate - od.lo)  # the uncensored region's top
+    if od.censored and reach >= float(grid_top):
+        # the simulation only says "optimal delay >= grid_top", which a prediction whose region
+        # reaches the grid's end agrees with: neither yes (nothing was located) nor no
+        from compare.checks import not_measured
+
+        return not_measured(
+            name=name,
+            equation=equation,
+            predicted=predicted,
+            tolerance=text.get("tolerance", ""),
+            note=f"censored: the error never exceeded the allowance up to the grid's last delay "
+            f"{grid_top:g}, which the prediction {float(predicted):g} (+ allowance) reaches; "
+            "extend --taus past it",
+        )
     acceptance = delay_acceptance(float(predicted), od, allowance, float(grid_top), nonnegative=nonnegative)
     return Check(
         name=name,

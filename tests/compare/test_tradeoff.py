@@ -351,7 +351,10 @@ def test_a_censored_optimum_is_outside_every_acceptance_region():
     from compare.tradeoff_analysis import delay_check
 
     od = tr.OptimalDelay(160.0, 150.0, 160.0, censored=True)
-    c = delay_check("x", "eq", 160, od, 10.0, 160.0, tolerance="t")
-    assert c.holds is False and c.acceptance[1] < 160
+    c = delay_check("x", "eq", 100, od, 10.0, 160.0, tolerance="t")
+    assert c.holds is False and c.acceptance[1] < 160  # 100 + 10 + 10 < 160: contradicted
+    # "optimal delay >= 160" neither confirms nor contradicts 160 (+ allowance): not measured
+    assert delay_check("x", "eq", 160, od, 10.0, 160.0, tolerance="t").holds is None
+    assert delay_check("x", "eq", 140, od, 10.0, 160.0, tolerance="t").holds is None  # reaches 160
     free = tr.OptimalDelay(150.0, 140.0, 160.0, censored=False)
     assert delay_check("x", "eq", 160, free, 10.0, 170.0, tolerance="t").holds is True

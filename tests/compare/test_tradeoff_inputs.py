@@ -183,7 +183,15 @@ def test_most_runs_diverged_at_zero_delay_means_no_optimal_delay(k, measured):
     v = ta.analyse(spec, ds)
     delay_checks = [c for c in v.checks if not c.name.startswith("error_at_tau0")]
     assert (v.results["optimal_delay"]["0.9"] is not None) is measured
-    assert all((c.holds is not None) is measured for c in delay_checks)
+    censored = measured and v.results["optimal_delay_censored"]["0.9"]
+    for c in delay_checks:
+        if not measured:
+            assert c.holds is None
+        elif censored:  # "optimal delay >= the grid end" confirms nothing: not measured or a NO
+            assert c.holds is not True
+        else:
+            assert c.holds is not None
+    assert censored is (k == 5)
     if measured:  # the rule on the mean curve: a diverged run counts as the cap 1 at tau = 0
         # k = 0: e(0) = 0.01, allowance 0.015 -> 20; k = 5: e(0) = 0.505 inflates the allowance
         # to 0.76 > e(30) = 0.5 -> the grid end 30 (why a curve mostly diverged at 0 is refused)
@@ -312,3 +320,20 @@ def test_the_uniform_mean_field_threshold_is_searched_only_where_it_is_solvable(
     spec = spec.replace(delay_model="uniform", eta=1e-9)
     check = next(c for c in ta.analyse(spec, ds).checks if c.name.startswith("optimal_vs_mean_field"))
     assert check.holds is None and "not solved" in check.note
+
+
+def test_a_censored_optimal_delay_is_not_measured_against_a_prediction_beyond_the_grid():
+    """Censored at the grid's end the simulation says only "optimal delay >= 20": a prediction of
+    2939 agrees with that and one of 10 contradicts it; neither may be called a match."""
+    from compare.optimal_delay import OptimalDelay
+    from compare.tradeoff_analysis import delay_check
+
+    od = OptimalDelay(20.0, 20.0, 20.0, True)
+    beyond = delay_check("x", "eq", 2939, od, 1.0, 20.0, tolerance="t", note="n")
+    assert beyond.holds is None and "extend --taus" in beyond.note
+    inside = delay_check("x", "eq", 10, od, 1.0, 20.0, tolerance="t", note="n")
+    assert inside.holds is False
+    located = delay_check(
+        "x", "eq", 2939, OptimalDelay(20.0, 19.0, 20.0, False), 1.0, 40.0, tolerance="t", note="n"
+    )
+    assert located.holds is False  # located at 20, far from 2939: a real NO

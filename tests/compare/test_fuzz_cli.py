@@ -1073,6 +1073,8 @@ ISSUE_EXAMPLES = [
     "compare phase2 --quick --no-progress --eta nan --out {tmp}/out",
     "compare phase3 --quick --no-progress --delay-model uniform --tau-max 100000000 --out {tmp}/out",
     "compare dnn --quick --no-progress --sharpness-iters 1000000 --out {tmp}/out",
+    "compare phase3 --quick --no-progress --sweep 0 --ladder 1,1 --out {tmp}/out",
+    "compare ode --quick --no-progress --h0 1e300,1,1,1 --out {tmp}/out",
     # theory CLI
     "theory --mu 0.99999 --json",
     "theory --mu 0.99999",

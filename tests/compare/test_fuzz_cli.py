@@ -1103,7 +1103,7 @@ _COMMON_SETTINGS = dict(
 )
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), **_COMMON_SETTINGS)
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), **_COMMON_SETTINGS)
 @_pin(ISSUE_EXAMPLES)
 @given(line=cases())
 def test_every_cli_input_gets_a_clear_answer(worker, case_root, line):

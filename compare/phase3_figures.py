@@ -148,7 +148,7 @@ def _discrepancy(s, ladder: dict, out_dir, fmt) -> str:
     for ax, title in ((axes[0, 0], "|decay rate / OU - 1|"), (axes[0, 1], "|variance / OU - 1|")):
         plots.log_log(ax)
         ax.set_xlabel("eta (step size)")
-        ax.set_ylabel(f"{title} (dimensionless, +-1 SE)")
+        ax.set_ylabel("relative deviation (bars: +-1 SE)")
         ax.set_title(title, fontsize=9)
         if len(etas):
             ax.plot(

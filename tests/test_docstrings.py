@@ -17,7 +17,6 @@ Run as a script to list the violations of some files: ``python tests/test_docstr
 from __future__ import annotations
 
 import ast
-import os
 import sys
 from pathlib import Path
 
@@ -157,15 +156,8 @@ def source_files() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 
 
-#: TEMPORARY while issue 13's docstring pass is in progress (removed when it is done):
-#: the per-file test runs only with DOCSTRINGS_STRICT=1.
-IN_PROGRESS = True
-
-
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_public_api_has_numpydoc_docstrings(path):
-    if IN_PROGRESS and not os.environ.get("DOCSTRINGS_STRICT"):
-        pytest.skip("docstring pass in progress (DOCSTRINGS_STRICT=1 to run)")
     problems = violations(path)
     assert not problems, "\n".join(problems)
 

@@ -713,7 +713,7 @@ def case_root(tmp_path_factory):
 #: --spec), or one of argparse's and the dispatcher's own usage errors.
 NAMES_AN_OPTION = re.compile(
     r"^(python -m \w+: )?error: (argument )?(--[\w-]+|unrecognized arguments|unknown command"
-    r"|a command is required|the following arguments are required)"
+    r"|a command is required|the following arguments are required|ambiguous option: --)"
 )
 #: ... or, for ``sweep``, the key of the ``--spec`` file it is about (``grid.mu must ...``).
 SPEC_KEY = re.compile(r"^error: [a-z_]+(\.[a-z_]+)*[: ]")
@@ -1185,6 +1185,8 @@ def test_checker_accepts_clear_answers(tmp_path):
     sweep = ["sweep", "--spec", "x.toml"]
     spec_key = _answer(2, stderr="error: grid.mu must lie in [0, 1), got 1.5\n")
     assert problems_of("", "compare", sweep, tmp_path, spec_key) == []
+    ambiguous = _answer(2, stderr="error: ambiguous option: --tau=1000 could match --tau-max, --taus\n")
+    assert problems_of("", "compare", ["tradeoff", "--tau=1000"], tmp_path, ambiguous) == []
     strict = [*argv, "--strict"]
     stdout = _verdict(
         tmp_path, checks=[{"name": "a", "holds": False, "observed": 2.0, "interval": [1.5, 2.5]}]

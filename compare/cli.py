@@ -251,6 +251,9 @@ def parse_ladder(text: str) -> list[float]:
     factors = parse_float_list(text, "--ladder")
     if any(f <= 0 for f in factors):
         raise ValueError(f"--ladder factors must be > 0, got {text!r}")
+    if len(set(factors)) != len(factors):
+        # one rung per factor: a repeated one makes the eta -> 0 fit singular
+        raise ValueError(f"--ladder must have distinct factors (one rung each), got {text!r}")
     return factors
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "NAME",
     "HELP",
     "COMPARISON",
+    "unit_vector",
     "OdeSpec",
     "cells",
     "estimate",
@@ -82,6 +83,24 @@ N_RECORDS = 200
 DIFFUSION_BLOCK_BYTES = 8 * (1 << 21)
 #: Seed tag of the diffusion's noise ("dif"), as before the engine.
 _DIFFUSION_TAG = 0x646966
+
+
+def unit_vector(h) -> np.ndarray:
+    """``h / ||h||`` without overflow or underflow: scaled by max |h_i| first (``1e300`` or
+    ``1e-320`` entries would make the plain norm inf or 0 and the start all zeros).
+
+    Parameters
+    ----------
+    h : array_like, shape (d,)
+        Finite, not all zero.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+    """
+    h = np.asarray(h, dtype=float)
+    h = h / np.max(np.abs(h))
+    return h / np.linalg.norm(h)
 
 
 @dataclass(frozen=True)
@@ -155,11 +174,7 @@ class OdeSpec(S.SingleRunSpec):
         ndarray, shape (d,)
         """
         d = len(self.eigenvalues)
-        return (
-            np.ones(d) / math.sqrt(d)
-            if self.h0 is None
-            else np.asarray(self.h0, float) / np.linalg.norm(self.h0)
-        )
+        return np.ones(d) / math.sqrt(d) if self.h0 is None else unit_vector(self.h0)
 
     def etas(self) -> list[float]:
         """The step sizes of the ladder, eta x factor.
@@ -501,11 +516,9 @@ def validate(args) -> None:
         raise ValueError(f"--h0 must have {d} entries (one per eigenvalue), got {len(h0)}")
     if not any(x != 0 for x in h0):
         raise ValueError("--h0 must be non-zero")
-    args.h0_vec = np.asarray(h0) / np.linalg.norm(h0)
+    args.h0_vec = unit_vector(h0)
     check_positive_float(args.horizon, "--horizon")
-    args.ladder_factors = cli.parse_ladder(args.ladder)
-    if len(set(args.ladder_factors)) != len(args.ladder_factors):
-        raise ValueError(f"--ladder must have distinct factors (one rung each), got {args.ladder!r}")
+    args.ladder_factors = cli.parse_ladder(args.ladder)  # distinct factors > 0
     step = args.eta * max(args.ladder_factors)
     if not args.horizon >= step:
         given = getattr(args, "given_options", frozenset())

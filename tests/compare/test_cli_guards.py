@@ -530,3 +530,10 @@ def test_all_checks_every_subcommands_resources_before_running_any(fake, toy, ca
         "(subcommand toycmd of all)"
     )
     assert fake.calls == [] and not out.exists()
+
+
+def test_a_ladder_with_a_repeated_factor_is_refused():
+    # one rung per factor: phase3's eta -> 0 fit died of a singular matrix on --ladder 1,1
+    with pytest.raises(ValueError, match="^--ladder must have distinct factors"):
+        cli.parse_ladder("1,0.5,1")
+    assert cli.parse_ladder("1,0.5,0.25") == [1.0, 0.5, 0.25]

@@ -358,3 +358,15 @@ def test_raw_nc_redraws_every_figure_and_describes_every_variable(name, tmp_path
     assert sorted(again) == sorted(v["figures"]) and again
     for f in again:
         assert (tmp_path / "again" / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_a_huge_or_tiny_start_is_normalised_without_overflow():
+    """ode's start h0/||h0||: 1e300 entries overflowed the plain norm to inf (start all zeros, "h0
+    must be non-zero"); subnormal ones underflowed it. Scaled by max |h_i| first, both are exact."""
+    import numpy as np
+
+    from compare.ode import unit_vector
+
+    assert np.array_equal(unit_vector([1e300, 1, 1, 1]), [1.0, 1e-300, 1e-300, 1e-300])
+    assert np.allclose(unit_vector([1e-320, 1e-320]), [2**-0.5, 2**-0.5])
+    assert np.allclose(unit_vector([3.0, 4.0]), [0.6, 0.8])

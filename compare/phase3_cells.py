@@ -477,11 +477,12 @@ def estimate(spec: Phase3Spec):
         the longest rung), ``--sweep``.
     """
     from compare.engine.estimate import Estimate
+    from compare.single_run import DELAY_OPTIONS, largest_delay, ring_bytes
 
     s = setup(spec)
     d, m, runs = s.problem.d, s.problem.d - 1, spec.runs
     random = spec.delay["model"] != "constant"
-    ring = 0 if random else int(spec.delay["tau"])  # a random model's ring: its largest draw (small)
+    ring = largest_delay(spec.delay)  # the ring holds the largest delay drawn (--tau-max 1e8: 1e8)
     peak, steps, dataset = 0, 0.0, 0
     for eta_l in spec.etas():
         n = max(1, int(round((s.burn + spec.horizon) / eta_l)))
@@ -508,4 +509,6 @@ def estimate(spec: Phase3Spec):
         steps += len(taus) * runs * n
         dataset += 8 * len(taus) * runs * (m + 1)
     reduce = ("--runs", "--horizon", "--ladder (larger factors)", "--sweep (fewer or smaller fractions)")
+    if ring_bytes(runs, d, spec.delay) > (peak + 3 * dataset) / 4:  # the delay's history dominates
+        reduce = (DELAY_OPTIONS[spec.delay["model"]], *reduce)
     return Estimate(memory_bytes=int(peak + 3 * dataset), chain_steps=float(steps), reduce=reduce)

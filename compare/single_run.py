@@ -48,6 +48,7 @@ __all__ = [
     "run_cli",
     "discrete_memory_bytes",
     "ring_bytes",
+    "largest_delay",
     "reduce_options",
     "annotate",
     "stability_note",
@@ -589,15 +590,15 @@ DELAY_OPTIONS = {
 }
 
 
-def ring_bytes(runs: int, d: int, delay: dict) -> int:
-    """Bytes of the simulator's ring buffers: (tau + 2) states per run, tau the largest delay drawn.
+def largest_delay(delay: dict) -> int:
+    """The largest delay the kernel's ring buffer must hold for a delay model (its largest draw).
 
     Parameters
     ----------
-    runs, d : int
     delay : dict
-        The delay table; an unbounded geometric law is taken as 20 (1 + mean) (its largest draw
-        over 10^7 draws is about mean x 16), a pipeline of M workers as 4 M.
+        The delay table (:func:`delay_to_json`); an unbounded geometric law is taken as
+        20 (1 + mean) (its largest draw over 10^7 draws is about mean x 16), a pipeline of M
+        workers as 4 M.
 
     Returns
     -------
@@ -611,9 +612,25 @@ def ring_bytes(runs: int, d: int, delay: dict) -> int:
         "pipeline": 4 * delay.get("workers", 1),
         "sequence": max(delay.get("taus", [0]) or [0]),
     }[model]
+    return int(bound)
+
+
+def ring_bytes(runs: int, d: int, delay: dict) -> int:
+    """Bytes of the simulator's ring buffers: (tau + 2) states per run, tau the largest delay drawn.
+
+    Parameters
+    ----------
+    runs, d : int
+    delay : dict
+        The delay table (:func:`largest_delay` bounds its draws).
+
+    Returns
+    -------
+    int
+    """
     # the kernel's ring holds max(tau_k) + 2 states per run, the largest *drawn* delay (not
     # min(tau_k, k)): a huge --tau-max costs memory even on a short horizon
-    return int(runs * (int(bound) + 2) * d * 8)
+    return int(runs * (largest_delay(delay) + 2) * d * 8)
 
 
 def reduce_options(spec: SingleRunSpec, memory_bytes: int, options: tuple) -> tuple:

@@ -187,3 +187,16 @@ def test_raw_nc_redraws_every_figure_and_a_delay_past_the_threshold_is_said(tmp_
     assert sorted(made) == sorted(v["figures"]) and len(made) == 4
     for name in made:
         assert (again / name).read_bytes() == (path / name).read_bytes(), name
+
+
+def test_a_huge_random_delay_history_is_refused_naming_its_option(tmp_path, capsys):
+    """The kernel's ring holds the largest delay drawn: --tau-max 1e8 is 1e8 states per run
+    (tens of GiB) even on a --quick horizon; the estimate used to count a random model's ring
+    as empty, so the run died of MemoryError past the guard (fuzz finding)."""
+    code = main(
+        ["phase3", "--quick", "--no-progress", "--delay-model", "uniform", "--tau-max", "100000000"]
+        + ["--max-memory", "4", "--out", str(tmp_path / "o")]  # any machine: ~24 GiB > 4 GiB
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: --max-memory:") and "reduce --tau-max or" in err[0]

@@ -93,6 +93,9 @@ __all__ = [
     "assemble",
     "describe",
     "estimate",
+    "sharpness_products",
+    "CHAIN_STEPS_PER_SAMPLE_PARAM",
+    "MAX_SHARPNESS_ITERS",
     "dataset_shape",
     "RAW_VARIABLES",
     "plan",
@@ -227,6 +230,11 @@ class Spec(EngineSpec):
         self.set("mus", mus)
         for name in ("runs", "epochs", "hidden", "batch_size", "sharpness_iters", "hessian_samples"):
             self.set(name, check_positive_int(getattr(self, name), opt(name)))
+        if self.sharpness_iters > MAX_SHARPNESS_ITERS:
+            raise ValueError(
+                f"--sharpness-iters must be <= {MAX_SHARPNESS_ITERS} (power iterations per measurement), "
+                f"got {self.sharpness_iters}"
+            )
         if self.runs < 2:
             raise ValueError(f"--runs must be >= 2 (the checks' errors are over runs), got {self.runs}")
         for name in ("seed", "sharpness_every"):
@@ -381,6 +389,37 @@ def describe(ds):
     return ds
 
 
+#: Kernel-equivalent chain-steps per sample x parameter of a dnn forward-backward pass (a minibatch
+#: gradient step costs batch x P of them, a Hessian-vector product hessian_samples x P): the work
+#: unit of :func:`estimate`, so that the shared ``--max-steps`` guard bounds dnn's time like the
+#: MSGD kernel's (see :func:`estimate` for the measurement).
+CHAIN_STEPS_PER_SAMPLE_PARAM = 0.8
+#: Upper bound of ``--sharpness-iters``: power iteration on the top Hessian eigenvalue settles in
+#: tens of products (warm-started across measurements); 1000 already costs ~100x a default run's.
+MAX_SHARPNESS_ITERS = 1000
+
+
+def sharpness_products(spec: Spec) -> int:
+    """Hessian-vector products per configuration of a run (:meth:`simulate.dnn_train` ``measure``).
+
+    A measurement after epoch e (e a multiple of ``sharpness_every``, or the last epoch) runs
+    ``sharpness_iters`` power iterations, three times as many at e = 0 (the cold start).
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    int
+        0 when ``sharpness_every`` is 0.
+    """
+    if not spec.sharpness_every:
+        return 0
+    later = sum(1 for e in range(1, spec.epochs + 1) if e % spec.sharpness_every == 0 or e == spec.epochs)
+    return spec.sharpness_iters * (3 + later)
+
+
 def estimate(spec: Spec) -> Estimate:
     """Peak memory and work of a run, from the spec alone (before any cell runs).
 
@@ -392,6 +431,21 @@ def estimate(spec: Spec) -> Estimate:
     C x updates, three times: the trainer's, the cells' and the assembled Dataset's) and the
     activations of a minibatch, the Hessian subset and the validation set.
 
+    Work is in kernel-equivalent chain-steps (the unit of ``--max-steps`` and
+    ``$COMPARE_MAX_CHAIN_STEPS``: one chain-step of the MSGD kernel, ~2-3 ns, docs/benchmarks.md),
+    so that the shared guard bounds dnn's time too. A dnn update is far dearer than an MSGD
+    chain-step: its cost is C x P x (samples through the network) x
+    :data:`CHAIN_STEPS_PER_SAMPLE_PARAM`, counting per configuration ``updates x batch`` samples
+    (gradient steps), ``sharpness_products x hessian_samples`` (the power iterations' Hessian-vector
+    products, :func:`sharpness_products`) and ``(epochs + 1) x n_val / 3`` (the per-epoch validation,
+    a forward pass only). Measured (2-core shared machine, in-process ``simulate_spec``, wall time
+    differences so that set-up cancels): the default network (digits, hidden 32, P = 2410, C = 250)
+    took 151 us per configuration-update at batch 32 (1.95 ns per sample x parameter) and 1.05 ms per
+    configuration-power-iteration on 256 samples (1.70 ns per sample x parameter); against ~2.5 ns
+    per MSGD chain-step (docs/benchmarks.md: 1.8-2.9 ns) that is 0.8 chain-steps per sample x
+    parameter, i.e. one default minibatch step ~6e4 chain-steps. Small networks (hidden 8, C = 20)
+    measured within 1.5x of the same rate (per-call overhead); the default run is ~3e10 chain-steps.
+
     Parameters
     ----------
     spec : Spec
@@ -399,7 +453,7 @@ def estimate(spec: Spec) -> Estimate:
     Returns
     -------
     compare.engine.estimate.Estimate
-        Peak bytes, chain-steps (configurations x updates), and the options that reduce them.
+        Peak bytes, kernel-equivalent chain-steps, and the options that reduce them.
     """
     n_train, n_val, F, K = dataset_shape(spec.dataset)
     H, B, R = spec.hidden, spec.batch_size, spec.runs
@@ -407,19 +461,24 @@ def estimate(spec: Spec) -> Estimate:
     n = spec.epochs * (n_train // B)
     nM, C = len(spec.Ms), len(spec.Ms) * len(spec.mus) * R
     E1 = spec.epochs + 1
+    S = min(spec.hessian_samples, n_train)
     mem = (
         8.0 * C * (min(max(spec.Ms), n) + 2) * P  # slot buffer: <= M live versions, <= one per update
         + 8.0 * 8 * C * P  # theta, theta_prev, new, gradient, stale, power vector and temporaries
         + 8.0 * R * n * B  # minibatch indices
         + 8.0 * 3 * (n + 1) * (nM * R + C)  # slot layouts per (M, run) and per configuration
         + 4.0 * 3 * C * n  # staleness, three copies
-        + 8.0 * 4 * C * (B + min(spec.hessian_samples, n_train) + n_val) * (H + K)  # activations
+        + 8.0 * 4 * C * (B + S + n_val) * (H + K)  # activations
         + 8.0 * 10 * C * E1  # per-epoch records
     )
+    samples = float(n) * B + float(sharpness_products(spec)) * S + E1 * n_val / 3.0
+    reduce = ("--runs", "--epochs", "--Ms", "--mus", "--hidden")
+    if float(sharpness_products(spec)) * S > float(n) * B:  # the power iterations dominate: say so first
+        reduce = ("--sharpness-iters", "--hessian-samples", "--sharpness-every", *reduce)
     return Estimate(
         memory_bytes=int(mem),
-        chain_steps=float(C) * n,
-        reduce=("--runs", "--epochs", "--Ms", "--mus", "--hidden"),
+        chain_steps=CHAIN_STEPS_PER_SAMPLE_PARAM * C * P * samples,
+        reduce=reduce,
     )
 
 
@@ -464,7 +523,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--milestones", default=",".join(f"{f:g}" for f in _dnn.PAPER_MILESTONES),
                    help="fractions of training at which the step decays (default 0.3,0.6,0.8)")
     g.add_argument("--sharpness-every", type=int, default=3, help="epochs between sharpness measurements")
-    g.add_argument("--sharpness-iters", type=int, default=6, help="power iterations per measurement")
+    g.add_argument("--sharpness-iters", type=int, default=6,
+                   help=f"power iterations per measurement (1..{MAX_SHARPNESS_ITERS}, default 6)")
     g.add_argument("--hessian-samples", type=int, default=256, help="training samples of the Hessian")
     g.add_argument("--stability", default="mean-field",
                    help="pipeline threshold: mean-field (mean recursion) | mean-square (exact, stricter)")

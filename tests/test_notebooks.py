@@ -3,8 +3,8 @@
 Each ``notebooks/NN-*.ipynb`` is executed with nbclient on the ``python3`` kernel (ipykernel's
 own spec, i.e. this interpreter; checked) in ``notebooks/``, with ``NOTEBOOK_OUT`` pointing at
 a temporary directory (where a notebook writes stores). The selected notebooks run once per
-session, concurrently (each kernel is mostly one thread: on 2 cores this halves the wall time
-of a serial run); each notebook's result is its own test. A failing cell, an ``assert`` of a
+session, one after the other (concurrent kernels stalled under pytest's output capture); each
+notebook's result is its own test. A failing cell, an ``assert`` of a
 notebook included, fails the test. "It runs" is not a check: every notebook must assert
 several of its findings and leave at least one figure. The committed notebooks carry no
 outputs and stay in sync with their jupytext ``.py`` twins (``jupytext --sync notebooks/*.ipynb``).
@@ -86,8 +86,10 @@ def executed(request, tmp_path_factory):
     ]
 
     async def run_all():
-        runs = [_execute(p, tmp_path_factory.mktemp(p.stem)) for p in selected]
-        return dict(zip(selected, await asyncio.gather(*runs), strict=True))
+        # one after the other: run concurrently under pytest's fd capture, three or more kernels
+        # stalled for ~300 s (measured 2026-12-01: 323 s for three, 21 s for two, 36 s for all
+        # four with -s); serially they take ~90 s
+        return {p: await _execute(p, tmp_path_factory.mktemp(p.stem)) for p in selected}
 
     return asyncio.run(run_all())
 

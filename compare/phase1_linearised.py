@@ -90,29 +90,22 @@ def law_of_delay(delay: dict, n_steps: int) -> np.ndarray | None:
         The law (its sum is 1 minus the dropped tail), or None for a model whose delays are not
         i.i.d. (``pipeline``, ``sequence``).
     """
-    model = delay["model"]
-    n = int(n_steps)
-    if model == "constant":
-        tau = int(delay["tau"])
-        p = np.zeros(min(tau, n + 1) + 1)
-        if tau <= n + 1:
-            p[tau] = 1.0
-        return p
-    if model == "uniform":
-        tau_max = int(delay["tau_max"])
-        return np.full(min(tau_max, n + 1) + 1, 1.0 / (tau_max + 1))
-    if model == "geometric":
-        mean, cap = float(delay["mean"]), delay.get("cap")
-        q = mean / (1.0 + mean)  # 1 - p
+    if delay["model"] not in ("constant", "uniform", "geometric"):
+        return None
+    from compare._common import exact_delay_law  # simulate.delays' conventions, in one place
+
+    law, n = exact_delay_law(delay), int(n_steps)
+    if not isinstance(law, np.ndarray):  # the untruncated geometric law (1 - q) q^j
+        q = float(law.q)
         if q == 0.0:
             return np.ones(1)
-        tail = int(math.ceil(math.log(TAIL_MASS) / math.log(q)))
-        K = min(n + 1, tail, int(cap) if cap is not None else tail)
-        p = (1.0 - q) * q ** np.arange(K + 1)
-        if cap is not None and K == int(cap):
-            p[K] = q**K  # P(tau >= cap), drawn as cap
-        return p
-    return None
+        K = min(n + 1, int(math.ceil(math.log(TAIL_MASS) / math.log(q))))
+        return (1.0 - q) * q ** np.arange(K + 1)
+    if delay["model"] == "geometric":  # capped: drop the tail of mass < TAIL_MASS too
+        q = float(delay["mean"]) / (1.0 + float(delay["mean"]))
+        if q > 0.0:
+            law = law[: int(math.ceil(math.log(TAIL_MASS) / math.log(q))) + 1]
+    return law[: n + 2]
 
 
 def mean_path_law(x0: float, c: float, eta: float, mu: float, law, n_steps: int) -> np.ndarray:
